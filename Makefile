@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make up` runs the lab with the agent, `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: install up test bench demo lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	bash scripts/install-system-deps
+	$(BIN)/pip install -q -e '.[dev]'
+
+up: install
+	$(BIN)/python -m lab up
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy agent lab exporters
+
+bench: install
+	$(BIN)/python -m lab bench
+
+demo: install
+	$(BIN)/python -m lab demo
