@@ -1,0 +1,134 @@
+"""Rendered Prometheus / Alertmanager configs pass the tools' own checks; rules pass their unit tests."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from binaries import require_binary
+
+from lab.runner.monitoring import (
+    ALERTING_DIR,
+    MonitoringConfig,
+    alertmanager_argv,
+    duration_seconds,
+    load_profile,
+    prometheus_argv,
+    render_monitoring,
+    render_rules,
+)
+from lab.runner.ports import Ports
+
+PROFILES = ("lab", "production")
+ALERTS = {
+    "TargetDown", "TargetHighErrorRatio", "TargetHighLatency", "TargetDbPoolSaturated",
+    "TargetDbPoolExhausted",
+    "TargetMemoryGrowth", "TargetCpuSaturated", "TargetDataDiskAlmostFull", "TargetTrafficSurge",
+    "TargetErrorsAfterRelease", "TargetHealthCheckFailing",
+}
+RUNBOOKS = {
+    "target-down", "db-pool-exhaustion", "db-lock-contention", "memory-leak", "cpu-saturation", "bad-release",
+    "dependency-outage", "traffic-surge", "disk-full",
+}
+UNIT_TESTS = sorted((ALERTING_DIR / "tests").glob("*.test.yml"))
+
+
+def run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{' '.join(argv)}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(params=PROFILES)
+def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringConfig:
+    token = tmp_path / "webhook-token"
+    token.write_text("s3cret\n")
+    return render_monitoring(request.param, tmp_path / "run", Ports.free(), token)
+
+
+def test_prometheus_config_and_rules_pass_promtool(rendered: MonitoringConfig) -> None:
+    promtool = require_binary("promtool")
+    run([promtool, "check", "config", str(rendered.prometheus_config)])
+    output = run([promtool, "check", "rules", str(rendered.rules_file)]).stdout
+    assert "SUCCESS" in output
+
+
+def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
+    amtool = require_binary("amtool")
+    run([amtool, "check-config", str(rendered.alertmanager_config)])
+    config = yaml.safe_load(rendered.alertmanager_config.read_text())
+    assert config["route"]["group_by"] == ["service"]
+    webhook = config["receivers"][0]["webhook_configs"][0]
+    assert webhook["url"] == rendered.webhook_url
+    assert webhook["url"].endswith("/webhooks/alertmanager")
+    assert webhook["send_resolved"] is True
+    assert webhook["max_alerts"] == 0
+    assert webhook["http_config"]["authorization"]["credentials_file"].endswith("webhook-token")
+    assert "s3cret" not in rendered.alertmanager_config.read_text()
+    down = config["inhibit_rules"][0]
+    assert down["source_matchers"] == ['alertname="TargetDown"'] and down["equal"] == ["service"]
+
+
+def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringConfig) -> None:
+    groups = yaml.safe_load(rendered.rules_file.read_text())["groups"]
+    alerts = {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+    assert set(alerts) == ALERTS
+    for name, rule in alerts.items():
+        assert rule["labels"]["service"] == "target", name
+        assert rule["labels"]["severity"] in {"warning", "critical"}, name
+        assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("runbooks/") and url.endswith(".md"), name
+        ids = set(re.findall(r"(?:runbooks/|}})([a-z-]+)(?:\.md|{{)", url))
+        assert ids and ids <= RUNBOOKS, (name, ids)
+        assert rule["for"] == rendered.profile.for_[name]
+    text = rendered.rules_file.read_text().lower()
+    assert not any(word in text for word in ("chaos", "attack", "inject", "fault"))
+
+
+def test_profiles_differ_only_in_timing_and_give_a_floor_per_alert() -> None:
+    lab, production = load_profile("lab"), load_profile("production")
+    assert set(lab.for_) == set(production.for_) == ALERTS
+    assert lab.floor_seconds()["TargetDbPoolExhausted"] == 1 + 1 + 5 + 1
+    assert production.floor_seconds()["TargetDown"] == 15 + 15 + 120 + 30
+    for profile in (lab, production):
+        timing = profile.prometheus
+        assert duration_seconds(timing.scrape_timeout) <= duration_seconds(timing.scrape_interval)
+        assert profile.exporter_timeout_seconds < duration_seconds(timing.scrape_timeout)
+    assert max(lab.floor_seconds().values()) < 30 < min(production.floor_seconds().values())
+    with pytest.raises(ValueError, match="unknown monitoring profile"):
+        load_profile("staging")
+
+
+def test_command_lines_use_the_run_dir_and_the_profile(rendered: MonitoringConfig) -> None:
+    prometheus = prometheus_argv(rendered)
+    assert f"--config.file={rendered.prometheus_config}" in prometheus
+    assert f"--storage.tsdb.path={rendered.prometheus_storage}" in prometheus
+    assert str(rendered.prometheus_storage).startswith(str(rendered.run_dir))
+    assert f"--rules.alert.resend-delay={rendered.profile.prometheus.resend_delay}" in prometheus
+    alertmanager = alertmanager_argv(rendered)
+    assert Path(alertmanager[0]).name in {"alertmanager", "prometheus-alertmanager"}
+    assert "--cluster.listen-address=" in alertmanager
+    assert f"--storage.path={rendered.alertmanager_storage}" in alertmanager
+    assert f"--web.external-url={rendered.alertmanager_url}" in alertmanager
+
+
+@pytest.mark.parametrize("unit_test", UNIT_TESTS, ids=lambda path: path.name)
+def test_rules_unit_tests_with_the_lab_profile(unit_test: Path, tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    render_rules(load_profile("lab"), tmp_path / "target.rules.yml")
+    shutil.copy(unit_test, tmp_path / unit_test.name)
+    run([promtool, "test", "rules", unit_test.name], cwd=tmp_path)
+
+
+def test_every_alert_has_a_unit_test_that_fires_it() -> None:
+    fired: set[str] = set()
+    for unit_test in UNIT_TESTS:
+        for case in yaml.safe_load(unit_test.read_text())["tests"]:
+            checks = case.get("alert_rule_test", [])
+            fired |= {check["alertname"] for check in checks if check.get("exp_alerts")}
+    assert fired == ALERTS
