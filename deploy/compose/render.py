@@ -1,0 +1,71 @@
+"""Renders the lab profile's Prometheus and Alertmanager configs for docker compose into this folder.
+
+The native runner renders the same templates (alerting/*.j2) into each run's directory with every
+component on 127.0.0.1; compose needs service names instead, and a webhook token file the
+Alertmanager container writes from WEBHOOK_TOKEN at start. Run `python deploy/compose/render.py`
+after changing a template or profile; `--check` exits 1 when the committed files are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # run as a script from a checkout
+
+from lab.runner.monitoring import render_monitoring  # noqa: E402
+from lab.runner.ports import Ports  # noqa: E402
+
+PROFILE = "lab"
+WEBHOOK_TOKEN_FILE = "/tmp/webhook-token"  # written by the alertmanager service's entrypoint
+# Ports field -> compose service that listens on that port.
+SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "agent")}
+NOTE = "# docker compose copy with service names, written by deploy/compose/render.py; do not edit by hand.\n"
+
+
+def render() -> dict[str, str]:
+    ports = Ports()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = render_monitoring(PROFILE, Path(tmp), ports, Path(WEBHOOK_TOKEN_FILE))
+        texts = {
+            "prometheus/prometheus.yml": cfg.prometheus_config.read_text(),
+            "prometheus/rules/target.rules.yml": cfg.rules_file.read_text(),
+            "alertmanager/alertmanager.yml": cfg.alertmanager_config.read_text(),
+        }
+        rules_path = str(cfg.rules_file)
+    out = {}
+    for name, text in texts.items():
+        # Relative to prometheus.yml, which Prometheus resolves against the config file's folder.
+        text = text.replace(rules_path, "rules/target.rules.yml")
+        for field, service in SERVICES.items():
+            text = text.replace(f"127.0.0.1:{getattr(ports, field)}", f"{service}:{getattr(ports, field)}")
+        if "127.0.0.1" in text:
+            raise ValueError(f"{name}: a component left on 127.0.0.1; map it to a compose service")
+        out[name] = NOTE + text
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in render().items():
+        path = HERE / name
+        if args.check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if stale:
+        print(f"stale: {', '.join(stale)}; run python deploy/compose/render.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
