@@ -28,7 +28,7 @@ class AlertSummary(BaseModel):
 
 
 class Symptoms(BaseModel):
-    """Every field is optional: a source that could not be read leaves its fields None and says so in `gaps`."""
+    """All optional: a source that could not be read leaves its fields None and says so in `gaps`."""
 
     alerts: list[AlertSummary] = Field(default_factory=list)
     target_reachable: bool = True
@@ -59,7 +59,9 @@ class Symptoms(BaseModel):
         default_factory=dict, description="normalised error messages (numbers and ids stripped) → count"
     )
     log_samples: list[str] = Field(default_factory=list, description="a few recent error lines, truncated")
-    gaps: list[str] = Field(default_factory=list, description="sources that could not be read, e.g. 'prometheus'")
+    gaps: list[str] = Field(
+        default_factory=list, description="sources that could not be read, e.g. 'prometheus'"
+    )
 
     def alert_names(self) -> set[str]:
         return {a.name for a in self.alerts if a.status == "firing"}
@@ -73,7 +75,14 @@ class Symptoms(BaseModel):
         signals: dict[str, SignalValue] = {
             name: value
             for name, value in self.model_dump(
-                exclude={"alerts", "failing_checks", "check_details", "log_error_signatures", "log_samples", "gaps"}
+                exclude={
+                    "alerts",
+                    "failing_checks",
+                    "check_details",
+                    "log_error_signatures",
+                    "log_samples",
+                    "gaps",
+                }
             ).items()
         }
         if self.requests_per_second is not None and self.baseline_rps:

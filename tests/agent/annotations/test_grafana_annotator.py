@@ -58,7 +58,11 @@ def make(http: httpx.AsyncClient, tmp_path: Path) -> Iterator[Callable[..., Graf
             **kw,
         }
         annotator = GrafanaAnnotator(
-            http, url=url, token=TOKEN, registry=registry or CollectorRegistry(), **options  # type: ignore[arg-type]
+            http,
+            url=url,
+            token=TOKEN,
+            registry=registry or CollectorRegistry(),
+            **options,  # type: ignore[arg-type]
         )
         made.append(annotator)
         return annotator
@@ -75,15 +79,21 @@ async def test_incident_region_and_events_have_grafanas_documented_shape(grafana
         annotator = make(f"http://127.0.0.1:{port}", registry)
         annotator.start()
         ref = annotator.open_incident("inc-1", "db-pool-exhaustion", "pool exhausted on target")
-        annotator.add_event("inc-1", "db-pool-exhaustion", "remediate-db-pool-exhaustion: succeeded",
-                            tags=["remediate-db-pool-exhaustion", "succeeded"])
+        annotator.add_event(
+            "inc-1",
+            "db-pool-exhaustion",
+            "remediate-db-pool-exhaustion: succeeded",
+            tags=["remediate-db-pool-exhaustion", "succeeded"],
+        )
         annotator.close_incident("inc-1", "db-pool-exhaustion", "resolved", text="resolved in 42 s")
         await wait_until(lambda: annotator.pending == 0 and len(standin.requests) == 3)
         await annotator.aclose()
 
     assert standin.shape_errors == []
     assert [(r.method, r.path) for r in standin.requests] == [
-        ("POST", "/api/annotations"), ("POST", "/api/annotations"), ("PATCH", "/api/annotations/1"),
+        ("POST", "/api/annotations"),
+        ("POST", "/api/annotations"),
+        ("PATCH", "/api/annotations/1"),
     ]
     opened, event, closed = (r.body for r in standin.requests)
     assert opened["dashboardUID"] == "sre-target" and opened["tags"] == ["sre-agent", "db-pool-exhaustion"]
@@ -202,7 +212,8 @@ async def test_no_grafana_url_keeps_annotations_in_the_outbox_file(make, tmp_pat
     annotator.close_incident("inc-1", "dependency-outage", "resolved")
     lines = [json.loads(line) for line in (tmp_path / "annotations.jsonl").read_text().splitlines()]
     assert [(line["method"], line["ref"]) for line in lines] == [
-        ("create", "incident-inc-1"), ("patch", "incident-inc-1"),
+        ("create", "incident-inc-1"),
+        ("patch", "incident-inc-1"),
     ]
     assert count(registry, "kept_local") == 2
     assert registry.get_sample_value("sre_agent_annotations_pending") == 2
@@ -222,7 +233,8 @@ async def test_a_restart_delivers_what_the_outbox_file_holds(grafana, make) -> N
         await wait_until(lambda: second.pending == 0)
         await second.aclose()
     assert [(r.method, r.path) for r in standin.requests] == [
-        ("POST", "/api/annotations"), ("PATCH", "/api/annotations/1"),
+        ("POST", "/api/annotations"),
+        ("PATCH", "/api/annotations/1"),
     ]
     assert standin.shape_errors == [] and count(registry, "delivered") == 2
 
@@ -242,7 +254,8 @@ async def test_delivered_ids_survive_a_restart_for_the_closing_patch(grafana, ma
         await wait_until(lambda: second.pending == 0)
         await second.aclose()
     assert [(r.method, r.path) for r in standin.requests] == [
-        ("POST", "/api/annotations"), ("PATCH", "/api/annotations/1"),
+        ("POST", "/api/annotations"),
+        ("PATCH", "/api/annotations/1"),
     ]
 
 

@@ -1,0 +1,63 @@
+"""What the agent is doing and the one switch that stops it acting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from agent.api.deps import ApiAuth, RuntimeDep
+from agent.api.routes.health import probe_dependencies
+
+router = APIRouter(prefix="/agent")
+
+
+class KillSwitchRequest(BaseModel):
+    enabled: bool  # true = kill switch engaged = no remediation
+
+
+@router.get("/status")
+async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
+    settings = runtime.settings
+    running = set(runtime.runner.running())
+    return {
+        "mode": settings.AGENT_MODE,
+        "kill_switch_engaged": runtime.kill_switch.engaged,
+        "remediation_enabled": not runtime.kill_switch.engaged,
+        "circuit_breakers": runtime.breakers.snapshot(),
+        "open_incidents": [
+            {
+                "id": i.id,
+                "status": i.status,
+                "step": i.step,
+                "service": i.service,
+                "diagnosis": i.diagnosis_id,
+                "workflow_running": i.id in running,
+            }
+            for i in runtime.store.unfinished()
+        ],
+        "dependencies": await probe_dependencies(runtime),
+        "queue_depth": runtime.queue.depth,
+        "monitor_enabled": runtime.monitor is not None,
+        "llm_model": settings.LLM_MODEL or None,
+        "runbooks": runtime.runbook_count,
+        "knowledge_store": runtime.knowledge is not None,
+        "guardrails": {
+            "max_actions_per_incident": settings.MAX_ACTIONS_PER_INCIDENT,
+            "max_actions_per_hour": settings.MAX_ACTIONS_PER_HOUR,
+            "action_cooldown_seconds": settings.ACTION_COOLDOWN_SECONDS,
+            "min_confidence": settings.MIN_CONFIDENCE,
+            "max_attempts": settings.MAX_ATTEMPTS,
+        },
+        "notes": runtime.notes,
+    }
+
+
+@router.post("/kill-switch", dependencies=[ApiAuth])
+async def kill_switch(body: KillSwitchRequest, runtime: RuntimeDep) -> dict[str, Any]:
+    runtime.kill_switch.set(body.enabled)
+    return {
+        "kill_switch_engaged": runtime.kill_switch.engaged,
+        "remediation_enabled": not runtime.kill_switch.engaged,
+    }

@@ -1,0 +1,101 @@
+"""Incidents: list, read, open one by hand, approve or reject a paused action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from agent.api.deps import ApiAuth, RuntimeDep
+from agent.incidents.models import Incident, IncidentSummary, utcnow
+from agent.incidents.store import IncidentNotFound
+from agent.intake.alertmanager import Alert
+from agent.intake.correlation import IngestResult
+from agent.workflow.nodes.approve import ApprovalDecision
+from agent.workflow.runner import NotAwaitingApproval
+
+router = APIRouter(prefix="/agent")
+
+
+class TriggerRequest(BaseModel):
+    reason: str = Field(default="manual trigger", max_length=500)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class DecisionRequest(BaseModel):
+    by: str = Field(default="operator", max_length=100)
+    comment: str = Field(default="", max_length=500)
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentSummary]
+    count: int
+
+
+@router.get("/incidents")
+async def list_incidents(
+    runtime: RuntimeDep,
+    status_: str | None = Query(default=None, alias="status"),
+    service: str | None = None,
+    diagnosis: str | None = None,
+    since: datetime | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> IncidentList:
+    found = runtime.store.find(status=status_, service=service, diagnosis=diagnosis, since=since, limit=limit)
+    return IncidentList(incidents=[IncidentSummary.of(i) for i in found], count=len(found))
+
+
+@router.get("/incidents/{incident_id}")
+async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
+    try:
+        return runtime.store.get(incident_id)
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
+
+
+@router.post("/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+async def trigger(runtime: RuntimeDep, body: TriggerRequest | None = None) -> IngestResult:
+    body = body or TriggerRequest()
+    service = body.labels.get("service", "target")
+    labels = {"alertname": "ManualTrigger", "severity": "warning", **body.labels, "service": service}
+    alert = Alert(
+        status="firing",
+        labels=labels,
+        annotations={"summary": body.reason},
+        startsAt=utcnow(),
+        fingerprint=f"manual-{utcnow():%Y%m%d%H%M%S%f}",
+    )
+    return runtime.correlator.open_or_merge(
+        source="manual", service=service, group_key=f"manual:{service}", alerts=[alert], reason=body.reason
+    )
+
+
+@router.post("/incidents/{incident_id}/approve", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+async def approve(
+    incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
+) -> dict[str, Any]:
+    return await _decide(runtime, incident_id, True, body or DecisionRequest())
+
+
+@router.post("/incidents/{incident_id}/reject", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+async def reject(
+    incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
+) -> dict[str, Any]:
+    return await _decide(runtime, incident_id, False, body or DecisionRequest())
+
+
+async def _decide(
+    runtime: RuntimeDep, incident_id: str, approved: bool, body: DecisionRequest
+) -> dict[str, Any]:
+    try:
+        runtime.store.get(incident_id)
+        await runtime.runner.decide(
+            incident_id, ApprovalDecision(approved=approved, by=body.by, comment=body.comment)
+        )
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
+    except NotAwaitingApproval as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    return {"incident_id": incident_id, "decision": "approved" if approved else "rejected"}

@@ -1,0 +1,146 @@
+"""The agent's app factory: the lifespan builds clients, stores, the compiled graph and the intake worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+import httpx
+import structlog
+from fastapi import FastAPI
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from prometheus_client import CollectorRegistry
+
+from agent.api.routes import control, health, incidents, webhooks
+from agent.clients.actions import ActionClient
+from agent.clients.alertmanager import AlertmanagerClient
+from agent.clients.prometheus import PrometheusClient
+from agent.clients.target import TargetClient
+from agent.config import Settings
+from agent.guardrails.breaker import CircuitBreakers
+from agent.guardrails.kill_switch import KillSwitch
+from agent.guardrails.policy import Guardrails
+from agent.incidents.store import IncidentStore
+from agent.intake.correlation import Correlator
+from agent.intake.monitor import AnomalyDetector, MonitorLoop
+from agent.intake.queue import IntakeQueue
+from agent.loaders import load_knowledge, load_reasoning, load_runbooks_safely
+from agent.runtime import AgentRuntime
+from agent.telemetry.metrics import AgentMetrics
+from agent.workflow.deps import Reasoning, WorkflowDeps
+from agent.workflow.graph import create_graph
+from agent.workflow.runner import IncidentRunner
+
+log = structlog.get_logger("agent")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    reasoning: Reasoning | None = None,
+    runbooks: list[Any] | None = None,
+    knowledge: Any | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    """Tests may pass stand-ins for reasoning, runbooks, knowledge; `python -m agent` loads the real ones."""
+    registry = registry or CollectorRegistry()
+    metrics = AgentMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        data_dir = settings.AGENT_DATA_DIR
+        data_dir.mkdir(parents=True, exist_ok=True)
+        notes: list[str] = []
+        store = IncidentStore(data_dir / "incidents.db")
+        async with (
+            httpx.AsyncClient(timeout=settings.HTTP_TIMEOUT_SECONDS) as http,
+            aiosqlite.connect(data_dir / "checkpoints.db") as conn,
+        ):
+            await conn.execute("PRAGMA journal_mode=WAL")
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            loaded = runbooks if runbooks is not None else load_runbooks_safely(settings.RUNBOOKS_PATH, notes)
+            store_k = knowledge if knowledge is not None else load_knowledge(settings, loaded, notes)
+            thinking = reasoning or load_reasoning(settings, notes)
+            target = TargetClient(http, settings.TARGET_API_BASE_URL)
+            prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
+            actions = ActionClient(
+                http, settings.ACTION_SERVER_URL, settings.ACTION_TOKEN, settings.ACTION_TIMEOUT_SECONDS
+            )
+            kill_switch = KillSwitch(store, settings.REMEDIATION_ENABLED, metrics)
+            breakers = CircuitBreakers(
+                settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_COOLOFF_SECONDS, metrics
+            )
+            detector = AnomalyDetector(error_rate_floor=settings.ANOMALY_THRESHOLD_ERROR_RATE)
+            deps = WorkflowDeps(
+                settings=settings,
+                store=store,
+                target=target,
+                prometheus=prometheus,
+                actions=actions,
+                guardrails=Guardrails(settings, store, kill_switch, breakers),
+                metrics=metrics,
+                reasoning=thinking,
+                runbooks=lambda: loaded,
+                knowledge=store_k,
+                baseline_rps=detector.baseline_rps,
+            )
+            runner = IncidentRunner(create_graph(saver, deps), store, metrics)
+            alertmanager = (
+                AlertmanagerClient(http, settings.ALERTMANAGER_URL) if settings.ALERTMANAGER_URL else None
+            )
+            correlator = Correlator(store, metrics, runner.start, alertmanager)
+            queue = IntakeQueue(correlator, metrics, settings.INTAKE_QUEUE_SIZE)
+            monitor = (
+                MonitorLoop(target, detector, correlator, settings.POLL_INTERVAL_SECONDS)
+                if settings.MONITOR_ENABLED
+                else None
+            )
+            app.state.runtime = AgentRuntime(
+                settings=settings,
+                registry=registry,
+                metrics=metrics,
+                store=store,
+                target=target,
+                prometheus=prometheus,
+                actions=actions,
+                kill_switch=kill_switch,
+                breakers=breakers,
+                runner=runner,
+                correlator=correlator,
+                queue=queue,
+                runbook_count=len(loaded),
+                monitor=monitor,
+                knowledge=store_k,
+                llm_enabled=thinking.llm is not None,
+                notes=notes,
+            )
+            metrics.incidents_open.set(len(store.unfinished()))
+            background = [asyncio.create_task(queue.run(), name="intake-worker")]
+            if monitor is not None:
+                background.append(asyncio.create_task(monitor.run(), name="monitor"))
+            resumed = await runner.recover()
+            log.info(
+                "agent_started", mode=settings.AGENT_MODE, runbooks=len(loaded), resumed=resumed, notes=notes
+            )
+            try:
+                yield
+            finally:
+                for task in background:
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*background, return_exceptions=True)
+                await runner.shutdown()
+                app.state.runtime = None
+                store.close()
+
+    app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = None
+    app.state.registry = registry
+    for router in (webhooks.router, incidents.router, control.router, health.router):
+        app.include_router(router)
+    return app

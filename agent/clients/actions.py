@@ -1,0 +1,145 @@
+"""The action server: its catalog, running one action with ACTION_TOKEN, and its health verdict.
+
+Reads (catalog, verify, audit) are retried on 5xx and connection errors; running an action never is:
+an action that timed out may have run, so the caller records intent first and checks the audit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from agent.clients.http import Fetched, get_json, lenient, send_json
+
+
+class CatalogAction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    description: str = ""
+    risk: str = "medium"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionOutcome(BaseModel):
+    """`ok` means the action server says it ran the action successfully; `body` is its answer."""
+
+    action: str
+    ok: bool
+    status_code: int | None = None
+    body: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class HealthVerdict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    is_healthy: bool = False
+    status: str = "unknown"
+    error_rate: float | None = None
+    checks: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: str = ""
+    ts: datetime | None = None
+    ok: bool | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionClient:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        token: SecretStr,
+        action_timeout_seconds: float = 120.0,
+    ) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._action_timeout = action_timeout_seconds
+
+    def _headers(self) -> dict[str, str]:
+        token = self._token.get_secret_value()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def catalog(self) -> Fetched[list[CatalogAction]]:
+        response = await get_json(self._client, f"{self._base}/action/catalog", headers=self._headers())
+        if response.error:
+            return Fetched(error=response.error, status_code=response.status_code)
+        return Fetched(value=_parse_catalog(response.body), status_code=response.status_code)
+
+    async def run(self, name: str, params: dict[str, Any]) -> ActionOutcome:
+        response = await send_json(
+            self._client,
+            "POST",
+            f"{self._base}/action/{name}",
+            json=params,
+            headers=self._headers(),
+            timeout=self._action_timeout,
+        )
+        body = response.body if isinstance(response.body, dict) else {"answer": response.body}
+        ok = response.error is None and body.get("success", body.get("ok", True)) is not False
+        return ActionOutcome(
+            action=name,
+            ok=ok,
+            status_code=response.status_code,
+            body=body,
+            error=response.error
+            or (None if ok else str(body.get("error") or body.get("message") or "failed")[:300]),
+        )
+
+    async def verify_target_health(self) -> Fetched[HealthVerdict]:
+        response = await get_json(
+            self._client, f"{self._base}/action/verify-target-health", headers=self._headers()
+        )
+        if not isinstance(response.body, dict) or "is_healthy" not in response.body:
+            return Fetched(error=response.error or "no verdict", status_code=response.status_code)
+        return Fetched(value=lenient(HealthVerdict, response.body), status_code=response.status_code)
+
+    async def audit(self) -> Fetched[list[AuditEntry]]:
+        response = await get_json(self._client, f"{self._base}/action/audit", headers=self._headers())
+        if response.error:
+            return Fetched(error=response.error, status_code=response.status_code)
+        body = response.body
+        items = body.get("entries", body.get("audit", [])) if isinstance(body, dict) else body
+        entries = []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                entry = lenient(
+                    AuditEntry,
+                    {
+                        "action": item.get("action") or item.get("name") or "",
+                        "ts": item.get("ts") or item.get("timestamp") or item.get("started_at"),
+                        "ok": item.get("success", item.get("ok")),
+                    },
+                )
+                entries.append(entry.model_copy(update={"raw": item}))
+        return Fetched(value=entries, status_code=response.status_code)
+
+
+def _parse_catalog(body: Any) -> list[CatalogAction]:
+    """Accept `{"actions": [...]}`, a bare list, or a name → description mapping."""
+    if isinstance(body, dict) and "actions" in body:
+        body = body["actions"]
+    if isinstance(body, dict):
+        body = [
+            {"name": name, **(info if isinstance(info, dict) else {"description": str(info)})}
+            for name, info in body.items()
+        ]
+    actions = []
+    for item in body if isinstance(body, list) else []:
+        if isinstance(item, str):
+            actions.append(CatalogAction(name=item))
+        elif isinstance(item, dict) and (item.get("name") or item.get("action")):
+            data = {**item, "name": item.get("name") or item.get("action")}
+            if not isinstance(data.get("params"), dict):
+                data.pop("params", None)
+            actions.append(lenient(CatalogAction, data))
+    return [a for a in actions if a.name]

@@ -1,0 +1,68 @@
+"""The agent's one settings object: unprefixed env names (the seed's), `.env` supported, SecretStr tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AgentMode = Literal["autonomous", "approval", "dry-run"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    HOST: str = "127.0.0.1"
+    PORT: int = 9001
+
+    TARGET_API_BASE_URL: str = "http://127.0.0.1:8000"
+    ACTION_SERVER_URL: str = "http://127.0.0.1:9000"
+    ACTION_TOKEN: SecretStr = SecretStr("")
+    PROMETHEUS_URL: str = "http://127.0.0.1:9090"
+    ALERTMANAGER_URL: str = ""
+    GRAFANA_URL: str = ""
+    GRAFANA_TOKEN: SecretStr = SecretStr("")
+    WEAVIATE_URL: str = ""
+
+    LLM_MODEL: str = ""
+    LLM_API_BASE: str = ""
+    LLM_TIMEOUT_SECONDS: float = 30.0
+
+    VECTOR_STORE_PATH: Path = Path("data/agent/knowledge.json")
+    RUNBOOKS_PATH: Path = Path("runbooks")
+    AGENT_DATA_DIR: Path = Path("data/agent")
+
+    WEBHOOK_TOKEN: SecretStr = SecretStr("")
+    API_TOKEN: SecretStr = SecretStr("")
+
+    AGENT_MODE: AgentMode = "autonomous"
+    REMEDIATION_ENABLED: bool = Field(
+        default=True, description="start-up value of the kill switch (False = engaged)"
+    )
+
+    MONITOR_ENABLED: bool = False
+    POLL_INTERVAL_SECONDS: float = 10.0
+    ANOMALY_THRESHOLD_ERROR_RATE: float = Field(
+        default=5.0, description="percent; absolute floor for the monitor"
+    )
+
+    MAX_ACTIONS_PER_INCIDENT: int = 3
+    MAX_ACTIONS_PER_HOUR: int = 10
+    ACTION_COOLDOWN_SECONDS: float = 120.0
+    MIN_CONFIDENCE: float = 0.5
+    MAX_ATTEMPTS: int = 3
+    CIRCUIT_BREAKER_FAILURES: int = 3
+    CIRCUIT_BREAKER_COOLOFF_SECONDS: float = 900.0
+
+    VERIFY_HOLD_SECONDS: float = Field(default=60.0, description="upper bound; a runbook may ask for less")
+    VERIFY_DEADLINE_SECONDS: float = Field(
+        default=300.0, description="upper bound; a runbook may ask for less"
+    )
+    VERIFY_POLL_SECONDS: float = 5.0
+
+    HTTP_TIMEOUT_SECONDS: float = 5.0
+    ACTION_TIMEOUT_SECONDS: float = 120.0
+    INTAKE_QUEUE_SIZE: int = 100
+    LOG_LEVEL: str = "INFO"

@@ -1,0 +1,147 @@
+"""Investigation: the runbooks' checks, asked of the diagnosed runbook and its closest rivals.
+
+Checks are the questions that tell apart causes with the same symptoms ("is the request rate above
+baseline", "are errors lock errors"). Each runbook says which answer it expects. When the diagnosed
+runbook's checks are mostly contradicted and a rival's are confirmed, the diagnosis is revised to the
+rival; otherwise the confidence moves with the answers (confirmations remove part of the remaining
+doubt, each contradiction costs a fixed step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from agent.diagnosis.deterministic import STRENGTH_SCALE, RunbookScore, score_runbooks
+from agent.diagnosis.models import UNKNOWN, Diagnosis, SignalValue, Symptoms
+from agent.diagnosis.signals import SignalView, fmt
+from agent.knowledge.runbooks import Runbook
+
+RIVALS = 3
+REVISE_MARGIN = 0.3  # a rival's checks must agree this much better than the diagnosis's own
+CONFIRM_GAIN = 0.5  # share of the remaining doubt removed when every answered check confirms
+CONTRADICT_STEP = 0.12
+
+
+class CheckResult(BaseModel):
+    """`passed`: the observation agrees with what `runbook_id` predicts; unanswerable checks do not pass."""
+
+    name: str
+    passed: bool
+    detail: str
+    runbook_id: str = ""
+    observed: SignalValue = None
+    answered: bool = True
+
+
+class Investigation(BaseModel):
+    checks: list[CheckResult] = Field(default_factory=list)
+    diagnosis: Diagnosis
+    revised_from: str | None = None
+
+
+def run_checks(view: SignalView, runbook: Runbook) -> list[CheckResult]:
+    results = []
+    for check in runbook.checks:
+        obs = view.observe(check.signal, check.op, check.value)
+        if obs.matched is None:
+            results.append(
+                CheckResult(
+                    name=check.name,
+                    passed=False,
+                    runbook_id=runbook.id,
+                    answered=False,
+                    detail=f"{runbook.id}: cannot tell ({check.signal} unknown)",
+                )
+            )
+            continue
+        answer = "yes" if obs.matched else "no"
+        agrees = obs.matched == check.expect
+        verdict = "as expected" if agrees else f"contradicts {runbook.id}"
+        detail = (
+            f"{runbook.id}: {answer} ({check.signal} {fmt(check.signal, obs.observed)}, {check.op} "
+            f"{fmt(check.signal, check.value)}): {verdict}"
+        )
+        if not agrees and check.why:
+            detail += f"; {check.why}"
+        results.append(
+            CheckResult(
+                name=check.name, passed=agrees, detail=detail, runbook_id=runbook.id, observed=obs.observed
+            )
+        )
+    return results
+
+
+def agreement(results: Sequence[CheckResult]) -> float:
+    """(confirmed - contradicted) / answered, -1..1; 0 when nothing could be answered."""
+    answered = [r for r in results if r.answered]
+    if not answered:
+        return 0.0
+    return sum(1 if r.passed else -1 for r in answered) / len(answered)
+
+
+def investigate(symptoms: Symptoms, runbooks: Sequence[Runbook], diagnosis: Diagnosis) -> Investigation:
+    by_id = {rb.id: rb for rb in runbooks}
+    view = SignalView(symptoms)
+    scores = {s.runbook.id: s for s in score_runbooks(symptoms, runbooks)}
+    current = diagnosis.diagnosis_id if diagnosis.diagnosis_id in by_id else None
+    rivals = _rivals(current, diagnosis, scores)
+    results = {rid: run_checks(view, by_id[rid]) for rid in ([current] if current else []) + rivals}
+    checks = [r for rid in results for r in results[rid]]
+    if current is None:
+        return Investigation(checks=checks, diagnosis=diagnosis)
+
+    own = agreement(results[current])
+    contradicted = [r for r in results[current] if r.answered and not r.passed]
+    confirmed = [r for r in results[current] if r.passed]
+    better = [
+        rid for rid in rivals if scores[rid].eligible and agreement(results[rid]) >= own + REVISE_MARGIN
+    ]
+    if contradicted and better:
+        winner = max(better, key=lambda rid: (agreement(results[rid]), scores[rid].total))
+        revised = _revised(diagnosis, scores[winner], results[winner], contradicted)
+        return Investigation(checks=checks, diagnosis=revised, revised_from=current)
+
+    conf = diagnosis.confidence
+    conf += (1 - conf) * CONFIRM_GAIN * max(own, 0.0) - CONTRADICT_STEP * len(contradicted)
+    evidence = list(diagnosis.evidence)
+    evidence += [f"check confirms: {r.name}" for r in confirmed]
+    evidence += [f"check contradicts: {r.name}" for r in contradicted]
+    updated = diagnosis.model_copy(
+        update={"confidence": round(min(0.99, max(0.0, conf)), 3), "evidence": evidence}
+    )
+    return Investigation(checks=checks, diagnosis=updated)
+
+
+def _rivals(current: str | None, diagnosis: Diagnosis, scores: dict[str, RunbookScore]) -> list[str]:
+    ordered = [rid for rid, _ in diagnosis.candidates if rid in scores]
+    ordered += [rid for rid, s in scores.items() if s.total > 0]
+    rivals: list[str] = []
+    for rid in ordered:
+        if rid != current and rid != UNKNOWN and rid not in rivals:
+            rivals.append(rid)
+    return rivals[:RIVALS]
+
+
+def _revised(
+    before: Diagnosis, winner: RunbookScore, results: list[CheckResult], contradicted: list[CheckResult]
+) -> Diagnosis:
+    strength = 1 - math.exp(-winner.total / STRENGTH_SCALE)
+    conf = min(0.95, 0.45 + 0.35 * agreement(results) + 0.15 * strength)
+    evidence = [
+        f"revised from {before.diagnosis_id}: checks contradict it ("
+        + "; ".join(r.name for r in contradicted)
+        + ")"
+    ]
+    evidence += [f"check confirms: {r.name}" for r in results if r.passed]
+    evidence += winner.evidence
+    return Diagnosis(
+        diagnosis_id=winner.runbook.id,
+        confidence=round(conf, 3),
+        root_cause=winner.runbook.title,
+        evidence=evidence,
+        source="deterministic",
+        candidates=before.candidates,
+    )

@@ -1,0 +1,1 @@
+"""Incidents: the model people read and the SQLite history they query."""

@@ -1,0 +1,110 @@
+"""An incident as the API shows it: what was paged, what the agent did, with a timeline of every step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agent.diagnosis.models import AlertSummary, Diagnosis
+
+IncidentStatus = Literal[
+    "open", "diagnosing", "awaiting_approval", "remediating", "verifying", "resolved", "escalated", "failed"
+]
+FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "escalated", "failed"})
+IncidentSource = Literal["alertmanager", "manual", "monitor"]
+ActionStatus = Literal[
+    "planned", "intent", "succeeded", "failed", "unknown", "dry-run", "skipped", "rejected"
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TimelineEntry(BaseModel):
+    ts: datetime = Field(default_factory=utcnow)
+    step: str
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionRecord(BaseModel):
+    """One call (or planned call) to the action server. `key` makes a re-run after a restart detectable."""
+
+    key: str
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: str = "low"
+    attempt: int = 1
+    status: ActionStatus = "planned"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class Verification(BaseModel):
+    healthy: bool
+    method: Literal["promql", "health"]
+    attempt: int = 1
+    started_at: datetime
+    finished_at: datetime
+    healthy_for_seconds: float = 0.0
+    polls: int = 0
+    detail: str = ""
+    last_results: dict[str, Any] = Field(default_factory=dict)
+
+
+class Incident(BaseModel):
+    id: str
+    status: IncidentStatus = "open"
+    step: str = "open"
+    source: IncidentSource = "alertmanager"
+    service: str = "target"
+    group_key: str = ""
+    fingerprints: list[str] = Field(default_factory=list)
+    seen_keys: list[str] = Field(
+        default_factory=list, description="fingerprint|startsAt|status already merged"
+    )
+    alerts: list[AlertSummary] = Field(default_factory=list)
+    reason: str = ""
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    evidence: list[str] = Field(default_factory=list)
+    investigation: dict[str, Any] = Field(default_factory=dict)
+    actions: list[ActionRecord] = Field(default_factory=list)
+    verification: list[Verification] = Field(default_factory=list)
+    escalation_reason: str | None = None
+    report: str = ""
+    opened_at: datetime = Field(default_factory=utcnow)
+    mitigated_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def diagnosis_id(self) -> str | None:
+        return self.diagnosis.diagnosis_id if self.diagnosis else None
+
+
+class IncidentSummary(BaseModel):
+    """The list view: enough to filter and to see where each incident is."""
+
+    id: str
+    status: IncidentStatus
+    step: str
+    source: IncidentSource
+    service: str
+    diagnosis: Diagnosis | None = None
+    actions: list[ActionRecord] = Field(default_factory=list)
+    opened_at: datetime
+    mitigated_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentSummary:
+        return cls.model_validate(incident.model_dump(include=set(cls.model_fields)))

@@ -1,0 +1,187 @@
+"""SQLite incident history (AGENT_DATA_DIR/incidents.db, WAL).
+
+Each incident is one JSON document plus indexed columns to filter on. Calls are short and synchronous:
+from the event loop a read-modify-write in `update` is atomic, so the intake worker and the workflow can
+both append to one incident's timeline without losing entries. The `action_log` table is what the
+per-hour budget and per-action cooldown count, so they hold across incidents and restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.incidents.models import FINAL_STATUSES, Incident, TimelineEntry, utcnow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    service TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    diagnosis_id TEXT,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at);
+CREATE TABLE IF NOT EXISTS action_log (
+    key TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ts TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS action_log_ts ON action_log(ts);
+CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class IncidentNotFound(LookupError):
+    pass
+
+
+class IncidentStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    # incidents
+    def save(self, incident: Incident) -> Incident:
+        diagnosis_id = incident.diagnosis.diagnosis_id if incident.diagnosis else None
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO incidents(id, status, service, group_key, diagnosis_id, opened_at, closed_at,"
+                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
+                " service=excluded.service, group_key=excluded.group_key, diagnosis_id=excluded.diagnosis_id,"
+                " closed_at=excluded.closed_at, body=excluded.body",
+                (
+                    incident.id,
+                    incident.status,
+                    incident.service,
+                    incident.group_key,
+                    diagnosis_id,
+                    incident.opened_at.isoformat(),
+                    incident.closed_at.isoformat() if incident.closed_at else None,
+                    incident.model_dump_json(),
+                ),
+            )
+        return incident
+
+    def get(self, incident_id: str) -> Incident:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        if row is None:
+            raise IncidentNotFound(incident_id)
+        return Incident.model_validate_json(row[0])
+
+    def update(self, incident_id: str, mutate: Callable[[Incident], None]) -> Incident:
+        with self._lock:
+            incident = self.get(incident_id)
+            mutate(incident)
+            return self.save(incident)
+
+    def append(
+        self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
+    ) -> TimelineEntry:
+        entry = TimelineEntry(step=step, message=message, data=data or {})
+        self.update(incident_id, lambda incident: incident.timeline.append(entry))
+        return entry
+
+    def find(
+        self,
+        status: str | None = None,
+        service: str | None = None,
+        diagnosis: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Incident]:
+        clauses, args = [], []
+        for column, value in (("status", status), ("service", service), ("diagnosis_id", diagnosis)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            clauses.append("opened_at >= ?")
+            args.append(since.isoformat())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body FROM incidents {where} ORDER BY opened_at DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [Incident.model_validate_json(row[0]) for row in rows]
+
+    def unfinished(self) -> list[Incident]:
+        placeholders = ",".join("?" for _ in FINAL_STATUSES)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body FROM incidents WHERE status NOT IN ({placeholders}) ORDER BY opened_at",
+                tuple(FINAL_STATUSES),
+            ).fetchall()
+        return [Incident.model_validate_json(row[0]) for row in rows]
+
+    def find_open(self, group_key: str, service: str) -> Incident | None:
+        """The open incident a new notification belongs to: same Alertmanager group, else same service."""
+        candidates = self.unfinished()
+        for incident in candidates:
+            if group_key and incident.group_key == group_key:
+                return incident
+        return next((i for i in candidates if i.service == service), None)
+
+    # guardrail ledger
+    def log_action(self, key: str, incident_id: str, action: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO action_log(key, incident_id, action, status, ts) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET status=excluded.status",
+                (key, incident_id, action, status, utcnow().isoformat()),
+            )
+
+    def actions_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(incident_id, action, ts) of every action sent to the action server since `since`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT incident_id, action, ts FROM action_log WHERE ts >= ? ORDER BY ts",
+                (since.isoformat(),),
+            ).fetchall()
+        return [(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
+
+    def actions_in_last(self, seconds: float) -> list[tuple[str, str, datetime]]:
+        return self.actions_since(utcnow() - timedelta(seconds=seconds))
+
+    # small persistent flags (the kill switch)
+    def get_state(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM agent_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO agent_state(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)),
+            )

@@ -1,0 +1,248 @@
+"""The default knowledge store: one JSON file, BM25 ranking, no server.
+
+Why a file and BM25: the agent must work on one machine with no network (Weaviate's embedded mode
+downloads a binary), runbooks are few and written in the same words as the symptoms text, and a JSON
+file is something an engineer can open. Writes are atomic (temp file + os.replace); a file that cannot
+be read is moved aside as `<name>.corrupt-<time>` and rebuilt (runbooks come back with the next sync,
+past incidents are lost and that is logged), never an exception at start-up.
+
+Semantic search is a later extra: pass an `Embedder` and its cosine similarity is blended into the
+ranking; without one (the default) ranking is lexical only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from langchain_core.documents import Document
+from pydantic import ValidationError
+from rank_bm25 import BM25Okapi
+
+from agent.knowledge.runbooks import Runbook
+from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
+from agent.knowledge.text import cosine, tokenize
+
+FORMAT_VERSION = 1
+log = structlog.get_logger("agent.knowledge")
+
+
+class Embedder(Protocol):
+    """Text → vectors (e.g. a local sentence-transformers model); optional, not built yet."""
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+def runbook_document(runbook: Runbook) -> Document:
+    """The searchable text of a runbook: what it explains, its evidence and checks in words, and its body."""
+    lines = [runbook.title, " ".join(runbook.alerts)]
+    lines += [s.description for s in runbook.signals]
+    lines += [f"{s.signal[4:]}" for s in runbook.signals if s.signal.startswith("log:")]
+    lines += [c.name for c in runbook.checks]
+    lines.append(runbook.body)
+    return Document(
+        page_content="\n".join(lines),
+        metadata={
+            "id": runbook.id,
+            "title": runbook.title,
+            "content_hash": runbook.content_hash,
+            "path": runbook.path,
+        },
+    )
+
+
+def incident_document(memory: IncidentMemory) -> Document:
+    return Document(page_content=memory.symptoms_text, metadata=memory.model_dump(mode="json"))
+
+
+class _Index:
+    """BM25 over one collection, rebuilt lazily after a change."""
+
+    def __init__(self, docs: list[Document], embedder: Embedder | None) -> None:
+        self.docs = docs
+        self.tokens = [tokenize(d.page_content) for d in docs]
+        self.bm25 = BM25Okapi(self.tokens) if docs else None
+        self.vectors = embedder.embed([d.page_content for d in docs]) if embedder and docs else None
+        self.embedder = embedder
+
+    def rank(self, query: str, k: int) -> list[tuple[Document, float, float]]:
+        """(document, ranking score, token cosine), best first; documents sharing no token are left out."""
+        q = tokenize(query)
+        if not q or self.bm25 is None:
+            return []
+        bm25 = [float(s) for s in self.bm25.get_scores(q)]
+        top = max(bm25) if max(bm25) > 0 else 1.0
+        sims = [cosine(q, tokens) for tokens in self.tokens]
+        semantic = self._semantic(query)
+        ranked = []
+        for i, doc in enumerate(self.docs):
+            if sims[i] == 0:
+                continue
+            # BM25 alone is unstable on a handful of documents (IDF goes to zero); the cosine keeps order.
+            score = 0.5 * max(bm25[i], 0) / top + 0.5 * sims[i]
+            if semantic is not None:
+                score = 0.5 * score + 0.5 * semantic[i]
+            ranked.append((doc, score, sims[i]))
+        ranked.sort(key=lambda r: r[1], reverse=True)
+        return ranked[:k]
+
+    def _semantic(self, query: str) -> list[float] | None:
+        if self.embedder is None or self.vectors is None:
+            return None
+        (qv,) = self.embedder.embed([query])
+        return [max(0.0, _dot(qv, v)) for v in self.vectors]
+
+
+def _dot(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=False))
+
+
+class EmbeddedKnowledgeStore:
+    def __init__(self, path: Path, embedder: Embedder | None = None) -> None:
+        self.path = path
+        self.embedder = embedder
+        self._lock = threading.RLock()
+        self._runbooks: dict[str, Document] = {}
+        self._incidents: dict[str, IncidentMemory] = {}
+        self._indexes: dict[str, _Index] = {}
+        self._load()
+
+    # ------------------------------------------------------------------ runbooks
+    def sync_runbooks(self, runbooks: list[Runbook]) -> SyncReport:
+        """Index new and edited runbooks (by content hash), drop the ones whose file is gone."""
+        report = SyncReport()
+        with self._lock:
+            wanted = {rb.id: rb for rb in runbooks}
+            for runbook_id in sorted(set(self._runbooks) - set(wanted)):
+                del self._runbooks[runbook_id]
+                report.removed.append(runbook_id)
+            for runbook_id, rb in wanted.items():
+                current = self._runbooks.get(runbook_id)
+                if current is not None and current.metadata.get("content_hash") == rb.content_hash:
+                    report.unchanged.append(runbook_id)
+                    continue
+                (report.updated if current is not None else report.added).append(runbook_id)
+                self._runbooks[runbook_id] = runbook_document(rb)
+            if report.changed:
+                self._indexes.pop("runbooks", None)
+                self._save()
+        log.info(
+            "runbooks_synced",
+            added=len(report.added),
+            updated=len(report.updated),
+            removed=len(report.removed),
+            unchanged=len(report.unchanged),
+        )
+        return report
+
+    def search_runbooks(self, query: str, k: int = 5) -> list[ScoredRunbook]:
+        with self._lock:
+            ranked = self._index("runbooks").rank(query, k)
+        return [
+            ScoredRunbook(
+                runbook_id=d.metadata["id"],
+                score=round(score, 4),
+                title=d.metadata.get("title", ""),
+                snippet=_snippet(d.page_content),
+            )
+            for d, score, _ in ranked
+        ]
+
+    def runbook_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._runbooks)
+
+    # ------------------------------------------------------------------ incidents
+    def add_incident(self, memory: IncidentMemory) -> None:
+        """Remember (or update, by incident id) one finished incident."""
+        with self._lock:
+            self._incidents[memory.incident_id] = memory
+            self._indexes.pop("incidents", None)
+            self._save()
+
+    def search_incidents(self, query: str, k: int = 5) -> list[ScoredIncident]:
+        with self._lock:
+            ranked = self._index("incidents").rank(query, k)
+            return [
+                ScoredIncident(
+                    incident_id=d.metadata["incident_id"],
+                    score=round(score, 4),
+                    similarity=round(min(1.0, sim), 4),
+                    memory=self._incidents[d.metadata["incident_id"]],
+                )
+                for d, score, sim in ranked
+            ]
+
+    def incident_count(self) -> int:
+        with self._lock:
+            return len(self._incidents)
+
+    # ------------------------------------------------------------------ persistence
+    def _index(self, name: str) -> _Index:
+        if name not in self._indexes:
+            docs = (
+                list(self._runbooks.values())
+                if name == "runbooks"
+                else [incident_document(m) for m in self._incidents.values()]
+            )
+            self._indexes[name] = _Index(docs, self.embedder)
+        return self._indexes[name]
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+                raise ValueError("unknown format")
+            runbooks = {
+                r["metadata"]["id"]: Document(page_content=r["page_content"], metadata=r["metadata"])
+                for r in data.get("runbooks", [])
+            }
+            incidents = [IncidentMemory.model_validate(i) for i in data.get("incidents", [])]
+        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
+            self._set_aside(exc)
+            return
+        self._runbooks = runbooks
+        self._incidents = {m.incident_id: m for m in incidents}
+
+    def _set_aside(self, exc: Exception) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            aside = self.path
+        log.error(
+            "knowledge_store_unreadable", path=str(self.path), moved_to=str(aside), error=type(exc).__name__
+        )
+
+    def _save(self) -> None:
+        data: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "runbooks": [
+                {"page_content": d.page_content, "metadata": d.metadata} for d in self._runbooks.values()
+            ],
+            "incidents": [m.model_dump(mode="json") for m in self._incidents.values()],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _snippet(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,215 @@
+"""Runbooks: Markdown files people edit, with YAML front matter the agent acts on.
+
+The front matter is validated strictly (unknown keys rejected, signal names checked against
+`Symptoms.as_signals()`), so a typo fails loudly at load time with the file and the reason instead of
+silently never matching. Drafts in `runbooks/proposed/` are not loaded: only files directly in the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.diagnosis.models import Symptoms
+
+Op = Literal[">", ">=", "<", "<=", "==", "!=", "contains"]
+Risk = Literal["low", "medium", "high"]
+SignalValue = float | bool | str
+
+# Every plain signal a runbook may name; `alert:`, `check_failing:` and `log:` take a free suffix.
+SIGNAL_NAMES = frozenset(Symptoms().as_signals())
+SIGNAL_PREFIXES = ("alert:", "check_failing:", "log:")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+
+
+class RunbookError(Exception):
+    """A runbook file that cannot be used; `reason` says what to fix."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_signal_name(name: str) -> str:
+    if name in SIGNAL_NAMES:
+        return name
+    for prefix in SIGNAL_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name
+    raise ValueError(f"unknown signal {name!r}: use a Symptoms signal or alert:/check_failing:/log: + name")
+
+
+class Signal(_Strict):
+    """Evidence: `signal op value`. `log:<text>` is the number of error log lines containing <text>."""
+
+    signal: str
+    op: Op
+    value: SignalValue
+    weight: float = Field(default=1.0, gt=0, le=10)
+    description: str
+
+    _name = field_validator("signal")(_check_signal_name)
+
+
+class Check(_Strict):
+    """An investigation question (`name`) answered from a signal; `expect`: what the runbook predicts."""
+
+    name: str
+    signal: str
+    op: Op
+    value: SignalValue
+    expect: bool = True
+    why: str = ""
+
+    _name = field_validator("signal")(_check_signal_name)
+
+
+class RunbookAction(_Strict):
+    """One approach. A string param may be a Jinja expression over the signals: "{{ 2 * baseline_rps }}"."""
+
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: Risk
+    why: str = ""
+
+    @field_validator("params")
+    @classmethod
+    def _templates_compile(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for name, value in params.items():
+            if isinstance(value, str) and "{{" in value:
+                try:
+                    _TEMPLATES.from_string(value)
+                except TemplateError as exc:
+                    raise ValueError(f"param {name}: bad template: {exc}") from exc
+        return params
+
+    def resolve_params(self, signals: dict[str, Any]) -> dict[str, Any]:
+        """Params with templates rendered against `Symptoms.as_signals()`.
+
+        A template whose inputs are missing (e.g. no baseline known) drops its param, so the action
+        server's catalog default applies; the planner should record that.
+        """
+        context = {k: v for k, v in signals.items() if k.isidentifier()}
+        resolved: dict[str, Any] = {}
+        for name, value in self.params.items():
+            if not (isinstance(value, str) and "{{" in value):
+                resolved[name] = value
+                continue
+            try:
+                text = _TEMPLATES.from_string(value).render(**context)
+            except (TemplateError, TypeError, ValueError, ArithmeticError):
+                continue
+            resolved[name] = _literal(text)
+        return resolved
+
+
+def _literal(text: str) -> Any:
+    try:
+        number = float(text)
+    except ValueError:
+        return {"true": True, "false": False}.get(text.strip().lower(), text)
+    return round(number, 3)
+
+
+class Verification(_Strict):
+    """PromQL that returns a non-empty result only when healthy; all must hold for `hold_seconds`."""
+
+    promql: list[str] = Field(min_length=1)
+    hold_seconds: float = Field(default=30, ge=0)
+    deadline_seconds: float = Field(default=180, gt=0)
+
+
+class RunbookFrontMatter(_Strict):
+    id: str
+    title: str
+    alerts: list[str] = Field(default_factory=list)
+    signals: list[Signal] = Field(min_length=1)
+    counter_signals: list[Signal] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    actions: list[RunbookAction] = Field(default_factory=list)
+    verification: Verification
+    escalate_when: str
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("id must be lowercase letters, digits and dashes")
+        return value
+
+
+class Runbook(RunbookFrontMatter):
+    body: str
+    path: str
+    content_hash: str
+
+    @property
+    def action_names(self) -> list[str]:
+        return [a.action for a in self.actions]
+
+
+def parse_runbook(path: Path) -> Runbook:
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunbookError(path, f"cannot read: {type(exc).__name__}") from exc
+    match = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", text, re.S)
+    if match is None:
+        raise RunbookError(path, "no YAML front matter (the file must start with a '---' block)")
+    try:
+        meta = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise RunbookError(path, f"front matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise RunbookError(path, "front matter must be a mapping")
+    try:
+        front = RunbookFrontMatter.model_validate(meta)
+    except ValidationError as exc:
+        raise RunbookError(path, _summarise(exc)) from exc
+    if front.id != path.stem:
+        raise RunbookError(path, f"id {front.id!r} does not match the file name {path.name!r}")
+    return Runbook(
+        **front.model_dump(),
+        body=match.group(2).strip(),
+        path=str(path),
+        content_hash=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def load_runbooks(path: Path | str) -> list[Runbook]:
+    """Every `*.md` directly in `path` (README.md and sub-folders such as proposed/ are skipped), by id."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RunbookError(folder, "runbooks folder does not exist")
+    runbooks: dict[str, Runbook] = {}
+    for file in sorted(folder.glob("*.md")):
+        if file.name.lower() == "readme.md" or not file.is_file():
+            continue
+        runbook = parse_runbook(file)
+        if runbook.id in runbooks:
+            raise RunbookError(file, f"duplicate id {runbook.id!r}")
+        runbooks[runbook.id] = runbook
+    return list(runbooks.values())
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "front matter"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

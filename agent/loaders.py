@@ -1,0 +1,76 @@
+"""Wiring helper B's parts (runbooks, knowledge store, diagnosers) into the app, degrading instead of failing.
+
+Each loader records a note that `/agent/status` shows when a part is missing or broken, so the agent
+still starts, pages in, and escalates rather than not running at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from agent.config import Settings
+from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.workflow.deps import Reasoning, default_reasoning
+
+log = structlog.get_logger("agent")
+
+
+def load_runbooks_safely(path: Path, notes: list[str]) -> list[Any]:
+    try:
+        from agent.knowledge.runbooks import load_runbooks
+
+        return list(load_runbooks(path))
+    except Exception as exc:  # a bad runbook must not keep the agent from paging in and escalating
+        notes.append(f"runbooks not loaded: {type(exc).__name__}: {str(exc)[:200]}")
+        log.error("runbooks_not_loaded", error=type(exc).__name__)
+        return []
+
+
+def load_knowledge(settings: Settings, runbooks: list[Any], notes: list[str]) -> Any | None:
+    try:
+        from agent.knowledge.store import open_knowledge_store
+
+        store = open_knowledge_store(settings.VECTOR_STORE_PATH)
+        store.sync_runbooks(runbooks)
+        return store
+    except Exception as exc:  # diagnosis works without past incidents
+        notes.append(f"knowledge store unavailable: {type(exc).__name__}")
+        log.warning("knowledge_unavailable", error=type(exc).__name__)
+        return None
+
+
+def load_reasoning(settings: Settings, notes: list[str]) -> Reasoning:
+    llm = None
+    if settings.LLM_MODEL:
+        try:
+            from agent.diagnosis.llm import LLMDiagnoser
+
+            llm = LLMDiagnoser(
+                model=settings.LLM_MODEL,
+                api_base=settings.LLM_API_BASE or None,
+                timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:
+            notes.append(f"LLM diagnoser unavailable: {type(exc).__name__}")
+    try:
+        return default_reasoning(llm)
+    except ImportError as exc:
+        notes.append(f"diagnosers unavailable ({exc.name}): every incident escalates")
+        return Reasoning(diagnose=_unknown, investigate=_no_checks, symptoms_query=lambda s: "", llm=None)
+
+
+def _unknown(symptoms: Symptoms, runbooks: list[Any], past: list[Any]) -> Diagnosis:
+    return Diagnosis(evidence=["no diagnoser installed"])
+
+
+class _NoChecks:
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        self.checks: list[Any] = []
+        self.diagnosis = diagnosis
+
+
+def _no_checks(symptoms: Symptoms, runbooks: list[Any], diagnosis: Diagnosis) -> _NoChecks:
+    return _NoChecks(diagnosis)

@@ -1,0 +1,42 @@
+"""Everything the app's lifespan builds, in one place the routes reach through `Depends`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agent.clients.actions import ActionClient
+from agent.clients.prometheus import PrometheusClient
+from agent.clients.target import TargetClient
+from agent.config import Settings
+from agent.guardrails.breaker import CircuitBreakers
+from agent.guardrails.kill_switch import KillSwitch
+from agent.incidents.store import IncidentStore
+from agent.intake.correlation import Correlator
+from agent.intake.monitor import MonitorLoop
+from agent.intake.queue import IntakeQueue
+from agent.telemetry.metrics import AgentMetrics
+from agent.workflow.runner import IncidentRunner
+
+
+@dataclass
+class AgentRuntime:
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: AgentMetrics
+    store: IncidentStore
+    target: TargetClient
+    prometheus: PrometheusClient
+    actions: ActionClient
+    kill_switch: KillSwitch
+    breakers: CircuitBreakers
+    runner: IncidentRunner
+    correlator: Correlator
+    queue: IntakeQueue
+    runbook_count: int = 0
+    monitor: MonitorLoop | None = None
+    knowledge: Any | None = None
+    llm_enabled: bool = False
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,79 @@
+"""`sre_agent_*` metrics on a registry the app factory creates (tests use a fresh one each).
+
+Labels are bounded: diagnosis ids come from runbook files (+ "unknown"), actions from the catalog,
+steps from the graph, results and reasons from small fixed sets. Never ids or free text.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+MITIGATE_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+class AgentMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.incidents_total = Counter(
+            "sre_agent_incidents_total",
+            "Incidents finished, by diagnosis and outcome",
+            ["diagnosis", "outcome"],
+            registry=registry,
+        )
+        self.incidents_open = Gauge(
+            "sre_agent_incidents_open", "Incidents not yet finished", registry=registry
+        )
+        self.time_to_mitigate = Histogram(
+            "sre_agent_time_to_mitigate_seconds",
+            "From incident open to verified recovery",
+            ["diagnosis"],
+            buckets=MITIGATE_BUCKETS,
+            registry=registry,
+        )
+        self.actions_total = Counter(
+            "sre_agent_actions_total",
+            "Actions sent to the action server, by result",
+            ["action", "result"],
+            registry=registry,
+        )
+        self.diagnosis_confidence = Histogram(
+            "sre_agent_diagnosis_confidence",
+            "Confidence of each diagnosis",
+            ["diagnosis"],
+            buckets=CONFIDENCE_BUCKETS,
+            registry=registry,
+        )
+        self.llm_calls_total = Counter(
+            "sre_agent_llm_calls_total", "LLM diagnosis calls", ["result"], registry=registry
+        )
+        self.llm_tokens_total = Counter(
+            "sre_agent_llm_tokens_total", "LLM tokens used", ["kind"], registry=registry
+        )
+        self.llm_fallbacks_total = Counter(
+            "sre_agent_llm_fallbacks_total",
+            "Falls back to the deterministic diagnoser",
+            ["reason"],
+            registry=registry,
+        )
+        self.webhook_requests_total = Counter(
+            "sre_agent_webhook_requests_total",
+            "Alertmanager webhook requests by result",
+            ["result"],
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "sre_agent_queue_depth", "Notifications waiting for the intake worker", registry=registry
+        )
+        self.remediation_enabled = Gauge(
+            "sre_agent_remediation_enabled", "1 when the kill switch allows remediation", registry=registry
+        )
+        self.circuit_breaker_open = Gauge(
+            "sre_agent_circuit_breaker_open",
+            "1 while an action's circuit breaker is open",
+            ["action"],
+            registry=registry,
+        )
+        self.workflow_steps_total = Counter(
+            "sre_agent_workflow_steps_total", "Workflow node executions", ["step"], registry=registry
+        )

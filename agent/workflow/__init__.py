@@ -1,0 +1,1 @@
+"""The LangGraph incident workflow: gather, diagnose, investigate, plan, [approve], execute, verify, learn."""

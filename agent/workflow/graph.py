@@ -1,0 +1,82 @@
+"""The incident workflow graph, compiled per caller with its own checkpointer and dependencies."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+
+from agent.workflow.deps import WorkflowDeps
+from agent.workflow.nodes import (
+    approve,
+    diagnose,
+    escalate,
+    execute,
+    gather,
+    investigate,
+    learn,
+    plan,
+    verify,
+)
+from agent.workflow.state import AgentState
+
+NODES = {
+    "gather": gather,
+    "diagnose": diagnose,
+    "investigate": investigate,
+    "plan": plan,
+    "approve": approve,
+    "execute": execute,
+    "verify": verify,
+    "escalate": escalate,
+    "learn": learn,
+}
+
+
+def create_graph(
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    deps: WorkflowDeps,
+    *,
+    interrupt_after: list[str] | None = None,
+) -> Any:
+    builder = StateGraph(AgentState)
+    for name, module in NODES.items():
+        builder.add_node(name, partial(module.node, deps=deps))
+    builder.add_edge(START, "gather")
+    builder.add_edge("gather", "diagnose")
+    builder.add_edge("diagnose", "investigate")
+    builder.add_conditional_edges("investigate", partial(after_investigate, deps=deps))
+    builder.add_conditional_edges("plan", after_plan)
+    builder.add_conditional_edges("approve", after_approve)
+    builder.add_conditional_edges("execute", after_execute)
+    builder.add_conditional_edges("verify", partial(after_verify, deps=deps))
+    builder.add_edge("escalate", "learn")
+    builder.add_edge("learn", END)
+    return builder.compile(checkpointer=checkpointer, interrupt_after=interrupt_after)
+
+
+def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "escalate"]:
+    diagnosis = state.get("diagnosis") or {}
+    known = diagnosis.get("diagnosis_id", "unknown") != "unknown"
+    confident = float(state.get("confidence") or 0.0) >= deps.settings.MIN_CONFIDENCE
+    return "plan" if known and confident else "escalate"
+
+
+def after_plan(state: AgentState) -> Literal["execute", "approve", "escalate"]:
+    return state.get("plan_decision", "escalate")
+
+
+def after_approve(state: AgentState) -> Literal["execute", "escalate"]:
+    return "execute" if state.get("plan_decision") == "execute" else "escalate"
+
+
+def after_execute(state: AgentState) -> Literal["verify", "escalate"]:
+    return "escalate" if state.get("plan_decision") == "escalate" else "verify"
+
+
+def after_verify(state: AgentState, *, deps: WorkflowDeps) -> Literal["learn", "plan", "escalate"]:
+    if state.get("is_resolved"):
+        return "learn"
+    return "plan" if state.get("attempts", 0) < deps.settings.MAX_ATTEMPTS else "escalate"

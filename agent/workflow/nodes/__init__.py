@@ -1,0 +1,1 @@
+"""One module per workflow node; each `async def node(state, config, *, deps) -> dict` of what changed."""

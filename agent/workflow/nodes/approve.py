@@ -1,0 +1,58 @@
+"""approve: pause the graph with `interrupt()` until a human POSTs /agent/incidents/{id}/approve|reject.
+
+LangGraph re-runs this node from the top on resume, so the request is recorded only once per action key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import interrupt
+from pydantic import BaseModel
+
+from agent.incidents.models import ActionRecord
+from agent.workflow.deps import WorkflowDeps
+from agent.workflow.state import AgentState
+
+
+class ApprovalDecision(BaseModel):
+    approved: bool
+    by: str = "operator"
+    comment: str = ""
+
+
+async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
+    incident_id = state["incident_id"]
+    planned = state["action_plan"][0]
+    incident = deps.store.get(incident_id)
+    if not any(e.step == "approve" and e.data.get("key") == planned["key"] for e in incident.timeline):
+        deps.set_step(incident_id, "approve", "awaiting_approval")
+        deps.record(
+            incident_id, "approve", f"waiting for approval of {planned['action']}", {"key": planned["key"]}
+        )
+    answer = interrupt(
+        {
+            "incident_id": incident_id,
+            "action": planned["action"],
+            "params": planned["params"],
+            "risk": planned["risk"],
+        }
+    )
+    decision = ApprovalDecision.model_validate(answer)
+    if decision.approved:
+        deps.set_step(incident_id, "approve", "remediating")
+        entry = deps.record(
+            incident_id,
+            "approve",
+            f"{planned['action']} approved by {decision.by}",
+            {"key": planned["key"], "decision": "approved", "comment": decision.comment},
+        )
+        return {"plan_decision": "execute", "timeline": [entry]}
+    record = ActionRecord(**{**planned, "key": f"{planned['key']}:rejected", "status": "rejected"})
+    deps.store.update(incident_id, lambda i: i.actions.append(record))
+    reason = f"{planned['action']} rejected by {decision.by}" + (
+        f": {decision.comment}" if decision.comment else ""
+    )
+    entry = deps.record(incident_id, "approve", reason, {"key": planned["key"], "decision": "rejected"})
+    return {"plan_decision": "escalate", "escalation_reason": reason, "timeline": [entry]}

@@ -1,0 +1,96 @@
+"""verify: healthy continuously for the hold period, or give up at the deadline.
+
+Healthy means every runbook verification query returns a non-empty result; a runbook without queries
+is verified by the action server's target health verdict. Settings cap the runbook's hold and deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from agent.incidents.models import Verification, utcnow
+from agent.workflow.deps import WorkflowDeps
+from agent.workflow.state import AgentState
+
+
+async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
+    incident_id = state["incident_id"]
+    deps.set_step(incident_id, "verify", "verifying")
+    action = state["action_plan"][0]["action"]
+    runbook = deps.runbook(state.get("diagnosis", {}).get("diagnosis_id"))
+    spec = getattr(runbook, "verification", None)
+    queries = list(getattr(spec, "promql", None) or [])
+    hold = min(
+        float(getattr(spec, "hold_seconds", None) or deps.settings.VERIFY_HOLD_SECONDS),
+        deps.settings.VERIFY_HOLD_SECONDS,
+    )
+    deadline = min(
+        float(getattr(spec, "deadline_seconds", None) or deps.settings.VERIFY_DEADLINE_SECONDS),
+        deps.settings.VERIFY_DEADLINE_SECONDS,
+    )
+    sleep = deps.sleep or asyncio.sleep
+    started, started_at = time.monotonic(), utcnow()
+    healthy_since: float | None = None
+    polls, healthy = 0, False
+    last: dict[str, Any] = {}
+    while True:
+        ok, last = await (_promql_healthy(deps, queries) if queries else _health_verdict(deps))
+        polls += 1
+        now = time.monotonic()
+        healthy_since = (healthy_since or now) if ok else None
+        if healthy_since is not None and now - healthy_since >= hold:
+            healthy = True
+            break
+        if now - started >= deadline:
+            break
+        await sleep(deps.settings.VERIFY_POLL_SECONDS)
+
+    held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
+    verification = Verification(
+        healthy=healthy,
+        method="promql" if queries else "health",
+        attempt=state.get("attempts", 1),
+        started_at=started_at,
+        finished_at=utcnow(),
+        healthy_for_seconds=round(held, 2),
+        polls=polls,
+        detail=f"healthy for {held:.1f}s (hold {hold:.1f}s)"
+        if healthy
+        else f"not healthy within {deadline:.0f}s",
+        last_results=last,
+    )
+
+    def mutate(incident: Any) -> None:
+        incident.verification.append(verification)
+        if healthy:
+            incident.mitigated_at = verification.finished_at
+
+    deps.store.update(incident_id, mutate)
+    if healthy:
+        deps.guardrails.breakers.record_success(action)
+    else:
+        deps.guardrails.breakers.record_failure(action)
+    entry = deps.record(
+        incident_id,
+        "verify",
+        f"after {action}: {verification.detail}",
+        verification.model_dump(mode="json", include={"healthy", "method", "polls", "last_results"}),
+    )
+    return {"verification": verification.model_dump(mode="json"), "is_resolved": healthy, "timeline": [entry]}
+
+
+async def _promql_healthy(deps: WorkflowDeps, queries: list[str]) -> tuple[bool, dict[str, Any]]:
+    results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
+    last = {r.query: (r.error or len(r.samples)) for r in results}
+    return all(r.ok and r.samples for r in results), last
+
+
+async def _health_verdict(deps: WorkflowDeps) -> tuple[bool, dict[str, Any]]:
+    verdict = await deps.actions.verify_target_health()
+    if verdict.value is None:
+        return False, {"error": verdict.error}
+    return verdict.value.is_healthy, {"status": verdict.value.status, "error_rate": verdict.value.error_rate}

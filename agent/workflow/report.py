@@ -1,0 +1,59 @@
+"""The Markdown incident report: what was seen, what the agent concluded and did, what a human should do."""
+
+from __future__ import annotations
+
+from agent.incidents.models import Incident
+
+
+def render_report(incident: Incident, recommendation: str = "") -> str:
+    d = incident.diagnosis
+    lines = [f"# Incident {incident.id}: {incident.status}", ""]
+    lines += [
+        f"- service: {incident.service}",
+        f"- source: {incident.source}",
+        f"- opened: {incident.opened_at.isoformat()}",
+    ]
+    if incident.mitigated_at:
+        minutes = (incident.mitigated_at - incident.opened_at).total_seconds()
+        lines.append(f"- mitigated: {incident.mitigated_at.isoformat()} ({minutes:.0f}s after opening)")
+    if incident.closed_at:
+        lines.append(f"- closed: {incident.closed_at.isoformat()}")
+    lines += ["", "## What was seen", ""]
+    lines += [
+        f"- alert {a.name} ({a.status}, {a.severity}): {a.annotations.get('summary', '')}".rstrip(": ")
+        for a in incident.alerts
+    ] or [f"- {incident.reason or 'no alert (manual or monitor trigger)'}"]
+    gather = next((e for e in incident.timeline if e.step == "gather"), None)
+    if gather:
+        lines.append(f"- {gather.message}")
+    lines += ["", "## Diagnosis", ""]
+    if d is None:
+        lines.append("No diagnosis was made.")
+    else:
+        lines.append(
+            f"**{d.diagnosis_id}** (confidence {d.confidence:.2f}, {d.source}). {d.root_cause}".rstrip()
+        )
+        lines += [f"- {line}" for line in d.evidence]
+    checks = incident.investigation.get("checks", [])
+    if checks:
+        lines += ["", "### Investigation", ""]
+        lines += [
+            f"- [{'x' if c.get('passed') else ' '}] {c.get('name')}: {c.get('detail', '')}" for c in checks
+        ]
+    lines += ["", "## What was tried", ""]
+    lines += [
+        f"- {a.action} {a.params or ''} → {a.status}{f' ({a.error})' if a.error else ''}"
+        for a in incident.actions
+    ] or ["- nothing"]
+    for v in incident.verification:
+        lines.append(f"- verification ({v.method}, attempt {v.attempt}): {v.detail}")
+    lines += ["", "## Result", ""]
+    if incident.status == "resolved":
+        lines.append("Recovery verified; no human action needed beyond a review.")
+    else:
+        lines.append(f"Handed to a human: {incident.escalation_reason or 'see timeline'}.")
+        lines += ["", "## What a human should look at", ""]
+        if recommendation:
+            lines.append(recommendation)
+        lines += [f"- evidence: {line}" for line in (d.evidence if d else [])[:5]]
+    return "\n".join(lines) + "\n"

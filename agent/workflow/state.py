@@ -1,0 +1,39 @@
+"""The workflow state. Values are plain JSON (model dumps), so every checkpoint is readable and portable.
+
+The seed's fields are kept (symptoms, diagnosis, confidence, root_cause, action_plan, execution_results,
+is_resolved, recommendation). `timeline` and `execution_results` accumulate; everything else is replaced.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+PlanDecision = Literal["execute", "approve", "escalate"]
+
+
+class AgentState(TypedDict, total=False):
+    incident_id: str
+    alerts: list[dict[str, Any]]
+    symptoms: dict[str, Any]
+    evidence: dict[str, Any]
+    diagnosis: dict[str, Any]
+    confidence: float
+    root_cause: str
+    investigation: dict[str, Any]
+    action_plan: list[dict[str, Any]]
+    plan_decision: PlanDecision
+    tried: list[str]
+    execution_results: Annotated[list[dict[str, Any]], operator.add]
+    attempts: int
+    verification: dict[str, Any]
+    is_resolved: bool
+    escalation_reason: str
+    recommendation: str
+    timeline: Annotated[list[dict[str, Any]], operator.add]
+
+
+def action_key(action: str, params: dict[str, Any]) -> str:
+    """Identity of an approach: the same action with other params is another approach."""
+    args = ",".join(f"{k}={params[k]}" for k in sorted(params))
+    return f"{action}({args})"

@@ -1,0 +1,61 @@
+"""An incident in flight survives an agent restart: same checkpoint file and store, the action runs once."""
+
+from __future__ import annotations
+
+from agent_testkit import Lab, WorkflowFactory, wait_until
+from test_workflow import open_incident, pool_alert
+
+from agent.workflow.nodes.approve import ApprovalDecision
+
+
+async def test_paused_for_approval_then_restarted_then_approved(lab: Lab, workflows: WorkflowFactory) -> None:
+    before = await workflows.build(AGENT_MODE="approval")
+    incident_id = await open_incident(before, pool_alert())
+    await before.runner.wait(incident_id)
+    assert before.store.get(incident_id).status == "awaiting_approval"
+    await workflows.close(before)
+
+    after = await workflows.build(AGENT_MODE="approval")
+    assert await after.runner.recover() == []  # still waiting for a human, nothing re-run
+    await after.runner.decide(incident_id, ApprovalDecision(approved=True))
+    await after.runner.wait(incident_id)
+    assert after.store.get(incident_id).status == "resolved"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+
+
+async def test_stopped_between_execute_and_verify_continues_without_rerunning(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    before = await workflows.build(interrupt_after=["execute"])
+    incident_id = await open_incident(before, pool_alert())
+    await before.runner.wait(incident_id)
+    assert before.store.get(incident_id).step == "execute"
+    await workflows.close(before)
+
+    after = await workflows.build()
+    assert await after.runner.recover() == [incident_id]
+    await after.runner.wait(incident_id)
+    incident = after.store.get(incident_id)
+    assert incident.status == "resolved"
+    assert len(lab.calls) == 1
+    assert any(e.step == "resume" for e in incident.timeline)
+
+
+async def test_killed_while_the_action_server_was_working_does_not_resend(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.action_delay_seconds = 1.5
+    before = await workflows.build()
+    incident_id = await open_incident(before, pool_alert())
+    await wait_until(lambda: len(lab.calls) == 1)
+    await workflows.close(before)  # the process dies with the call in flight: intent recorded, no result
+    lab.action_delay_seconds = 0.0
+
+    after = await workflows.build()
+    assert await after.runner.recover() == [incident_id]
+    await after.runner.wait(incident_id)
+    incident = after.store.get(incident_id)
+    assert len(lab.calls) == 1
+    assert incident.status == "resolved"
+    assert [a.status for a in incident.actions] == ["unknown"]
+    assert "not repeated" in str([e.message for e in incident.timeline])

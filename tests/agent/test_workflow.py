@@ -1,0 +1,251 @@
+"""The incident workflow end to end, in-process, against real HTTP stand-ins and real SQLite."""
+
+from __future__ import annotations
+
+from agent_testkit import Lab, WorkflowFactory, standin_runbooks
+
+from agent.intake.alertmanager import Alert
+
+
+def pool_alert(fingerprint: str = "fp1", name: str = "TargetDbPoolExhausted") -> Alert:
+    return Alert.model_validate(
+        {
+            "status": "firing",
+            "labels": {"alertname": name, "service": "target", "severity": "critical"},
+            "annotations": {"summary": "pool exhausted"},
+            "startsAt": "2026-11-24T10:00:00Z",
+            "fingerprint": fingerprint,
+        }
+    )
+
+
+async def open_incident(wf, alert: Alert) -> str:
+    result = wf.correlator.open_or_merge(
+        source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=[alert]
+    )
+    assert result.created and result.incident_id
+    return result.incident_id
+
+
+async def test_right_action_runs_is_verified_and_the_incident_resolves(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert incident.diagnosis and incident.diagnosis.diagnosis_id == "db-pool-exhaustion"
+    assert incident.mitigated_at is not None and incident.closed_at is not None
+    assert [a.status for a in incident.actions] == ["succeeded"]
+    assert incident.verification[-1].healthy and incident.verification[-1].method == "promql"
+    steps = [e.step for e in incident.timeline]
+    for step in ("open", "gather", "diagnose", "investigate", "plan", "execute", "verify", "learn"):
+        assert step in steps
+    assert "QueuePool limit of size <n> overflow <n> reached" in str(incident.timeline)
+    assert "## What was tried" in incident.report and "remediate-db-pool-exhaustion" in incident.report
+    assert wf.metric("sre_agent_incidents_total", diagnosis="db-pool-exhaustion", outcome="resolved") == 1
+    assert (
+        wf.metric("sre_agent_actions_total", action="remediate-db-pool-exhaustion", result="succeeded") == 1
+    )
+    assert wf.metric("sre_agent_time_to_mitigate_seconds_count", diagnosis="db-pool-exhaustion") == 1
+    assert wf.metric("sre_agent_workflow_steps_total", step="verify") == 1
+
+
+async def test_unknown_diagnosis_escalates_without_any_action(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert(name="SomethingNobodyKnows"))
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated"
+    assert incident.actions == [] and lab.calls == []
+    assert "diagnosis unknown" in (incident.escalation_reason or "")
+    assert "What a human should look at" in incident.report
+    assert wf.metric("sre_agent_incidents_total", diagnosis="unknown", outcome="escalated") == 1
+
+
+async def test_low_confidence_escalates(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build(MIN_CONFIDENCE=0.95)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated" and lab.calls == []
+    assert "confidence 0.90 below 0.95" in (incident.escalation_reason or "")
+
+
+async def test_dry_run_records_the_plan_and_runs_nothing(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build(AGENT_MODE="dry-run")
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert lab.calls == []
+    assert incident.status == "escalated"
+    assert [a.status for a in incident.actions] == ["dry-run"] * 3
+    assert incident.actions[0].action == "remediate-db-pool-exhaustion"
+    assert "dry-run" in (incident.escalation_reason or "")
+
+
+async def test_next_approach_until_one_verifies(lab: Lab, workflows: WorkflowFactory) -> None:
+    lab.fix_action = "restart-target"
+    wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.3)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved"
+    assert [(c["action"], c["params"]) for c in lab.calls] == [
+        ("remediate-db-pool-exhaustion", {}),
+        ("remediate-db-pool-exhaustion", {"escalate_to_db_restart": True}),
+        ("restart-target", {}),
+    ]
+    assert [v.healthy for v in incident.verification] == [False, False, True]
+
+
+async def test_attempts_exhausted_ends_failed_and_escalated(lab: Lab, workflows: WorkflowFactory) -> None:
+    lab.fix_action = None
+    wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.2, MAX_ATTEMPTS=2)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "failed"
+    assert len(lab.calls) == 2
+    assert "2 attempts did not verify recovery" in (incident.escalation_reason or "")
+    assert wf.metric("sre_agent_incidents_total", diagnosis="db-pool-exhaustion", outcome="failed") == 1
+
+
+async def test_budget_per_incident_is_respected(lab: Lab, workflows: WorkflowFactory) -> None:
+    lab.fix_action = None
+    wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.2, MAX_ACTIONS_PER_INCIDENT=1)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert len(lab.calls) == 1
+    assert "action budget for this incident used (1)" in (incident.escalation_reason or "")
+
+
+async def test_hourly_budget_counts_every_incident(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build(MAX_ACTIONS_PER_HOUR=1)
+    wf.store.log_action("earlier:1:restart-target()", "earlier", "restart-target", "succeeded")
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert lab.calls == [] and incident.status == "escalated"
+    assert "hourly action budget used (1)" in (incident.escalation_reason or "")
+
+
+async def test_cooldown_skips_an_action_another_incident_just_ran(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    wf = await workflows.build()
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wf.runner.wait(first)
+    lab.healthy, lab.fix_action = False, "restart-target"
+    second = await open_incident(wf, pool_alert("fp2"))
+    await wf.runner.wait(second)
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "restart-target"]
+    incident = wf.store.get(second)
+    assert incident.status == "resolved"
+    assert "cooling down" in str([e.data for e in incident.timeline if e.step == "plan"])
+
+
+async def test_kill_switch_stops_actions(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build()
+    wf.deps.guardrails.kill_switch.set(True)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert lab.calls == [] and incident.status == "escalated"
+    assert "kill switch" in (incident.escalation_reason or "")
+    assert wf.metric("sre_agent_remediation_enabled") == 0
+
+
+async def test_circuit_breaker_opens_after_failed_verifications(lab: Lab, workflows: WorkflowFactory) -> None:
+    lab.fix_action = None
+    wf = await workflows.build(
+        VERIFY_DEADLINE_SECONDS=0.2, CIRCUIT_BREAKER_FAILURES=1, ACTION_COOLDOWN_SECONDS=0
+    )
+    first = await open_incident(wf, pool_alert("fp1", name="TargetDown"))
+    await wf.runner.wait(first)
+    assert wf.metric("sre_agent_circuit_breaker_open", action="restart-target") == 1
+    second = await open_incident(wf, pool_alert("fp2", name="TargetDown"))
+    await wf.runner.wait(second)
+    assert [c["action"] for c in lab.calls] == ["restart-target"]
+    incident = wf.store.get(second)
+    assert incident.status == "escalated"
+    assert "circuit breaker open for restart-target" in (incident.escalation_reason or "")
+
+
+async def test_high_risk_action_waits_for_approval_then_reject_stops(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.fix_action = "rollback-release"
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert(name="TargetErrorsAfterRelease"))
+    await wf.runner.wait(incident_id)
+    assert wf.store.get(incident_id).status == "awaiting_approval"
+    assert lab.calls == []
+    from agent.workflow.nodes.approve import ApprovalDecision
+
+    await wf.runner.decide(incident_id, ApprovalDecision(approved=False, by="alice", comment="not now"))
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated" and lab.calls == []
+    assert [a.status for a in incident.actions] == ["rejected"]
+    assert "rejected by alice: not now" in (incident.escalation_reason or "")
+
+
+async def test_approval_mode_pauses_then_resumes_on_approve(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build(AGENT_MODE="approval")
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    assert wf.store.get(incident_id).status == "awaiting_approval" and lab.calls == []
+    from agent.workflow.nodes.approve import ApprovalDecision
+
+    await wf.runner.decide(incident_id, ApprovalDecision(approved=True, by="bob"))
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert sum(1 for e in incident.timeline if e.message.startswith("waiting for approval")) == 1
+
+
+def test_stand_in_runbooks_are_well_formed() -> None:
+    assert {rb.id for rb in standin_runbooks()} >= {"db-pool-exhaustion", "target-down"}
+
+
+async def test_templated_params_resolve_against_the_gathered_baseline(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.fix_action = "enable-rate-limit"
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert(name="TargetTrafficSurge"))
+    await wf.runner.wait(incident_id)
+    assert wf.store.get(incident_id).status == "resolved"
+    assert lab.calls[0]["params"] == {"requests_per_second": 20.0}  # 2 x the stand-in's baseline of 10 rps
+
+
+async def test_runbook_without_queries_is_verified_by_target_health(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.fix_action = "restart-target"
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert(name="TargetDown"))
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved" and incident.verification[-1].method == "health"
+
+
+async def test_learn_remembers_the_incident_for_next_time(
+    lab: Lab, workflows: WorkflowFactory, tmp_path
+) -> None:
+    from agent.knowledge.store import open_knowledge_store
+
+    knowledge = open_knowledge_store(tmp_path / "knowledge.json")
+    wf = await workflows.build(knowledge=knowledge)
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.timeline[-1].data == {"remembered": True}
+    found = knowledge.search_incidents("TargetDbPoolExhausted", k=3)
+    assert [getattr(f, "incident_id", None) for f in found][:1] == [first]
