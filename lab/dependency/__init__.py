@@ -1,0 +1,1 @@
+"""The inventory service the target calls for stock levels (port 8001)."""

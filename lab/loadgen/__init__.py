@@ -1,0 +1,1 @@
+"""Steady mixed traffic against the target, with a small control API (port 8002)."""

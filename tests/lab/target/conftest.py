@@ -1,0 +1,80 @@
+"""Target processes on free ports with their own data dirs, and the inventory service they call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from target_testkit import ADMIN, HOOK, Target, assert_blind
+
+from lab.dependency.app import create_app as create_inventory
+from lab.dependency.config import Settings as InventorySettings
+from lab.runner.ports import free_port
+
+
+@pytest.fixture(scope="session")
+def inventory_url(session_servers) -> str:  # type: ignore[no-untyped-def]
+    return str(session_servers.serve(create_inventory(InventorySettings(hook_token=HOOK))))
+
+
+def _env(
+    port: int, data_dir: Path, log_file: Path, dependency_url: str, overrides: dict[str, str]
+) -> dict[str, str]:
+    return {
+        "TARGET_PORT": str(port),
+        "TARGET_DATA_DIR": str(data_dir),
+        "TARGET_LOG_FILE": str(log_file),
+        "TARGET_ADMIN_TOKEN": ADMIN,
+        "TARGET_HOOK_TOKEN": HOOK,
+        "TARGET_DEPENDENCY_URL": dependency_url,
+        "TARGET_METRICS_WINDOW_SECONDS": "3",
+        "TARGET_POOL_TIMEOUT_SECONDS": "0.5",
+        "TARGET_DB_BUSY_TIMEOUT_SECONDS": "0.5",
+        "TARGET_DISK_QUOTA_BYTES": str(8 * 1024 * 1024),
+        "TARGET_REAPER_INTERVAL_SECONDS": "0.2",
+        **overrides,
+    }
+
+
+StartTarget = Callable[..., Target]
+
+
+@pytest.fixture
+def start_target(
+    servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartTarget]:  # type: ignore[no-untyped-def]
+    """Starts `python -m lab.target`; every target started is scanned for words it must never show."""
+    started: list[Target] = []
+
+    def start(data_dir: Path | None = None, **overrides: str) -> Target:
+        data_dir = data_dir or tmp_path_factory.mktemp("data")
+        log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
+        port = free_port()
+        env = _env(port, data_dir, log_file, overrides.pop("dependency_url", inventory_url), overrides)
+        process = servers.spawn("lab.target", env, port, "/api/v1/pool/status")
+        target = Target(process, data_dir, log_file)
+        started.append(target)
+        return target
+
+    yield start
+    for target in started:
+        assert_blind(target)
+        target.close()
+
+
+@pytest.fixture(scope="session")
+def shared_target(
+    session_servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:  # type: ignore[no-untyped-def]
+    """One target for tests that leave no damage behind (shapes, validation, auth)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
+    port = free_port()
+    process = session_servers.spawn(
+        "lab.target", _env(port, data_dir, log_file, inventory_url, {}), port, "/api/v1/pool/status"
+    )
+    target = Target(process, data_dir, log_file)
+    yield target
+    assert_blind(target)
+    target.close()
