@@ -1,0 +1,39 @@
+"""python -m lab up | bench | demo"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m lab", description="The SRE agent's lab.")
+    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo}")
+    up = commands.add_parser("up", help="run the lab until Ctrl-C")
+    up.add_argument("--profile", choices=["lab", "production"], default="lab")
+    up.add_argument("--run-dir", type=Path, default=Path(".run"))
+    up.add_argument("--without", action="append", default=[], metavar="COMPONENT", choices=COMPONENTS)
+    commands.add_parser("bench", help="the blind benchmark")
+    commands.add_parser("demo", help="a guided demo")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.command == "up":
+        from lab.runner.cli import up
+
+        return up(args.run_dir, args.profile, args.without)
+    if args.command in ("bench", "demo"):
+        print(f"python -m lab {args.command}: not built yet", file=sys.stderr)
+        return 2
+    cli.print_usage(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The action server API: catalog, run an action (validated, timed, audited), verify target health."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from lab.action.audit import AuditLog, AuditRecord
+from lab.action.catalog import ACTIONS
+from lab.action.config import Settings
+from lab.action.remediations import ActionFailed, ActionResult, Remediations
+from lab.action.supervisor import TargetSupervisor, target_environment
+from lab.action.target_client import TargetClient, TargetHealth
+from lab.auth import require_bearer
+
+log = structlog.get_logger("action")
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
+
+
+def _caller(request: Request) -> str:
+    address = request.client.host if request.client else "unknown"
+    return f"{address} {request.headers.get('x-caller') or request.headers.get('user-agent', '')}".strip()
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """JSON body (an object) merged with the query string; the query string wins."""
+    raw = await request.body()
+    body: Any = {}
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body is not valid JSON"
+            ) from None
+    if not isinstance(body, dict):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body must be a JSON object")
+    return {**body, **dict(request.query_params)}
+
+
+def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) -> FastAPI:
+    """`target_env` is the environment the supervised target starts with (the process env in __main__)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient() as http:
+            supervisor = None
+            if settings.supervise_target:
+                supervisor = TargetSupervisor(
+                    env=target_environment(target_env or {}, settings.target_env_file),
+                    health_url=f"{settings.target_url.rstrip('/')}/api/v1/health",
+                    pid_file=settings.pid_file(),
+                    command=settings.target_command,
+                    output_file=settings.target_output_file,
+                    stop_grace_seconds=settings.stop_grace_seconds,
+                )
+                pid = await supervisor.start()
+                log.info("target_started", pid=pid)
+            target = TargetClient(
+                http,
+                settings.target_url,
+                settings.target_admin_token.get_secret_value(),
+                settings.request_timeout_seconds,
+            )
+            app.state.target = target
+            app.state.supervisor = supervisor
+            app.state.audit = AuditLog(settings.data_dir / "audit.jsonl")
+            app.state.remediations = Remediations(
+                target,
+                http,
+                supervisor,
+                settings.target_db_path,
+                settings.pid_file(),
+                settings.restart_deadline_seconds,
+            )
+            try:
+                yield
+            finally:
+                if supervisor is not None:
+                    await supervisor.close()
+
+    app = FastAPI(title="lab action server", lifespan=lifespan)
+    router = APIRouter(
+        prefix="/action", dependencies=[Depends(require_bearer(settings.token.get_secret_value))]
+    )
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/catalog")
+    async def catalog() -> dict[str, list[dict[str, Any]]]:
+        return {"actions": [spec.public() for spec in ACTIONS.values()]}
+
+    @router.get("/verify-target-health")
+    @router.post("/verify-target-health")
+    async def verify_target_health(request: Request) -> TargetHealth:
+        return await request.app.state.target.health()
+
+    @router.get("/audit")
+    async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+        return {"records": request.app.state.audit.recent(limit)}
+
+    @router.post("/{name}", response_model=ActionResult)
+    async def run_action(
+        name: str, request: Request, raw: Annotated[dict[str, Any], Depends(_params)]
+    ) -> Any:
+        spec = ACTIONS.get(name)
+        if spec is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail={"reason": f"unknown action {name!r}", "known_actions": sorted(ACTIONS)},
+            )
+        try:
+            params = spec.params_model.model_validate(raw)
+        except ValidationError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
+            ) from None
+        started = time.monotonic()
+        http_status = 200
+        try:
+            outcome = await request.app.state.remediations.run(name, params)
+            result = ActionResult(
+                action=name,
+                status="succeeded",
+                detail=outcome.detail,
+                duration_seconds=round(time.monotonic() - started, 3),
+                changes=outcome.changes,
+            )
+        except ActionFailed as exc:
+            http_status = exc.http_status
+            result = ActionResult(
+                action=name,
+                status="failed",
+                detail=exc.reason,
+                duration_seconds=round(time.monotonic() - started, 3),
+            )
+        request.app.state.audit.append(
+            AuditRecord(
+                at=datetime.now(UTC),
+                action=name,
+                parameters=params.model_dump(),
+                status=result.status,
+                http_status=http_status,
+                detail=result.detail,
+                duration_seconds=result.duration_seconds,
+                changes=result.changes,
+                caller=_caller(request),
+            )
+        )
+        log.info("action_run", action=name, status=result.status, duration_seconds=result.duration_seconds)
+        if http_status != 200:
+            return JSONResponse(result.model_dump(mode="json"), status_code=http_status)
+        return result
+
+    app.include_router(router)
+    return app

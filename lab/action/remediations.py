@@ -1,0 +1,131 @@
+"""What each action does, as typed results. The routes add validation, timing and the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel
+
+from lab.action.blocking import kill_blocking
+from lab.action.catalog import ActionParams, KillBlockingParams, PoolRemediationParams, RateLimitParams
+from lab.action.supervisor import TargetNotHealthy, TargetSupervisor, read_pid_file
+from lab.action.target_client import TargetCallFailed, TargetClient
+
+
+class ActionResult(BaseModel):
+    action: str
+    status: Literal["succeeded", "failed"]
+    detail: str
+    duration_seconds: float
+    changes: dict[str, Any] = {}
+
+
+class ActionFailed(Exception):
+    """The action could not do its job; `http_status` is what the API answers (409 refused, 502 target)."""
+
+    def __init__(self, reason: str, http_status: int = 502) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.http_status = http_status
+
+
+class Outcome(BaseModel):
+    detail: str
+    changes: dict[str, Any] = {}
+
+
+class Remediations:
+    def __init__(
+        self,
+        target: TargetClient,
+        http: httpx.AsyncClient,
+        supervisor: TargetSupervisor | None,
+        db_path: Path,
+        pid_file: Path,
+        restart_deadline_seconds: float,
+    ) -> None:
+        self._target = target
+        self._http = http
+        self._supervisor = supervisor
+        self._db_path = db_path
+        self._pid_file = pid_file
+        self._deadline = restart_deadline_seconds
+        self._handlers: dict[str, Callable[[Any], Awaitable[Outcome]]] = {
+            "restart-target": self.restart_target,
+            "remediate-db-pool-exhaustion": self.remediate_pool,
+            "kill-blocking-queries": self.kill_blocking_queries,
+            "rollback-release": self.rollback_release,
+            "enable-dependency-fallback": self.enable_fallback,
+            "enable-rate-limit": self.enable_rate_limit,
+            "clean-disk": self.clean_disk,
+        }
+
+    async def run(self, name: str, params: ActionParams) -> Outcome:
+        try:
+            return await self._handlers[name](params)
+        except TargetCallFailed as exc:
+            raise ActionFailed(exc.reason, 409 if exc.status_code == 409 else 502) from None
+
+    async def restart_target(self, params: ActionParams) -> Outcome:
+        if self._supervisor is None:
+            raise ActionFailed("this action server does not supervise the target process", 409)
+        try:
+            result = await self._supervisor.restart(self._http, self._deadline)
+        except TargetNotHealthy as exc:
+            raise ActionFailed(exc.reason) from None
+        return Outcome(
+            detail=f"target restarted (pid {result.old_pid} → {result.new_pid}), "
+            f"answering after {result.seconds_to_healthy:.1f} s",
+            changes=result.model_dump(),
+        )
+
+    async def remediate_pool(self, params: PoolRemediationParams) -> Outcome:
+        reclaimed = await self._target.admin(
+            "pool/reclaim", {"max_held_seconds": params.max_held_seconds, "enable_reaper": True}
+        )
+        changes: dict[str, Any] = {"reclaim": reclaimed, "disposed": False}
+        detail = f"reclaimed {reclaimed.get('reclaimed', 0)} connections; leak reaper on"
+        if params.escalate_to_db_restart:
+            await self._target.admin("pool/dispose")
+            changes["disposed"] = True
+            detail += "; pooled connections disposed"
+        return Outcome(detail=detail, changes=changes)
+
+    async def kill_blocking_queries(self, params: KillBlockingParams) -> Outcome:
+        protected = {pid for pid in (self._supervised_pid(), read_pid_file(self._pid_file)) if pid}
+        result = await asyncio.to_thread(kill_blocking, self._db_path, protected, params.min_age_seconds)
+        if result.terminated:
+            held = ", ".join(f"{h.pid} (up {h.held_seconds or 0:.0f} s)" for h in result.terminated)
+            detail = f"terminated {len(result.terminated)} lock holder(s): {held}"
+        else:
+            detail = "no other process holds a lock on the database"
+        return Outcome(detail=detail, changes=result.model_dump())
+
+    def _supervised_pid(self) -> int | None:
+        return self._supervisor.pid if self._supervisor is not None else None
+
+    async def rollback_release(self, params: ActionParams) -> Outcome:
+        answer = await self._target.admin("release/rollback")
+        return Outcome(detail=f"rolled back from {answer.get('from')} to {answer.get('to')}", changes=answer)
+
+    async def enable_fallback(self, params: ActionParams) -> Outcome:
+        answer = await self._target.admin("dependency/fallback", {"enabled": True})
+        return Outcome(detail="dependency fallback enabled", changes={"fallback": True, **answer})
+
+    async def enable_rate_limit(self, params: RateLimitParams) -> Outcome:
+        rps = params.requests_per_second
+        answer = await self._target.admin("rate-limit", {"requests_per_second": rps})
+        return Outcome(
+            detail=f"rate limit set to {rps:g} requests/s", changes={"requests_per_second": rps, **answer}
+        )
+
+    async def clean_disk(self, params: ActionParams) -> Outcome:
+        answer = await self._target.admin("disk/clean")
+        freed = answer.get("freed_bytes", 0)
+        return Outcome(
+            detail=f"freed {freed} bytes in {answer.get('removed_files', 0)} files", changes=answer
+        )

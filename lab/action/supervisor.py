@@ -1,0 +1,137 @@
+"""The supervised target process: spawn, stop (SIGTERM then SIGKILL), restart and wait for health.
+
+It never restarts a target that died by itself: a crash is an incident someone must remediate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import httpx
+from pydantic import BaseModel
+
+
+def target_environment(base: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    """The target's env: ours without the ACTION_* secrets, plus KEY=VALUE lines from `env_file`."""
+    env = {k: v for k, v in base.items() if not k.startswith("ACTION_")}
+    if env_file is not None:
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key and not key.startswith("#"):
+                env[key.strip()] = value.strip().strip("'\"")
+    return env
+
+
+class RestartResult(BaseModel):
+    old_pid: int | None
+    old_exit_code: int | None
+    new_pid: int
+    seconds_to_healthy: float
+
+
+class TargetNotHealthy(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TargetSupervisor:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        health_url: str,
+        pid_file: Path,
+        command: str = "",
+        output_file: Path | None = None,
+        stop_grace_seconds: float = 5.0,
+    ) -> None:
+        self._argv = shlex.split(command) if command else [sys.executable, "-m", "lab.target"]
+        self._env = dict(env)
+        self._health_url = health_url
+        self._pid_file = pid_file
+        self._output_file = output_file
+        self._grace = stop_grace_seconds
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: IO[bytes] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the running target, None when it is not running."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    async def start(self) -> int:
+        if self._output_file is not None and self._output is None:
+            self._output_file.parent.mkdir(parents=True, exist_ok=True)
+            self._output = self._output_file.open("ab")
+        self._process = await asyncio.create_subprocess_exec(
+            *self._argv, env=self._env, stdout=self._output, stderr=self._output
+        )
+        self._pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self._pid_file.write_text(f"{self._process.pid}\n")
+        return self._process.pid
+
+    async def stop(self) -> int | None:
+        """SIGTERM, SIGKILL after the grace period; returns the exit code (None if nothing ran)."""
+        process = self._process
+        if process is None:
+            return None
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), self._grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        with contextlib.suppress(FileNotFoundError):
+            self._pid_file.unlink()
+        return process.returncode
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    async def wait_healthy(self, http: httpx.AsyncClient, deadline_seconds: float) -> float:
+        """Seconds until the health URL answers at all (any status: the process is serving)."""
+        started = time.monotonic()
+        while time.monotonic() - started < deadline_seconds:
+            if self.pid is None:
+                raise TargetNotHealthy("the target process exited during startup")
+            with contextlib.suppress(httpx.HTTPError):
+                await http.get(self._health_url, timeout=2)
+                return time.monotonic() - started
+            await asyncio.sleep(0.2)
+        raise TargetNotHealthy(f"the target did not answer its health check within {deadline_seconds:g} s")
+
+    async def restart(self, http: httpx.AsyncClient, deadline_seconds: float) -> RestartResult:
+        async with self._lock:
+            old_pid = self._process.pid if self._process is not None else None
+            exit_code = await self.stop()
+            new_pid = await self.start()
+            seconds = await self.wait_healthy(http, deadline_seconds)
+        return RestartResult(
+            old_pid=old_pid, old_exit_code=exit_code, new_pid=new_pid, seconds_to_healthy=seconds
+        )
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The pid a pid file names, if that process still exists."""
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid

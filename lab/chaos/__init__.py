@@ -1,0 +1,1 @@
+"""Fault injection for the lab: drives real mechanisms through hooks, and holds the ground truth."""

@@ -1,0 +1,110 @@
+"""The chaos API: break a fault, stop it, list attacks, read the catalog with its ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, status
+from pydantic import ValidationError
+
+from lab.auth import require_bearer
+from lab.chaos.attacks import Attack, AttackBook, AttackNotActive, FaultAlreadyActive, UnknownAttack
+from lab.chaos.catalog import FAULTS
+from lab.chaos.config import Settings
+from lab.chaos.hooks import Hooks, MechanismError
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def _book(request: Request) -> AttackBook:
+    return request.app.state.book
+
+
+def known_fault(fault: str) -> str:
+    if fault not in FAULTS:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail={"reason": f"unknown fault {fault!r}", "known_faults": sorted(FAULTS)},
+        )
+    return fault
+
+
+Book = Annotated[AttackBook, Depends(_book)]
+KnownFault = Annotated[str, Depends(known_fault)]
+
+
+def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> FastAPI:
+    """`http` lets tests point the hooks at in-process fakes (httpx.MockTransport or ASGI)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = http or httpx.AsyncClient()
+        app.state.book = AttackBook(Hooks(settings, client), settings.history_size)
+        try:
+            yield
+        finally:
+            await app.state.book.stop_all()
+            if http is None:
+                await client.aclose()
+
+    def check_token(request: Request) -> None:
+        expected = settings.api_token.get_secret_value()
+        if expected:
+            require_bearer(lambda: expected)(request.headers.get("authorization"))
+
+    app = FastAPI(title="lab chaos", lifespan=lifespan, dependencies=[Depends(check_token)])
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/faults")
+    async def faults() -> dict[str, list[dict[str, Any]]]:
+        return {"faults": [spec.public() for spec in FAULTS.values()]}
+
+    @app.get("/api/v1/attacks")
+    async def attacks(attack_book: Book) -> dict[str, list[Attack]]:
+        return attack_book.list()
+
+    @app.post("/api/v1/break/{fault}")
+    async def break_fault(
+        attack_book: Book,
+        fault: KnownFault,
+        body: Annotated[dict[str, Any] | None, Body()] = None,
+    ) -> Attack:
+        try:
+            params = FAULTS[fault].params_model.model_validate(body or {})
+        except ValidationError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
+            ) from None
+        try:
+            return await attack_book.start(fault, params)
+        except FaultAlreadyActive as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, detail=f"{fault} is already active as attack {exc.attack_id}"
+            ) from None
+        except MechanismError as exc:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=exc.reason) from None
+
+    @app.post("/api/v1/break/{fault}/{attack_id}/stop")
+    async def stop_attack(attack_book: Book, fault: KnownFault, attack_id: str) -> Attack:
+        try:
+            return await attack_book.stop(fault, attack_id)
+        except UnknownAttack:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {fault} attack {attack_id}") from None
+        except AttackNotActive:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, detail=f"attack {attack_id} already ended"
+            ) from None
+        except MechanismError as exc:
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY, detail=f"{exc.reason}; the attack is still active"
+            ) from None
+
+    return app

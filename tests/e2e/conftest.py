@@ -1,0 +1,120 @@
+"""One real lab per test module, started through the runner on free ports in a temporary run directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from lab.runner.ports import Ports
+from lab.runner.stack import Stack
+
+# Short windows so symptoms show and clear within seconds; the mechanisms are the same as `lab up`.
+FAST_LAB_ENV = {
+    "action": {
+        "TARGET_METRICS_WINDOW_SECONDS": "8",
+        "TARGET_DISK_SCAN_INTERVAL_SECONDS": "1",
+        "TARGET_DISK_QUOTA_BYTES": str(16 * 1024 * 1024),
+    },
+    "loadgen": {"LOADGEN_RATE_RPS": "10"},
+}
+
+
+class LabDriver:
+    """The tests' hands on a running lab: chaos, the action server, the target's public and admin API."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.urls = stack.urls
+        self.http = httpx.Client(timeout=30)
+
+    def _auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def inject(self, fault: str, **params: Any) -> str:
+        response = self.http.post(
+            f"{self.urls['chaos']}/api/v1/break/{fault}",
+            json=params,
+            headers=self._auth(self.stack.tokens.chaos),
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["attack_id"])
+
+    def stop(self, fault: str, attack_id: str) -> None:
+        response = self.http.post(
+            f"{self.urls['chaos']}/api/v1/break/{fault}/{attack_id}/stop",
+            headers=self._auth(self.stack.tokens.chaos),
+        )
+        assert response.status_code in (200, 409), response.text
+
+    def act(self, action: str, **params: Any) -> dict[str, Any]:
+        response = self.http.post(
+            f"{self.urls['action']}/action/{action}",
+            json=params,
+            headers=self._auth(self.stack.tokens.action),
+        )
+        assert response.status_code == 200, f"{action}: {response.status_code} {response.text}"
+        body: dict[str, Any] = response.json()
+        assert body["status"] == "succeeded", body
+        return body
+
+    def verify(self) -> dict[str, Any]:
+        response = self.http.get(
+            f"{self.urls['action']}/action/verify-target-health", headers=self._auth(self.stack.tokens.action)
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return self.http.post(
+            f"{self.urls['target']}/admin/{path}",
+            json=body or {},
+            headers=self._auth(self.stack.tokens.admin),
+        )
+
+    def get(self, path: str) -> dict[str, Any]:
+        return dict(self.http.get(f"{self.urls['target']}{path}", timeout=10).json())
+
+    def wait_for(
+        self, condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.25
+    ) -> Any:
+        """Polls until `condition()` is truthy; connection errors count as not yet."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = condition()
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                last = exc
+            else:
+                if last:
+                    return last
+            time.sleep(interval)
+        raise AssertionError(f"{what}: not within {timeout:g} s (last: {last!r})")
+
+    def wait_healthy(self, timeout: float = 30) -> dict[str, Any]:
+        return dict(
+            self.wait_for(lambda: (v := self.verify())["is_healthy"] and v, timeout, "target healthy")
+        )
+
+    def log_files(self) -> list[Path]:
+        return [self.stack.paths.target_log_file, self.stack.log_file("target")]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDriver]:
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path_factory.mktemp("lab"), env=FAST_LAB_ENV)
+    with stack:
+        driver = LabDriver(stack)
+        try:
+            yield driver
+        finally:
+            driver.http.close()
+            pids = stack.all_pids()
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=5)
+    assert alive == [], f"left behind: {alive}"

@@ -1,0 +1,184 @@
+"""The chaos API in process, its hooks answered by a recording transport (the real hooks run in e2e)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from lab.action.catalog import ACTIONS
+from lab.chaos.app import create_app
+from lab.chaos.catalog import FAULTS
+from lab.chaos.config import Settings
+from lab.chaos.faults import next_release
+
+HOOK_TOKEN = "hook-secret"
+
+
+class HookRecorder:
+    """Answers every hook like the real services would and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail_with: int | None = None
+        self.checked_out = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/health":
+            return httpx.Response(200, json={"status": "healthy", "release": "2026.11.3"})
+        if request.url.path == "/api/v1/pool/status":
+            return httpx.Response(200, json={"checked_out": self.checked_out, "size": 5, "max_overflow": 5})
+        assert request.headers["authorization"] == f"Bearer {HOOK_TOKEN}"
+        self.calls.append((f"{request.url.port}{request.url.path}", json.loads(request.content or b"{}")))
+        if self.fail_with:
+            return httpx.Response(self.fail_with, json={"detail": "nope"})
+        return httpx.Response(200, json={"ok": True, "written_bytes": 1024})
+
+
+@pytest.fixture
+def recorder() -> HookRecorder:
+    return HookRecorder()
+
+
+def _client(recorder: HookRecorder, **overrides: Any) -> TestClient:
+    settings = Settings(
+        hook_token=HOOK_TOKEN,
+        target_url="http://target:8000",
+        dependency_url="http://dependency:8001",
+        loadgen_url="http://loadgen:8002",
+        **overrides,
+    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    return TestClient(create_app(settings, http=http))
+
+
+@pytest.fixture
+def client(recorder: HookRecorder) -> Iterator[TestClient]:
+    with _client(recorder) as test_client:
+        yield test_client
+
+
+def test_catalog_carries_the_ground_truth_and_names_real_actions(client: TestClient) -> None:
+    faults = client.get("/api/v1/faults").json()["faults"]
+    assert [f["name"] for f in faults] == list(FAULTS)
+    for fault in faults:
+        for key in ("mechanism", "expected_diagnosis", "persists_after_stop", "stop_ends", "parameters"):
+            assert fault[key], (fault["name"], key)
+        assert set(fault["fixed_by"]) <= set(ACTIONS)
+        assert set(fault["not_fixed_by"]) <= set(ACTIONS)
+        assert not set(fault["fixed_by"]) & set(fault["not_fixed_by"])
+        assert "duration_seconds" in fault["parameters"]["properties"]
+
+
+def test_unknown_fault_is_404_with_the_known_ones(client: TestClient) -> None:
+    response = client.post("/api/v1/break/gremlins")
+    assert response.status_code == 404
+    assert response.json()["detail"]["known_faults"] == sorted(FAULTS)
+
+
+@pytest.mark.parametrize(
+    ("fault", "body"),
+    [
+        ("cpu_hog", {"threads": 100}),
+        ("db_pool", {"speed": "fast"}),
+        ("bad_deploy", {"release": "v2-latest"}),
+        ("memory_leak", {"duration_seconds": -1}),
+    ],
+)
+def test_bad_params_are_422_with_a_reason(
+    client: TestClient, recorder: HookRecorder, fault: str, body: Any
+) -> None:
+    response = client.post(f"/api/v1/break/{fault}", json=body)
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+    assert recorder.calls == []
+
+
+def test_inject_list_stop_and_stop_twice(client: TestClient, recorder: HookRecorder) -> None:
+    started = client.post("/api/v1/break/db_pool")
+    assert started.status_code == 200
+    attack = started.json()
+    assert {"attack_id", "fault", "started_at", "status"} <= set(attack)
+    assert attack["status"] == "active"
+    assert recorder.calls == [("8000/_hooks/pool-leak", {"enabled": True})]
+    assert client.post("/api/v1/break/db_pool").status_code == 409
+
+    listed = client.get("/api/v1/attacks").json()
+    assert [a["attack_id"] for a in listed["active"]] == [attack["attack_id"]]
+
+    stop_url = f"/api/v1/break/db_pool/{attack['attack_id']}/stop"
+    stopped = client.post(stop_url)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    assert recorder.calls[-1] == ("8000/_hooks/pool-leak", {"enabled": False})
+    assert client.post(stop_url).status_code == 409
+    assert client.post("/api/v1/break/db_pool/nope/stop").status_code == 404
+    assert client.post(f"/api/v1/break/cpu_hog/{attack['attack_id']}/stop").status_code == 404
+    listed = client.get("/api/v1/attacks").json()
+    assert listed["active"] == [] and listed["recent"][0]["attack_id"] == attack["attack_id"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "body", "hook", "sent", "undo"),
+    [
+        (
+            "memory_leak",
+            {},
+            "8000/_hooks/memory-retain",
+            {"enabled": True, "bytes_per_request": 262144},
+            True,
+        ),
+        ("cpu_hog", {"threads": 3}, "8000/_hooks/cpu-burn", {"enabled": True, "threads": 3}, True),
+        ("dependency_outage", {}, "8001/_hooks/latency", {"seconds": 5.0}, True),
+        ("traffic_spike", {"multiplier": 4}, "8002/_hooks/rate", {"multiplier": 4.0}, True),
+        ("disk_fill", {}, "8000/_hooks/disk-fill", {"bytes": None}, False),
+        ("bad_deploy", {}, "8000/_hooks/release", {"release": "2026.11.4", "defective": True}, False),
+        ("crash", {}, "8000/_hooks/exit", {"code": 1}, False),
+    ],
+)
+def test_each_fault_drives_its_hook_and_stop_undoes_only_the_injection(
+    client: TestClient, recorder: HookRecorder, fault: str, body: Any, hook: str, sent: Any, undo: bool
+) -> None:
+    attack = client.post(f"/api/v1/break/{fault}", json=body).json()
+    assert recorder.calls == [(hook, sent)]
+    assert client.post(f"/api/v1/break/{fault}/{attack['attack_id']}/stop").status_code == 200
+    assert len(recorder.calls) == (2 if undo else 1)
+
+
+def test_duration_stops_the_attack_by_itself(client: TestClient, recorder: HookRecorder) -> None:
+    attack = client.post("/api/v1/break/cpu_hog", json={"duration_seconds": 0.2}).json()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        recent = client.get("/api/v1/attacks").json()["recent"]
+        if recent:
+            break
+        time.sleep(0.05)
+    assert recent[0]["attack_id"] == attack["attack_id"] and recent[0]["status"] == "expired"
+    assert recorder.calls[-1] == ("8000/_hooks/cpu-burn", {"enabled": False})
+
+
+def test_a_failing_hook_is_502_and_leaves_no_attack(client: TestClient, recorder: HookRecorder) -> None:
+    recorder.fail_with = 503
+    response = client.post("/api/v1/break/memory_leak")
+    assert response.status_code == 502
+    assert "503" in response.json()["detail"]
+    assert HOOK_TOKEN not in response.text
+    assert client.get("/api/v1/attacks").json()["active"] == []
+
+
+def test_api_token_is_required_when_set(recorder: HookRecorder) -> None:
+    with _client(recorder, api_token="chaos-secret") as client:
+        assert client.get("/api/v1/faults").status_code == 401
+        assert client.post("/api/v1/break/db_pool").status_code == 401
+        ok = client.get("/api/v1/faults", headers={"Authorization": "Bearer chaos-secret"})
+        assert ok.status_code == 200
+    assert recorder.calls == []
+
+
+def test_next_release_bumps_the_patch() -> None:
+    assert next_release("2026.11.3") == "2026.11.4"
+    assert next_release(None).count(".") == 2

@@ -1,0 +1,145 @@
+"""The runner starts processes in dependency order, waits for health, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from lab.runner.components import ComponentSpec
+from lab.runner.ports import Ports, free_port
+from lab.runner.stack import Stack, StackError
+
+LAB = ["dependency", "action", "target", "loadgen", "chaos"]
+# A parent that starts a child in its own group and ignores SIGTERM: only the group SIGKILL ends both.
+STUBBORN = (
+    "import signal, subprocess, sys, http.server;"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+    "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler,"
+    " port=int(sys.argv[1]), bind='127.0.0.1')"
+)
+
+
+def _http_spec(name: str, depends_on: list[str] | None = None, stubborn: bool = False) -> ComponentSpec:
+    port = free_port()
+    argv = [sys.executable, "-c", STUBBORN, str(port)] if stubborn else [
+        sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    return ComponentSpec(name=name, argv=argv, url=url, health_url=f"{url}/", depends_on=depends_on or [])
+
+
+def test_stack_starts_in_order_and_stops_every_process(tmp_path: Path) -> None:
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB, stop_grace_seconds=1)
+    stack.add(_http_spec("web", depends_on=["db"]))
+    stack.add(_http_spec("db", stubborn=True))
+    with stack:
+        assert list(stack.processes) == ["db", "web"]
+        assert set(stack.urls) == {"web", "db"}
+        pids = stack.all_pids()
+        assert len(pids) == 3  # the stubborn one's child included
+        assert all(psutil.pid_exists(pid) for pid in pids)
+        assert stack.log_file("web").exists()
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=5)
+    assert alive == []
+
+
+def test_tokens_are_fresh_and_in_private_files(tmp_path: Path) -> None:
+    with Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB) as stack:
+        assert stack.tokens != Stack(run_dir=tmp_path).tokens
+        for name, path in stack.token_files.items():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert path.read_text() == getattr(stack.tokens, name)
+        assert stat.S_IMODE((tmp_path / "tokens").stat().st_mode) == 0o700
+        assert stack.tokens.hook not in repr(stack.tokens)
+
+
+def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path: Path) -> None:
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB, stop_grace_seconds=1)
+    first = _http_spec("first")
+    stack.add(first)
+    stack.add(
+        ComponentSpec(
+            name="broken",
+            argv=[sys.executable, "-c", "import sys; print('cannot open the thing'); sys.exit(3)"],
+            health_url=f"http://127.0.0.1:{free_port()}/",
+            depends_on=["first"],
+        )
+    )
+    with pytest.raises(StackError, match="broken exited with 3") as failure:
+        stack.start()
+    assert "cannot open the thing" in str(failure.value)
+    assert stack.processes == {}
+    assert stack.all_pids() == set()
+
+
+def test_the_lab_components_are_wired_to_each_other(tmp_path: Path) -> None:
+    ports = Ports.free()
+    stack = Stack(ports=ports, run_dir=tmp_path)
+    specs = {spec.name: spec for spec in stack.specs}
+    assert list(specs) == LAB
+    assert specs["target"].argv is None
+    action = specs["action"].env
+    assert action["ACTION_SUPERVISE_TARGET"] == "true"
+    assert action["TARGET_PORT"] == str(ports.target)
+    assert action["TARGET_HOOK_TOKEN"] == specs["chaos"].env["CHAOS_HOOK_TOKEN"] == stack.tokens.hook
+    assert action["ACTION_TARGET_ADMIN_TOKEN"] == action["TARGET_ADMIN_TOKEN"] == stack.tokens.admin
+    assert specs["chaos"].env["CHAOS_TARGET_DB_PATH"] == action["ACTION_TARGET_DB_PATH"]
+    assert specs["loadgen"].env["LOADGEN_TARGET_URL"] == stack.urls["target"]
+
+
+@pytest.mark.parametrize("argv", [[], ["nonsense"], ["up", "--profile", "staging"]])
+def test_cli_usage_errors_exit_2(argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "usage" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["bench", "demo"])
+def test_cli_placeholders_exit_2(command: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "lab", command], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "not built yet" in done.stderr
+
+
+def test_lab_up_prints_where_things_listen_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`lab up` with every lab component left out: the CLI's own start, table and signal handling."""
+    without = [arg for name in LAB for arg in ("--without", name)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "up", "--run-dir", str(tmp_path), *without],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "Ctrl-C" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0
+    output = "".join(lines) + process.stdout.read()
+    assert "component" in output and "stopping" in output
+    assert (tmp_path / "tokens" / "action.token").exists()
+
+
+def test_the_lab_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
+    """The real lab: the action server's supervised target (a grandchild) goes down with it."""
+    with Stack(ports=Ports.free(), run_dir=tmp_path, stop_grace_seconds=5) as stack:
+        pids = stack.all_pids()
+        target_pid = stack.pids["target"]
+        assert target_pid in pids and len(pids) >= 5
+        answer = httpx.get(f"{stack.urls['target']}/api/v1/health", timeout=5)
+        assert answer.json()["status"] in ("healthy", "degraded", "unhealthy")
+        status = httpx.get(f"{stack.urls['action']}/action/verify-target-health", timeout=5)
+        assert status.status_code == 401
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=5)
+    assert alive == []
+    for name in ("dependency", "action", "loadgen", "chaos"):
+        assert stack.log_file(name).exists()
