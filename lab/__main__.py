@@ -16,7 +16,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
     up.add_argument("--without", action="append", default=[], metavar="COMPONENT", choices=COMPONENTS)
-    commands.add_parser("bench", help="the blind benchmark")
+    bench = commands.add_parser("bench", help="the blind benchmark: every fault, the agent and a baseline")
+    from lab.bench.cli import add_arguments
+
+    add_arguments(bench)
     commands.add_parser("demo", help="a guided demo")
     return root
 
@@ -28,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         from lab.runner.cli import up
 
         return up(args.run_dir, args.profile, args.without)
-    if args.command in ("bench", "demo"):
+    if args.command == "bench":
+        from lab.bench.cli import bench
+
+        return bench(args)
+    if args.command == "demo":
         print(f"python -m lab {args.command}: not built yet", file=sys.stderr)
         return 2
     cli.print_usage(sys.stderr)

@@ -48,7 +48,7 @@ class PrometheusClient:
         self._timeout = timeout_seconds
 
     async def query(self, promql: str) -> QueryResult:
-        body = await self._get("/api/v1/query", {"query": promql, "timeout": f"{self._timeout}s"})
+        body = await self._get("/api/v1/query", {"query": promql, "timeout": _duration(self._timeout)})
         if isinstance(body, str):
             return QueryResult(query=promql, error=body)
         samples = []
@@ -64,7 +64,13 @@ class PrometheusClient:
         return QueryResult(query=promql, samples=samples)
 
     async def query_range(self, promql: str, start: float, end: float, step: float) -> RangeResult:
-        params = {"query": promql, "start": start, "end": end, "step": step, "timeout": f"{self._timeout}s"}
+        params = {
+            "query": promql,
+            "start": start,
+            "end": end,
+            "step": step,
+            "timeout": _duration(self._timeout),
+        }
         body = await self._get("/api/v1/query_range", params)
         if isinstance(body, str):
             return RangeResult(query=promql, error=body)
@@ -97,3 +103,8 @@ def _number(pair: Any) -> float | None:
         return float(pair[1])
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _duration(seconds: float) -> str:
+    """Prometheus durations take integer units ("5s", "1500ms"); "5.0s" is answered with 400."""
+    return f"{max(1, round(seconds * 1000))}ms"

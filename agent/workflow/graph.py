@@ -50,7 +50,7 @@ def create_graph(
     builder.add_conditional_edges("investigate", partial(after_investigate, deps=deps))
     builder.add_conditional_edges("plan", after_plan)
     builder.add_conditional_edges("approve", after_approve)
-    builder.add_conditional_edges("execute", after_execute)
+    builder.add_conditional_edges("execute", partial(after_execute, deps=deps))
     builder.add_conditional_edges("verify", partial(after_verify, deps=deps))
     builder.add_edge("escalate", "learn")
     builder.add_edge("learn", END)
@@ -72,8 +72,14 @@ def after_approve(state: AgentState) -> Literal["execute", "escalate"]:
     return "execute" if state.get("plan_decision") == "execute" else "escalate"
 
 
-def after_execute(state: AgentState) -> Literal["verify", "escalate"]:
-    return "escalate" if state.get("plan_decision") == "escalate" else "verify"
+def after_execute(state: AgentState, *, deps: WorkflowDeps) -> Literal["verify", "plan", "escalate"]:
+    """A call the action server refused or failed changed nothing: no point waiting to verify it."""
+    if state.get("plan_decision") == "escalate":
+        return "escalate"
+    results = state.get("execution_results") or []
+    if results and results[-1].get("status") == "failed":
+        return "plan" if state.get("attempts", 0) < deps.settings.MAX_ATTEMPTS else "escalate"
+    return "verify"
 
 
 def after_verify(state: AgentState, *, deps: WorkflowDeps) -> Literal["learn", "plan", "escalate"]:

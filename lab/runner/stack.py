@@ -21,6 +21,8 @@ import httpx
 import psutil
 
 from lab.runner.components import ComponentSpec, LabPaths, lab_components
+from lab.runner.monitoring import MonitoringConfig
+from lab.runner.observability import PRODUCT, observability_components, render
 from lab.runner.ports import Ports
 from lab.runner.tokens import Tokens
 
@@ -40,8 +42,12 @@ class Stack:
         without: tuple[str, ...] | list[str] = (),
         env: dict[str, dict[str, str]] | None = None,
         stop_grace_seconds: float = 8.0,
+        extra_webhooks: list[str] | None = None,
     ) -> None:
-        """`env` adds variables per component name (tests shorten windows this way)."""
+        """`env` adds variables per component name (tests shorten windows this way).
+
+        `extra_webhooks` receive every Alertmanager notification the agent receives (the bench's baseline).
+        """
         self.ports = ports or Ports()
         self.profile = profile
         self.paths = LabPaths.under(run_dir)
@@ -55,6 +61,19 @@ class Stack:
             for spec in lab_components(self.ports, self.paths, self.tokens)
             if spec.name not in self._without
         ]
+        self.monitoring: MonitoringConfig | None = None
+        if not set(PRODUCT) <= self._without:
+            self.monitoring = render(
+                profile,
+                self.paths,
+                self.ports,
+                self.paths.run_dir / "tokens" / "webhook.token",
+                extra_webhooks or [],
+            )
+            for spec in observability_components(
+                self.monitoring, self.ports, self.paths, self.tokens, profile
+            ):
+                self.add(spec)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
@@ -62,6 +81,13 @@ class Stack:
         """Adds a component (exporter, Prometheus, the agent...) before `start`."""
         if spec.name not in self._without:
             self.specs.append(spec)
+
+    @property
+    def verify_hold_seconds(self) -> float:
+        """How long the agent holds a fix before calling it verified, as this stack configures it."""
+        agent = next((spec for spec in self.specs if spec.name == "agent"), None)
+        value = (agent.env if agent else {}).get("VERIFY_HOLD_SECONDS", "60")
+        return float(self._extra_env.get("agent", {}).get("VERIFY_HOLD_SECONDS", value))
 
     @property
     def urls(self) -> dict[str, str]:

@@ -42,7 +42,9 @@ class Releases:
         if path.is_file():
             self._state = ReleaseFile.model_validate_json(path.read_text(encoding="utf-8"))
         else:
-            self._state = ReleaseFile(current=ReleaseRecord(release=initial, changed_at=time.time()))
+            # The release a data dir starts with was not "just deployed": 0 = no change recorded, so a
+            # fresh lab does not look like it is right after a release.
+            self._state = ReleaseFile(current=ReleaseRecord(release=initial, changed_at=0.0))
             self._save()
 
     @property

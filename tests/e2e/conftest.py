@@ -11,6 +11,7 @@ import httpx
 import psutil
 import pytest
 
+from lab.runner.observability import PRODUCT
 from lab.runner.ports import Ports
 from lab.runner.stack import Stack
 
@@ -108,7 +109,9 @@ class LabDriver:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDriver]:
-    stack = Stack(ports=Ports.free(), run_dir=tmp_path_factory.mktemp("lab"), env=FAST_LAB_ENV)
+    stack = Stack(
+        ports=Ports.free(), run_dir=tmp_path_factory.mktemp("lab"), env=FAST_LAB_ENV, without=PRODUCT
+    )
     with stack:
         driver = LabDriver(stack)
         try:

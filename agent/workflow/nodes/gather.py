@@ -16,6 +16,8 @@ from agent.workflow.state import AgentState
 
 LOG_LOOKBACK = timedelta(minutes=10)
 PROMQL_CONTEXT = {
+    # The alert rules' own baseline (median request rate before the surge window), when it is recorded.
+    "baseline_rps_recorded": "sum(instance:target_requests:rate_baseline)",
     "baseline_rps": "avg_over_time(rate(target_requests_total[1m])[30m:1m] offset 5m)",
     "baseline_rps_gauge": "avg_over_time(target_requests_per_second[30m] offset 5m)",
     "memory_growth_bytes_per_second": "deriv(target_resident_memory_bytes[5m])",
@@ -44,7 +46,12 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     if all(r.error for r in promql.values()):
         gaps.append("prometheus")
     values = {name: r.first() for name, r in promql.items()}
-    baseline = values["baseline_rps"] or values["baseline_rps_gauge"] or deps.baseline_rps()
+    baseline = (
+        values["baseline_rps_recorded"]
+        or values["baseline_rps"]
+        or values["baseline_rps_gauge"]
+        or deps.baseline_rps()
+    )
 
     s = Symptoms(
         alerts=incident.alerts,

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from lab.runner.components import ComponentSpec
+from lab.runner.observability import PRODUCT
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack, StackError
 
@@ -37,7 +38,7 @@ def _http_spec(name: str, depends_on: list[str] | None = None, stubborn: bool = 
 
 
 def test_stack_starts_in_order_and_stops_every_process(tmp_path: Path) -> None:
-    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB, stop_grace_seconds=1)
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=[*LAB, *PRODUCT], stop_grace_seconds=1)
     stack.add(_http_spec("web", depends_on=["db"]))
     stack.add(_http_spec("db", stubborn=True))
     with stack:
@@ -52,8 +53,8 @@ def test_stack_starts_in_order_and_stops_every_process(tmp_path: Path) -> None:
 
 
 def test_tokens_are_fresh_and_in_private_files(tmp_path: Path) -> None:
-    with Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB) as stack:
-        assert stack.tokens != Stack(run_dir=tmp_path).tokens
+    with Stack(ports=Ports.free(), run_dir=tmp_path, without=[*LAB, *PRODUCT]) as stack:
+        assert stack.tokens != Stack(run_dir=tmp_path, without=PRODUCT).tokens
         for name, path in stack.token_files.items():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
             assert path.read_text() == getattr(stack.tokens, name)
@@ -62,7 +63,7 @@ def test_tokens_are_fresh_and_in_private_files(tmp_path: Path) -> None:
 
 
 def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path: Path) -> None:
-    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=LAB, stop_grace_seconds=1)
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path, without=[*LAB, *PRODUCT], stop_grace_seconds=1)
     first = _http_spec("first")
     stack.add(first)
     stack.add(
@@ -82,7 +83,7 @@ def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path: Path) -> N
 
 def test_the_lab_components_are_wired_to_each_other(tmp_path: Path) -> None:
     ports = Ports.free()
-    stack = Stack(ports=ports, run_dir=tmp_path)
+    stack = Stack(ports=ports, run_dir=tmp_path, without=PRODUCT)
     specs = {spec.name: spec for spec in stack.specs}
     assert list(specs) == LAB
     assert specs["target"].argv is None
@@ -131,7 +132,7 @@ def test_lab_up_prints_where_things_listen_and_stops_on_sigterm(tmp_path: Path) 
 
 def test_the_lab_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
     """The real lab: the action server's supervised target (a grandchild) goes down with it."""
-    with Stack(ports=Ports.free(), run_dir=tmp_path, stop_grace_seconds=5) as stack:
+    with Stack(ports=Ports.free(), run_dir=tmp_path, stop_grace_seconds=5, without=PRODUCT) as stack:
         pids = stack.all_pids()
         target_pid = stack.pids["target"]
         assert target_pid in pids and len(pids) >= 5

@@ -1,0 +1,114 @@
+"""What a team without the agent wires up: an Alertmanager receiver that restarts the target on every page."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from datetime import datetime
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+
+from lab.bench.groundtruth import FaultTruth
+from lab.bench.scenario import LabClient, RunResult, now
+
+
+class RestartOnEveryPage:
+    """An Alertmanager receiver on its own port; while armed, each firing notification restarts the target."""
+
+    def __init__(self, action_url: str, action_token: str, port: int) -> None:
+        self.action_url = action_url
+        self.action_token = action_token
+        self.port = port
+        self.armed = False
+        self.pages: list[datetime] = []
+        self.restarts: list[datetime] = []
+        self._lock = threading.Lock()
+        self._server = uvicorn.Server(
+            uvicorn.Config(self._app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhook"
+
+    def _app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/webhook")
+        async def webhook(request: Request) -> dict[str, str]:
+            body = await request.json()
+            if self.armed and body.get("status") == "firing":
+                with self._lock:
+                    self.pages.append(now())
+                threading.Thread(target=self._restart, daemon=True).start()
+            return {"status": "ok"}
+
+        return app
+
+    def _restart(self) -> None:
+        with self._lock:
+            self.restarts.append(now())
+        headers = {"Authorization": f"Bearer {self.action_token}"}
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{self.action_url}/action/restart-target", headers=headers, json={}, timeout=60)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.pages.clear()
+            self.restarts.clear()
+
+
+def baseline_run(
+    lab: LabClient,
+    receiver: RestartOnEveryPage,
+    fault: str,
+    truth: FaultTruth,
+    run: int,
+    deadline: float,
+    hold: float,
+) -> RunResult:
+    """Inject, let the receiver restart on every page, and time recovery as the bench sees it from outside."""
+    result = RunResult(fault=fault, responder="restart-baseline", run=run, started_at=now())
+    receiver.reset()
+    receiver.armed = True
+    attack_id = lab.inject(fault)
+    healthy_since: float | None = None
+    end = time.monotonic() + deadline
+    try:
+        while time.monotonic() < end:
+            if receiver.restarts and lab.target_healthy():
+                healthy_since = healthy_since or time.monotonic()
+                if time.monotonic() - healthy_since >= hold:
+                    result.mitigated = True
+                    result.seconds_to_mitigate = (now() - result.started_at).total_seconds() - hold
+                    break
+            else:
+                healthy_since = None
+            time.sleep(1.0)
+    finally:
+        receiver.armed = False
+        lab.stop(fault, attack_id)
+    result.paged = bool(receiver.pages)
+    if receiver.pages:
+        result.seconds_to_page = (receiver.pages[0] - result.started_at).total_seconds()
+    if receiver.restarts:
+        result.seconds_to_first_action = (receiver.restarts[0] - result.started_at).total_seconds()
+    result.actions = ["restart-target"] * len(receiver.restarts)
+    result.wrong_actions = [a for a in result.actions if not truth.is_right_fix(a)]
+    result.harmful_actions = [a for a in result.actions if truth.is_harmful(a)]
+    result.diagnosis = None
+    return result

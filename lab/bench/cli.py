@@ -1,0 +1,82 @@
+"""`python -m lab bench`: start the stack, run the schedule, print and write the results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from lab.bench.baseline import RestartOnEveryPage
+from lab.bench.report import print_summary, summarize, write_outputs
+from lab.bench.runbench import BenchConfig, run_bench
+from lab.bench.scenario import RunResult
+from lab.runner.ports import Ports, free_port
+from lab.runner.stack import Stack, StackError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=3, help="runs per fault (default 3)")
+    parser.add_argument("--faults", default="", help="comma-separated faults (default: the whole catalog)")
+    parser.add_argument("--quiet-runs", type=int, default=None, help="no-fault runs (default: --runs)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the restart-on-every-page baseline")
+    parser.add_argument("--profile", choices=["lab", "production"], default="lab")
+    parser.add_argument("--deadline", type=float, default=150.0, help="seconds per run before giving up")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
+    parser.add_argument("--out", type=Path, default=Path(".run/bench/results"))
+
+
+def describe(result: RunResult) -> str:
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}s"
+
+    verdict = "mitigated" if result.mitigated else ("paged" if result.paged else "no page")
+    diagnosis = f" diagnosis={result.diagnosis}" if result.diagnosis else ""
+    harm = f" HARMFUL={result.harmful_actions}" if result.harmful_actions else ""
+    return (
+        f"{result.responder:<16} {result.fault:<18} run {result.run}: {verdict:<9} "
+        f"page {secs(result.seconds_to_page)} mitigate {secs(result.seconds_to_mitigate)}"
+        f"{diagnosis} actions={result.actions}{harm}"
+    )
+
+
+def bench(args: argparse.Namespace) -> int:
+    console = Console()
+    config = BenchConfig(
+        runs=args.runs,
+        faults=[f for f in args.faults.split(",") if f],
+        quiet_runs=args.quiet_runs,
+        baseline=not args.no_baseline,
+        deadline_seconds=args.deadline,
+        seed=args.seed,
+        out_dir=args.out,
+    )
+    receiver = None
+    if config.baseline:
+        receiver = RestartOnEveryPage(action_url="", action_token="", port=free_port())
+    stack = Stack(
+        ports=Ports(),
+        run_dir=args.run_dir,
+        profile=args.profile,
+        extra_webhooks=[receiver.url] if receiver else [],
+    )
+    if receiver is not None:
+        receiver.action_url, receiver.action_token = stack.urls["action"], stack.tokens.action
+        receiver.start()
+    try:
+        with console.status("starting the stack..."):
+            stack.start()
+        results = run_bench(stack, config, receiver, on_result=lambda r: console.print(describe(r)))
+    except StackError as exc:
+        console.print(f"[red]the stack did not start:[/red] {exc}")
+        return 1
+    finally:
+        stack.stop()
+        if receiver is not None:
+            receiver.stop()
+    summary = summarize(results)
+    print_summary(summary, console)
+    paths = write_outputs(results, summary, config.out_dir)
+    console.print(f"wrote {paths['json']} and {paths['png']}")
+    return 0

@@ -1,0 +1,82 @@
+"""Reading the agent from its outside: its incidents API, as any user of the agent could."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+FINAL_STATUSES = frozenset({"resolved", "escalated", "failed"})
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ts: datetime
+    step: str
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class IncidentView(BaseModel):
+    """The fields of `GET /agent/incidents/{id}` the benchmark measures; everything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str
+    opened_at: datetime
+    mitigated_at: datetime | None = None
+    closed_at: datetime | None = None
+    diagnosis: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @property
+    def diagnosis_id(self) -> str | None:
+        return (self.diagnosis or {}).get("diagnosis_id")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def first(self, step: str) -> datetime | None:
+        return next((entry.ts for entry in self.timeline if entry.step == step), None)
+
+    def executed_actions(self) -> list[str]:
+        """Names of actions the action server was asked to run (dry-run plans are not executions)."""
+        names = []
+        for action in self.actions:
+            status = str(action.get("status") or action.get("result") or "")
+            if status not in {"planned", "skipped", "dry-run", "rejected"}:
+                names.append(str(action.get("action") or action.get("name")))
+        return names
+
+
+class AgentObserver:
+    def __init__(self, agent_url: str, token: str = "", timeout: float = 5.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(base_url=agent_url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def incidents_since(self, since: datetime) -> list[IncidentView]:
+        response = self._client.get("/agent/incidents", params={"limit": 200})
+        response.raise_for_status()
+        body = response.json()
+        items = body.get("incidents", body) if isinstance(body, dict) else body
+        views = [IncidentView.model_validate(item) for item in items]
+        return sorted((v for v in views if v.opened_at >= since), key=lambda v: v.opened_at)
+
+    def incident(self, incident_id: str) -> IncidentView:
+        response = self._client.get(f"/agent/incidents/{incident_id}")
+        response.raise_for_status()
+        return IncidentView.model_validate(response.json())
+
+    def set_remediation(self, enabled: bool) -> None:
+        """The global kill switch: off while the restart-on-every-page baseline is measured."""
+        response = self._client.post("/agent/kill-switch", json={"enabled": not enabled})
+        response.raise_for_status()

@@ -1,0 +1,205 @@
+"""Tables, JSON and a chart from benchmark runs: the numbers a user reads before trusting the agent."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from lab.bench.scenario import NO_FAULT, RunResult
+
+
+class Row(BaseModel):
+    responder: str
+    fault: str
+    runs: int
+    detection_rate: float
+    diagnosis_rate: float | None
+    mitigation_rate: float
+    harmful_actions: int
+    wrong_actions: int
+    median_ttd: float | None
+    p95_ttd: float | None
+    median_ttm: float | None
+    p95_ttm: float | None
+    ttm_over_floor: float | None
+    steps_per_incident: float | None
+    tokens_per_incident: float | None
+
+
+class Summary(BaseModel):
+    rows: list[Row]
+    totals: list[Row]
+    false_positive_rate: dict[str, float | None]
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
+    ttd = [r.seconds_to_page for r in runs if r.seconds_to_page is not None]
+    ttm = [r.seconds_to_mitigate for r in runs if r.seconds_to_mitigate is not None]
+    judged = [r for r in runs if r.diagnosis_correct is not None]
+    ratios = [
+        r.seconds_to_mitigate / r.floor_seconds
+        for r in runs
+        if r.seconds_to_mitigate is not None and r.floor_seconds
+    ]
+    with_incident = [r for r in runs if r.incidents]
+    return Row(
+        responder=responder,
+        fault=fault,
+        runs=len(runs),
+        detection_rate=sum(r.paged for r in runs) / len(runs),
+        diagnosis_rate=(sum(bool(r.diagnosis_correct) for r in judged) / len(judged)) if judged else None,
+        mitigation_rate=sum(r.mitigated for r in runs) / len(runs),
+        harmful_actions=sum(len(r.harmful_actions) for r in runs),
+        wrong_actions=sum(len(r.wrong_actions) for r in runs),
+        median_ttd=statistics.median(ttd) if ttd else None,
+        p95_ttd=_percentile(ttd, 0.95),
+        median_ttm=statistics.median(ttm) if ttm else None,
+        p95_ttm=_percentile(ttm, 0.95),
+        ttm_over_floor=statistics.median(ratios) if ratios else None,
+        steps_per_incident=(sum(r.workflow_steps for r in with_incident) / len(with_incident))
+        if with_incident
+        else None,
+        tokens_per_incident=(sum(r.llm_tokens for r in with_incident) / len(with_incident))
+        if with_incident
+        else None,
+    )
+
+
+def summarize(results: list[RunResult]) -> Summary:
+    groups: dict[tuple[str, str], list[RunResult]] = defaultdict(list)
+    for result in results:
+        groups[(result.responder, result.fault)].append(result)
+    rows = [
+        _row(responder, fault, runs)
+        for (responder, fault), runs in sorted(groups.items())
+        if fault != NO_FAULT
+    ]
+    totals = []
+    false_positive_rate: dict[str, float | None] = {}
+    for responder in sorted({r.responder for r in results}):
+        faulted = [r for r in results if r.responder == responder and r.fault != NO_FAULT]
+        quiet = [r for r in results if r.responder == responder and r.fault == NO_FAULT]
+        if faulted:
+            totals.append(_row(responder, "all faults", faulted))
+        noisy = sum(r.paged or bool(r.actions) for r in quiet)
+        false_positive_rate[responder] = noisy / len(quiet) if quiet else None
+    return Summary(rows=rows, totals=totals, false_positive_rate=false_positive_rate)
+
+
+def _fmt(value: float | None, pattern: str = "{:.1f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def print_summary(summary: Summary, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title="Blind chaos benchmark", show_lines=False)
+    for column in (
+        "responder",
+        "fault",
+        "runs",
+        "detected",
+        "diagnosed",
+        "mitigated",
+        "harmful",
+        "TTD p50/p95 s",
+        "TTM p50/p95 s",
+        "TTM/floor",
+        "steps",
+        "tokens",
+    ):
+        table.add_column(column, justify="left" if column in ("responder", "fault") else "right")
+    for row in [*summary.rows, *summary.totals]:
+        table.add_row(
+            row.responder,
+            row.fault,
+            str(row.runs),
+            _fmt(row.detection_rate, "{:.0%}"),
+            _fmt(row.diagnosis_rate, "{:.0%}"),
+            _fmt(row.mitigation_rate, "{:.0%}"),
+            str(row.harmful_actions),
+            f"{_fmt(row.median_ttd)}/{_fmt(row.p95_ttd)}",
+            f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
+            _fmt(row.ttm_over_floor, "{:.2f}"),
+            _fmt(row.steps_per_incident),
+            _fmt(row.tokens_per_incident, "{:.0f}"),
+        )
+    console.print(table)
+    for responder, rate in summary.false_positive_rate.items():
+        console.print(f"false-positive rate on no-fault runs ({responder}): {_fmt(rate, '{:.0%}')}")
+
+
+def write_outputs(results: list[RunResult], summary: Summary, out_dir: Path) -> dict[str, Path]:
+    """JSON of every run and the summary, and a PNG chart of time to mitigate per fault and responder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "bench.json"
+    json_path.write_text(
+        json.dumps(
+            {
+                "runs": [r.model_dump(mode="json") for r in results],
+                "summary": summary.model_dump(mode="json"),
+            },
+            indent=2,
+        )
+    )
+    png_path = out_dir / "bench.png"
+    _chart(summary, png_path)
+    return {"json": json_path, "png": png_path}
+
+
+def _chart(summary: Summary, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    faults = sorted({row.fault for row in summary.rows})
+    responders = sorted({row.responder for row in summary.rows})
+    by_key = {(row.responder, row.fault): row for row in summary.rows}
+    fig, (ax_ttm, ax_ok) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    width = 0.8 / max(1, len(responders))
+    for i, responder in enumerate(responders):
+        xs = [x + i * width for x in range(len(faults))]
+        ttm = [(by_key.get((responder, f)) or _EMPTY).median_ttm or 0 for f in faults]
+        ok = [(by_key.get((responder, f)) or _EMPTY).mitigation_rate * 100 for f in faults]
+        ax_ttm.bar(xs, ttm, width, label=responder)
+        ax_ok.bar(xs, ok, width, label=responder)
+    ax_ttm.set_ylabel("median time to mitigate (s)")
+    ax_ok.set_ylabel("mitigated (%)")
+    ax_ok.set_xticks([x + width * (len(responders) - 1) / 2 for x in range(len(faults))], faults, rotation=30)
+    ax_ttm.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+_EMPTY = Row(
+    responder="",
+    fault="",
+    runs=0,
+    detection_rate=0,
+    diagnosis_rate=None,
+    mitigation_rate=0,
+    harmful_actions=0,
+    wrong_actions=0,
+    median_ttd=None,
+    p95_ttd=None,
+    median_ttm=None,
+    p95_ttm=None,
+    ttm_over_floor=None,
+    steps_per_incident=None,
+    tokens_per_incident=None,
+)

@@ -1,0 +1,203 @@
+"""One benchmark run: a healthy baseline, a fault (or none), the agent's response timed from outside."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, Field
+
+from lab.bench.groundtruth import FaultTruth
+from lab.bench.observer import AgentObserver, IncidentView
+
+Responder = Literal["agent", "restart-baseline"]
+NO_FAULT = "no-fault"
+
+
+class LabEndpoints(BaseModel):
+    chaos_url: str
+    action_url: str
+    target_url: str
+    prometheus_url: str
+    agent_url: str
+    action_token: str
+    admin_token: str
+    chaos_token: str = ""
+
+
+class RunResult(BaseModel):
+    """Seconds are measured from the injection; None means it never happened before the deadline."""
+
+    fault: str
+    responder: Responder
+    run: int
+    started_at: datetime
+    paged: bool = False
+    seconds_to_page: float | None = None
+    seconds_to_diagnosis: float | None = None
+    seconds_to_first_action: float | None = None
+    seconds_to_mitigate: float | None = None
+    diagnosis: str | None = None
+    diagnosis_correct: bool | None = None
+    mitigated: bool = False
+    actions: list[str] = Field(default_factory=list)
+    wrong_actions: list[str] = Field(default_factory=list)
+    harmful_actions: list[str] = Field(default_factory=list)
+    incidents: int = 0
+    workflow_steps: int = 0
+    llm_tokens: int = 0
+    floor_seconds: float | None = None
+    note: str = ""
+
+
+def _seconds(since: datetime, when: datetime | None) -> float | None:
+    return None if when is None else max(0.0, (when - since).total_seconds())
+
+
+class LabClient:
+    """The lab operator's hands: chaos to inject and stop, the action server and admin API to clean up."""
+
+    def __init__(self, endpoints: LabEndpoints, timeout: float = 10.0) -> None:
+        self.endpoints = endpoints
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def inject(self, fault: str) -> str:
+        url = f"{self.endpoints.chaos_url}/api/v1/break/{fault}"
+        response = self._http.post(url, json={}, headers=self._auth(self.endpoints.chaos_token))
+        response.raise_for_status()
+        return str(response.json()["attack_id"])
+
+    def stop(self, fault: str, attack_id: str) -> None:
+        url = f"{self.endpoints.chaos_url}/api/v1/break/{fault}/{attack_id}/stop"
+        response = self._http.post(url, headers=self._auth(self.endpoints.chaos_token))
+        if response.status_code not in (200, 409):
+            response.raise_for_status()
+
+    def run_action(self, name: str, **params: object) -> bool:
+        url = f"{self.endpoints.action_url}/action/{name}"
+        response = self._http.post(url, json=params, headers=self._auth(self.endpoints.action_token))
+        return response.status_code == 200 and response.json().get("status") == "succeeded"
+
+    def target_healthy(self) -> bool:
+        try:
+            response = self._http.get(
+                f"{self.endpoints.action_url}/action/verify-target-health",
+                headers=self._auth(self.endpoints.action_token),
+            )
+            return response.status_code == 200 and bool(response.json().get("is_healthy"))
+        except httpx.HTTPError:
+            return False
+
+    def firing_alerts(self) -> list[str]:
+        try:
+            query = {"query": 'ALERTS{alertstate="firing"}'}
+            response = self._http.get(f"{self.endpoints.prometheus_url}/api/v1/query", params=query)
+            return [r["metric"]["alertname"] for r in response.json()["data"]["result"]]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return ["<prometheus unreachable>"]
+
+    def reset_mitigations(self) -> None:
+        """Undo what mitigations leave on (rate limit, fallback, reaper) so each run starts the same way."""
+        headers = self._auth(self.endpoints.admin_token)
+        base = self.endpoints.target_url
+        for path, body in (
+            ("/admin/rate-limit", {"requests_per_second": None}),
+            ("/admin/dependency/fallback", {"enabled": False}),
+            ("/admin/pool/reclaim", {"enable_reaper": False}),
+        ):
+            with contextlib.suppress(httpx.HTTPError):
+                self._http.post(f"{base}{path}", json=body, headers=headers)
+
+    def harmless_deploy(self) -> None:
+        """A healthy release change, the kind of wobble a no-fault run must not page on."""
+        release = f"{time.strftime('%Y.%m')}.{int(time.time()) % 900 + 100}"
+        response = self._http.post(
+            f"{self.endpoints.target_url}/admin/release/deploy",
+            json={"release": release},
+            headers=self._auth(self.endpoints.admin_token),
+        )
+        response.raise_for_status()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(interval)
+        return False
+
+    def wait_quiet(self, hold: float, timeout: float) -> bool:
+        """Healthy target and no firing alert, continuously for `hold` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.target_healthy() and not self.firing_alerts():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= hold:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(1.0)
+        return False
+
+
+def score_agent_run(result: RunResult, incidents: list[IncidentView], truth: FaultTruth | None) -> RunResult:
+    """Fill a result from what the agent's API says happened, judged against the ground truth."""
+    result.incidents = len(incidents)
+    result.paged = bool(incidents)
+    if not incidents:
+        return result
+    first = incidents[0]
+    since = result.started_at
+    result.seconds_to_page = _seconds(since, first.opened_at)
+    result.seconds_to_diagnosis = _seconds(since, first.first("diagnose"))
+    result.seconds_to_first_action = _seconds(since, first.first("execute"))
+    result.diagnosis = first.diagnosis_id
+    result.workflow_steps = sum(len(i.timeline) for i in incidents)
+    for incident in incidents:
+        result.actions.extend(incident.executed_actions())
+    if first.status == "resolved" and first.mitigated_at is not None:
+        result.mitigated = True
+        result.seconds_to_mitigate = _seconds(since, first.mitigated_at)
+    if truth is None:  # a no-fault run: anything the agent did is a false positive
+        result.wrong_actions = list(result.actions)
+        result.harmful_actions = list(result.actions)
+        return result
+    result.diagnosis_correct = result.diagnosis == truth.expected_diagnosis
+    result.wrong_actions = [a for a in result.actions if not truth.is_right_fix(a)]
+    result.harmful_actions = [a for a in result.actions if truth.is_harmful(a)]
+    return result
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def agent_run(
+    lab: LabClient, observer: AgentObserver, fault: str, truth: FaultTruth | None, run: int, deadline: float
+) -> RunResult:
+    """Inject (unless `fault` is no-fault), wait for the agent's incident to finish or the deadline, stop."""
+    result = RunResult(fault=fault, responder="agent", run=run, started_at=now())
+    attack_id = lab.inject(fault) if truth is not None else None
+    try:
+
+        def finished() -> bool:
+            incidents = observer.incidents_since(result.started_at)
+            return bool(incidents) and all(i.is_final for i in incidents)
+
+        lab.wait_for(finished, timeout=deadline)
+        incidents = [observer.incident(i.id) for i in observer.incidents_since(result.started_at)]
+        return score_agent_run(result, incidents, truth)
+    finally:
+        if attack_id is not None:
+            lab.stop(fault, attack_id)

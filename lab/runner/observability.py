@@ -1,0 +1,100 @@
+"""The product side of the native lab: exporter, Prometheus, Alertmanager and the agent as component specs.
+
+The agent's lab settings shorten verification and relax the hourly budget and cooldown: the lab
+injects faults back to back, which a production service (with the agent's defaults) never sees.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lab.runner.components import HOST, ComponentSpec, LabPaths
+from lab.runner.monitoring import (
+    MonitoringConfig,
+    alertmanager_argv,
+    prometheus_argv,
+    render_monitoring,
+)
+from lab.runner.ports import Ports
+from lab.runner.tokens import Tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = ("exporter", "prometheus", "alertmanager", "agent")
+
+AGENT_PROFILE_ENV: dict[str, dict[str, str]] = {
+    "lab": {
+        "VERIFY_HOLD_SECONDS": "8",
+        "VERIFY_DEADLINE_SECONDS": "90",
+        "VERIFY_POLL_SECONDS": "1",
+        "ACTION_COOLDOWN_SECONDS": "5",
+        "MAX_ACTIONS_PER_HOUR": "500",
+        "CIRCUIT_BREAKER_COOLOFF_SECONDS": "60",
+    },
+    "production": {},
+}
+
+
+def render(profile: str, paths: LabPaths, ports: Ports, webhook_token_file: Path,
+           extra_webhooks: list[str]) -> MonitoringConfig:
+    return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks)
+
+
+def observability_components(
+    cfg: MonitoringConfig, ports: Ports, paths: LabPaths, tokens: Tokens, profile: str
+) -> list[ComponentSpec]:
+    target = f"http://{HOST}:{ports.target}"
+    exporter = f"http://{HOST}:{ports.exporter}"
+    agent = f"http://{HOST}:{ports.agent}"
+    agent_data = paths.run_dir / "data" / "agent"
+    return [
+        ComponentSpec(
+            name="exporter",
+            argv=[sys.executable, "-m", "exporters"],
+            env={
+                "EXPORTER_HOST": HOST,
+                "EXPORTER_PORT": str(ports.exporter),
+                "EXPORTER_TARGET_URL": target,
+                "EXPORTER_TIMEOUT_SECONDS": str(cfg.exporter_timeout_seconds),
+            },
+            url=exporter,
+            health_url=f"{exporter}/metrics",
+            depends_on=["target"],
+        ),
+        ComponentSpec(
+            name="prometheus",
+            argv=prometheus_argv(cfg),
+            url=cfg.prometheus_url,
+            health_url=f"{cfg.prometheus_url}/-/ready",
+            depends_on=["exporter"],
+        ),
+        ComponentSpec(
+            name="alertmanager",
+            argv=alertmanager_argv(cfg),
+            url=cfg.alertmanager_url,
+            health_url=f"{cfg.alertmanager_url}/-/ready",
+            depends_on=["prometheus"],
+        ),
+        ComponentSpec(
+            name="agent",
+            argv=[sys.executable, "-m", "agent"],
+            env={
+                "HOST": HOST,
+                "PORT": str(ports.agent),
+                "TARGET_API_BASE_URL": target,
+                "ACTION_SERVER_URL": f"http://{HOST}:{ports.action}",
+                "ACTION_TOKEN": tokens.action,
+                "PROMETHEUS_URL": cfg.prometheus_url,
+                "ALERTMANAGER_URL": cfg.alertmanager_url,
+                "WEBHOOK_TOKEN": tokens.webhook,
+                "AGENT_DATA_DIR": str(agent_data),
+                "VECTOR_STORE_PATH": str(agent_data / "knowledge.json"),
+                "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+                **AGENT_PROFILE_ENV.get(profile, {}),
+            },
+            url=agent,
+            health_url=f"{agent}/health",
+            depends_on=["action", "prometheus"],
+            startup_timeout_seconds=60.0,
+        ),
+    ]
