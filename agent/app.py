@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from prometheus_client import CollectorRegistry
 
+from agent.annotations import GrafanaAnnotator
 from agent.api.routes import control, health, incidents, webhooks
 from agent.clients.actions import ActionClient
 from agent.clients.alertmanager import AlertmanagerClient
@@ -76,6 +77,15 @@ def create_app(
                 settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_COOLOFF_SECONDS, metrics
             )
             detector = AnomalyDetector(error_rate_floor=settings.ANOMALY_THRESHOLD_ERROR_RATE)
+            annotator = GrafanaAnnotator(
+                http,
+                url=settings.GRAFANA_URL,
+                token=settings.GRAFANA_TOKEN,
+                outbox_path=data_dir / "annotations.jsonl",
+                registry=registry,
+                dashboard_uid=settings.GRAFANA_DASHBOARD_UID,
+            )
+            annotator.start()
             deps = WorkflowDeps(
                 settings=settings,
                 store=store,
@@ -88,6 +98,7 @@ def create_app(
                 runbooks=lambda: loaded,
                 knowledge=store_k,
                 baseline_rps=detector.baseline_rps,
+                annotations=annotator,
             )
             runner = IncidentRunner(create_graph(saver, deps), store, metrics)
             alertmanager = (
@@ -135,6 +146,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*background, return_exceptions=True)
                 await runner.shutdown()
+                await annotator.aclose()
                 app.state.runtime = None
                 store.close()
 

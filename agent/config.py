@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     ALERTMANAGER_URL: str = ""
     GRAFANA_URL: str = ""
     GRAFANA_TOKEN: SecretStr = SecretStr("")
+    GRAFANA_DASHBOARD_UID: str = "sre-target"
     WEAVIATE_URL: str = ""
 
     LLM_MODEL: str = ""

@@ -47,6 +47,7 @@ class WorkflowDeps:
     reasoning: Reasoning
     runbooks: Callable[[], list[Any]]
     knowledge: Any | None = None
+    annotations: Any | None = None  # agent.annotations.IncidentAnnotations; never blocks a node
     baseline_rps: Callable[[], float | None] = lambda: None
     sleep: Callable[[float], Awaitable[None]] | None = None
     log: Any = field(default_factory=lambda: structlog.get_logger("agent.workflow"))

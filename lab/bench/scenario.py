@@ -18,6 +18,10 @@ Responder = Literal["agent", "restart-baseline"]
 NO_FAULT = "no-fault"
 
 
+class BenchError(RuntimeError):
+    """The lab did not do what the benchmark asked (an injection refused, a stack that will not settle)."""
+
+
 class LabEndpoints(BaseModel):
     chaos_url: str
     action_url: str
@@ -74,7 +78,11 @@ class LabClient:
     def inject(self, fault: str) -> str:
         url = f"{self.endpoints.chaos_url}/api/v1/break/{fault}"
         response = self._http.post(url, json={}, headers=self._auth(self.endpoints.chaos_token))
-        response.raise_for_status()
+        if response.status_code == 502:  # the injector could not reach a hook: one more try, then give up
+            time.sleep(2.0)
+            response = self._http.post(url, json={}, headers=self._auth(self.endpoints.chaos_token))
+        if response.status_code != 200:
+            raise BenchError(f"injecting {fault} failed: {response.status_code} {response.text[:300]}")
         return str(response.json()["attack_id"])
 
     def stop(self, fault: str, attack_id: str) -> None:

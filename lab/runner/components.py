@@ -70,6 +70,8 @@ def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Compon
         "TARGET_ADMIN_TOKEN": tokens.admin,
         "TARGET_HOOK_TOKEN": tokens.hook,
         "TARGET_DEPENDENCY_URL": dependency,
+        # Windowed values (error rate, p95) over 30 s: the lab profile's rate window, so a fix shows soon.
+        "TARGET_METRICS_WINDOW_SECONDS": "30",
     }
     return [
         ComponentSpec(

@@ -373,6 +373,7 @@ class WorkflowFactory:
         reasoning: Reasoning | None = None,
         interrupt_after: list[str] | None = None,
         knowledge: Any | None = None,
+        annotations: Any | None = None,
         **overrides: Any,
     ) -> Workflow:
         settings = agent_settings(self.tmp_path, self.urls, **overrides)
@@ -400,6 +401,7 @@ class WorkflowFactory:
             reasoning=reasoning or standin_reasoning(),
             runbooks=lambda: loaded,
             knowledge=knowledge,
+            annotations=annotations,
         )
         runner = IncidentRunner(create_graph(saver, deps, interrupt_after=interrupt_after), store, metrics)
         correlator = Correlator(store, metrics, runner.start)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent_testkit import Lab, WorkflowFactory, standin_runbooks
 
 from agent.intake.alertmanager import Alert
@@ -249,3 +251,45 @@ async def test_learn_remembers_the_incident_for_next_time(
     assert incident.timeline[-1].data == {"remembered": True}
     found = knowledge.search_incidents("TargetDbPoolExhausted", k=3)
     assert [getattr(f, "incident_id", None) for f in found][:1] == [first]
+
+
+class RecordingAnnotations:
+    """The annotation seam as the nodes see it; the HTTP shapes are tested in tests/agent/annotations."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def open_incident(self, incident_id: str, diagnosis: str, text: str, tags: Any = ()) -> str:
+        self.calls.append(("open", incident_id, diagnosis))
+        return f"incident-{incident_id}"
+
+    def add_event(self, incident_id: str, diagnosis: str, text: str, tags: Any = (), key: Any = None) -> str:
+        self.calls.append(("event", incident_id, ",".join(tags)))
+        return f"event-{key}"
+
+    def close_incident(
+        self,
+        incident_id: str,
+        diagnosis: str,
+        outcome: str,
+        text: Any = None,
+        tags: Any = (),
+        opened_at: Any = None,
+    ) -> str:
+        self.calls.append(("close", incident_id, outcome))
+        return f"incident-{incident_id}"
+
+
+async def test_the_incident_is_annotated_when_diagnosed_per_action_and_when_closed(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    annotations = RecordingAnnotations()
+    wf = await workflows.build(annotations=annotations)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+
+    assert annotations.calls == [
+        ("open", incident_id, "db-pool-exhaustion"),
+        ("event", incident_id, "remediate-db-pool-exhaustion,succeeded"),
+        ("close", incident_id, "resolved"),
+    ]

@@ -30,6 +30,12 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         incident.evidence = list(diagnosis.evidence)
 
     deps.store.update(incident_id, mutate)
+    if deps.annotations is not None:
+        deps.annotations.open_incident(
+            incident_id,
+            diagnosis.diagnosis_id,
+            f"{incident_id}: diagnosis {diagnosis.diagnosis_id} ({diagnosis.confidence:.0%})",
+        )
     entry = deps.record(
         incident_id,
         "diagnose",

@@ -67,6 +67,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     result = _finish(deps, incident_id, key, status, outcome.body, outcome.error)
     deps.store.log_action(key, incident_id, planned["action"], status)
     deps.metrics.actions_total.labels(action=planned["action"], result=status).inc()
+    if deps.annotations is not None:
+        diagnosis = (state.get("diagnosis") or {}).get("diagnosis_id", "unknown")
+        deps.annotations.add_event(
+            incident_id, diagnosis, f"{planned['action']} {status}", tags=[planned["action"], status], key=key
+        )
     entry = deps.record(
         incident_id,
         "execute",

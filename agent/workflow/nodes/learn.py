@@ -38,6 +38,10 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         deps.metrics.time_to_mitigate.labels(diagnosis=diagnosis_id).observe(ttm)
     deps.metrics.incidents_open.set(len(deps.store.unfinished()))
     remembered = _remember(deps, incident, state, outcome)
+    if deps.annotations is not None:
+        deps.annotations.close_incident(
+            incident_id, diagnosis_id, outcome, f"{incident_id}: {outcome}", opened_at=incident.opened_at
+        )
     entry = deps.record(incident_id, "learn", f"incident {outcome}", {"remembered": remembered})
     return {"timeline": [entry], "recommendation": state.get("recommendation", "")}
 
