@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from agent.annotations import GrafanaAnnotator
 from agent.api.routes import control, health, incidents, webhooks
+from agent.api.routes import knowledge as knowledge_routes
 from agent.clients.actions import ActionClient
 from agent.clients.alertmanager import AlertmanagerClient
 from agent.clients.prometheus import PrometheusClient
@@ -153,6 +154,6 @@ def create_app(
     app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
     app.state.runtime = None
     app.state.registry = registry
-    for router in (webhooks.router, incidents.router, control.router, health.router):
+    for router in (webhooks.router, incidents.router, control.router, health.router, knowledge_routes.router):
         app.include_router(router)
     return app

@@ -10,13 +10,26 @@ from datetime import datetime
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
 from lab.bench.groundtruth import FaultTruth
 from lab.bench.scenario import LabClient, RunResult, now
 
 
+class Notification(BaseModel):
+    """What one Alertmanager webhook carried, as received (the detection tests read these)."""
+
+    received_at: datetime
+    status: str
+    firing: list[str]
+    resolved: list[str]
+
+
 class RestartOnEveryPage:
-    """An Alertmanager receiver on its own port; while armed, each firing notification restarts the target."""
+    """An Alertmanager receiver on its own port; while armed, each firing notification restarts the target.
+
+    Armed or not, it records every notification, so it doubles as the detection tests' receiver.
+    """
 
     def __init__(self, action_url: str, action_token: str, port: int) -> None:
         self.action_url = action_url
@@ -25,6 +38,7 @@ class RestartOnEveryPage:
         self.armed = False
         self.pages: list[datetime] = []
         self.restarts: list[datetime] = []
+        self.notifications: list[Notification] = []
         self._lock = threading.Lock()
         self._server = uvicorn.Server(
             uvicorn.Config(self._app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -41,6 +55,16 @@ class RestartOnEveryPage:
         @app.post("/webhook")
         async def webhook(request: Request) -> dict[str, str]:
             body = await request.json()
+            alerts = body.get("alerts") or []
+            with self._lock:
+                self.notifications.append(
+                    Notification(
+                        received_at=now(),
+                        status=str(body.get("status")),
+                        firing=[a["labels"]["alertname"] for a in alerts if a.get("status") == "firing"],
+                        resolved=[a["labels"]["alertname"] for a in alerts if a.get("status") == "resolved"],
+                    )
+                )
             if self.armed and body.get("status") == "firing":
                 with self._lock:
                     self.pages.append(now())

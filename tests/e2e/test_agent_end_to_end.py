@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lab.bench.baseline import RestartOnEveryPage
 from lab.bench.cli import describe
 from lab.bench.report import print_summary, summarize
 from lab.bench.runbench import BenchConfig, run_bench
 from lab.bench.scenario import NO_FAULT, RunResult
 from lab.runner.monitoring import alertmanager_binary
-from lab.runner.ports import Ports
+from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grafana"))
@@ -34,8 +35,18 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with Stack(ports=Ports.free(), run_dir=tmp_path_factory.mktemp("stack"), profile="lab") as running:
+def receiver() -> Iterator[RestartOnEveryPage]:
+    """A second Alertmanager receiver owned by the test (never armed): it only records what was sent."""
+    recorder = RestartOnEveryPage(action_url="", action_token="", port=free_port())
+    recorder.start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, receiver: RestartOnEveryPage) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("stack")
+    with Stack(ports=Ports.free(), run_dir=run_dir, profile="lab", extra_webhooks=[receiver.url]) as running:
         yield running
 
 
@@ -80,6 +91,41 @@ def test_a_quiet_period_with_a_harmless_deploy_pages_nobody(results: list[RunRes
         assert not result.actions, describe(result)
 
 
+def test_alertmanager_pages_every_fault_and_sends_resolved_notifications(
+    stack: Stack, receiver: RestartOnEveryPage, results: list[RunResult]
+) -> None:
+    floor = min(stack.monitoring.floor_seconds.values()) if stack.monitoring else 0.0
+    missing = []
+    for result in results:
+        if result.fault == NO_FAULT:
+            continue
+        pages = [n for n in receiver.notifications if n.received_at >= result.started_at and n.firing]
+        if not pages:
+            missing.append(result.fault)
+            continue
+        first = pages[0]
+        seconds = (first.received_at - result.started_at).total_seconds()
+        alerts = sorted(set(first.firing))
+        print(f"{result.fault:<18} webhook after {seconds:5.1f}s (floor {floor:.0f}s): {alerts}")
+    assert not missing, f"no firing notification for {missing}"
+    fired = {name for n in receiver.notifications for name in n.firing}
+    last_firing = {
+        name: max(n.received_at for n in receiver.notifications if name in n.firing) for name in fired
+    }
+    unresolved = [
+        name
+        for name, when in last_firing.items()
+        if not any(name in n.resolved and n.received_at >= when for n in receiver.notifications)
+    ]
+    assert not unresolved, f"alerts never resolved: {unresolved}"
+
+
+def _readme_queries() -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text.split("```promql", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
 def _query(stack: Stack, promql: str) -> list[dict]:
     response = httpx.get(f"{stack.urls['prometheus']}/api/v1/query", params={"query": promql}, timeout=10)
     body = response.json()
@@ -97,6 +143,10 @@ def test_prometheus_holds_the_incident_history(stack: Stack, results: list[RunRe
     assert expected and expected <= resolved
     assert _query(stack, "histogram_quantile(0.95, sum by (le) (sre_agent_time_to_mitigate_seconds_bucket))")
     assert _query(stack, 'sum(sre_agent_actions_total{result="succeeded"})')
+    answers = {query: _query(stack, query) for query in _readme_queries()}
+    assert len(answers) >= 5
+    incidents_this_week = next(a for q, a in answers.items() if "sre_agent_incidents_total" in q)
+    assert {s["metric"]["diagnosis"] for s in incidents_this_week} >= expected
 
 
 def test_every_dashboard_panel_runs_on_the_live_prometheus(stack: Stack, results: list[RunResult]) -> None:

@@ -1,0 +1,32 @@
+"""What the agent would retrieve for a query: for people tuning runbooks and reading its memory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+
+from agent.api.deps import RuntimeDep
+from agent.knowledge.store import ScoredIncident, ScoredRunbook
+
+router = APIRouter(prefix="/agent/knowledge")
+
+
+class KnowledgeSearch(BaseModel):
+    query: str
+    runbooks: list[ScoredRunbook]
+    incidents: list[ScoredIncident]
+
+
+@router.get("/search")
+async def search_knowledge(
+    runtime: RuntimeDep,
+    q: str = Query(min_length=1, max_length=2000, description="symptoms, as words or as an alert would say"),
+    k: int = Query(default=5, ge=1, le=50),
+) -> KnowledgeSearch:
+    if runtime.knowledge is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="the knowledge store is unavailable")
+    return KnowledgeSearch(
+        query=q,
+        runbooks=runtime.knowledge.search_runbooks(q, k=k),
+        incidents=runtime.knowledge.search_incidents(q, k=k),
+    )
