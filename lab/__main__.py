@@ -20,7 +20,10 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.cli import add_arguments
 
     add_arguments(bench)
-    commands.add_parser("demo", help="a guided demo")
+    demo = commands.add_parser("demo", help="every fault once with the agent's timeline live")
+    from lab.bench.demo import add_arguments as add_demo_arguments
+
+    add_demo_arguments(demo)
     return root
 
 
@@ -36,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench(args)
     if args.command == "demo":
-        print(f"python -m lab {args.command}: not built yet", file=sys.stderr)
-        return 2
+        from lab.bench.demo import demo
+
+        return demo(args.run_dir, args.profile)
     cli.print_usage(sys.stderr)
     return 2
 

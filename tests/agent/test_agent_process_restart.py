@@ -1,0 +1,131 @@
+"""The agent process killed with SIGKILL while an action is in flight, then started again: the incident
+finishes exactly once and the action server sees the action exactly once. Real processes, real SQLite
+checkpoints and incident store, the real runbooks and diagnoser; stand-ins only for the lab's services.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from agent_testkit import ACTION_TOKEN, Lab, LabUrls, firing_alert
+
+from lab.runner.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBHOOK_TOKEN = "hook-secret"
+
+
+class AgentProcess:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "agent"],
+                env={**os.environ, **self.env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/health", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"agent did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.url}/agent/incidents", timeout=5).json()["incidents"]
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
+    env = {
+        "PORT": str(free_port()),
+        "TARGET_API_BASE_URL": lab_urls.target,
+        "ACTION_SERVER_URL": lab_urls.action,
+        "PROMETHEUS_URL": lab_urls.prometheus,
+        "ACTION_TOKEN": ACTION_TOKEN,
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "AGENT_DATA_DIR": str(tmp_path / "agent"),
+        "VECTOR_STORE_PATH": str(tmp_path / "agent" / "knowledge.json"),
+        "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+        "VERIFY_HOLD_SECONDS": "1",
+        "VERIFY_POLL_SECONDS": "0.2",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    agent = AgentProcess(env, tmp_path / "agent.log")
+    yield agent
+    agent.stop()
+
+
+def test_sigkill_mid_action_then_restart_finishes_the_incident_once(
+    lab: Lab, agent_process: AgentProcess
+) -> None:
+    lab.action_delay_seconds = 3.0  # the action server has done the work but not answered yet
+    agent_process.start()
+    notification = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "sre-agent",
+        "groupKey": '{}:{service="target"}',
+        "groupLabels": {"service": "target"},
+        "commonLabels": {"service": "target"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "truncatedAlerts": 0,
+        "alerts": [firing_alert()],
+    }
+    answer = httpx.post(
+        f"{agent_process.url}/webhooks/alertmanager",
+        json=notification,
+        headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+        timeout=5,
+    )
+    assert answer.status_code == 202
+
+    deadline = time.monotonic() + 30
+    while not lab.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    agent_process.kill()
+
+    agent_process.start()
+    deadline = time.monotonic() + 60
+    incidents = agent_process.incidents()
+    while time.monotonic() < deadline and not all(
+        i["status"] in {"resolved", "failed", "escalated"} for i in incidents
+    ):
+        time.sleep(0.2)
+        incidents = agent_process.incidents()
+
+    assert len(incidents) == 1, incidents
+    assert incidents[0]["status"] == "resolved", agent_process.log.read_text()[-3000:]
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    detail = httpx.get(f"{agent_process.url}/agent/incidents/{incidents[0]['id']}", timeout=5).json()
+    steps = [entry["step"] for entry in detail["timeline"]]
+    assert "resume" in steps and steps.count("learn") == 1
