@@ -11,7 +11,7 @@ COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m lab", description="The SRE agent's lab.")
-    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo}")
+    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm}")
     up = commands.add_parser("up", help="run the lab until Ctrl-C")
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -24,6 +24,10 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.demo import add_arguments as add_demo_arguments
 
     add_demo_arguments(demo)
+    storm = commands.add_parser("storm", help="an Alertmanager webhook storm against a real agent process")
+    from lab.bench.storm import add_arguments as add_storm_arguments
+
+    add_storm_arguments(storm)
     return root
 
 
@@ -38,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from lab.bench.cli import bench
 
         return bench(args)
+    if args.command == "storm":
+        from lab.bench.storm import run
+
+        return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")])
     if args.command == "demo":
         from lab.bench.demo import demo
 

@@ -54,8 +54,9 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     token = settings.hook_token.get_secret_value()
-    levers = APIRouter(prefix="/_hooks", include_in_schema=False,
-                       dependencies=[Depends(require_bearer(lambda: token))])
+    levers = APIRouter(
+        prefix="/_hooks", include_in_schema=False, dependencies=[Depends(require_bearer(lambda: token))]
+    )
 
     @levers.post("/latency")
     async def latency(state: StateDep, body: LatencyIn) -> dict[str, float]:

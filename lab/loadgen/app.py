@@ -37,8 +37,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=settings.max_in_flight, max_keepalive_connections=20)
         async with httpx.AsyncClient(limits=limits) as http:
-            generator = LoadGenerator(http, settings.target_url, settings.rate_rps, settings.read_ratio,
-                                      settings.max_in_flight, settings.request_timeout_seconds)
+            generator = LoadGenerator(
+                http,
+                settings.target_url,
+                settings.rate_rps,
+                settings.read_ratio,
+                settings.max_in_flight,
+                settings.request_timeout_seconds,
+            )
             app.state.generator = generator
             task = asyncio.create_task(generator.run())
             try:
@@ -56,8 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
         return generator.status()
 
     token = settings.hook_token.get_secret_value()
-    levers = APIRouter(prefix="/_hooks", include_in_schema=False,
-                       dependencies=[Depends(require_bearer(lambda: token))])
+    levers = APIRouter(
+        prefix="/_hooks", include_in_schema=False, dependencies=[Depends(require_bearer(lambda: token))]
+    )
 
     @levers.post("/rate", response_model=LoadStatus)
     def rate(generator: GeneratorDep, body: RateIn) -> LoadStatus:

@@ -31,8 +31,16 @@ class LoadStatus(BaseModel):
 
 
 class LoadGenerator:
-    def __init__(self, http: httpx.AsyncClient, target_url: str, rate_rps: float, read_ratio: float = 0.7,
-                 max_in_flight: int = 100, timeout: float = 2.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        target_url: str,
+        rate_rps: float,
+        read_ratio: float = 0.7,
+        max_in_flight: int = 100,
+        timeout: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self._http = http
         self._base = target_url.rstrip("/")
         self.rate_rps = rate_rps
@@ -50,10 +58,17 @@ class LoadGenerator:
         return self.rate_rps * self.multiplier
 
     def status(self) -> LoadStatus:
-        return LoadStatus(rate_rps=self.rate_rps, multiplier=self.multiplier,
-                          effective_rps=self.effective_rps,
-                          sent=self.sent, ok=self.ok, errors=self.errors, throttled=self.throttled,
-                          dropped=self.dropped, in_flight=len(self._in_flight))
+        return LoadStatus(
+            rate_rps=self.rate_rps,
+            multiplier=self.multiplier,
+            effective_rps=self.effective_rps,
+            sent=self.sent,
+            ok=self.ok,
+            errors=self.errors,
+            throttled=self.throttled,
+            dropped=self.dropped,
+            in_flight=len(self._in_flight),
+        )
 
     async def run(self) -> None:
         next_at = time.monotonic()

@@ -133,16 +133,20 @@ def _environment() -> jinja2.Environment:
 def render_rules(profile: Profile, path: Path) -> Path:
     """The rules file alone (promtool unit tests render it this way)."""
     evaluation = duration_seconds(profile.prometheus.evaluation_interval)
-    text = _environment().get_template("rules/target.rules.yml.j2").render(
-        profile=profile,
-        f=profile.for_,
-        w=profile.windows,
-        seconds={
-            "memory_horizon": int(duration_seconds(profile.windows.memory_horizon)),
-            "release_recent": int(duration_seconds(profile.windows.release_recent)),
-        },
-        # The recorded rate gets one sample per evaluation: ask for half the window's worth.
-        baseline_min_samples=int(duration_seconds(profile.windows.traffic_baseline) / evaluation / 2),
+    text = (
+        _environment()
+        .get_template("rules/target.rules.yml.j2")
+        .render(
+            profile=profile,
+            f=profile.for_,
+            w=profile.windows,
+            seconds={
+                "memory_horizon": int(duration_seconds(profile.windows.memory_horizon)),
+                "release_recent": int(duration_seconds(profile.windows.release_recent)),
+            },
+            # The recorded rate gets one sample per evaluation: ask for half the window's worth.
+            baseline_min_samples=int(duration_seconds(profile.windows.traffic_baseline) / evaluation / 2),
+        )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -35,8 +35,9 @@ AGENT_PROFILE_ENV: dict[str, dict[str, str]] = {
 }
 
 
-def render(profile: str, paths: LabPaths, ports: Ports, webhook_token_file: Path,
-           extra_webhooks: list[str]) -> MonitoringConfig:
+def render(
+    profile: str, paths: LabPaths, ports: Ports, webhook_token_file: Path, extra_webhooks: list[str]
+) -> MonitoringConfig:
     return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks)
 
 

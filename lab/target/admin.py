@@ -76,8 +76,9 @@ async def reaper(rt: Runtime) -> None:
 
 
 def build_router(admin_token: str) -> APIRouter:
-    router = APIRouter(prefix="/admin", include_in_schema=False,
-                       dependencies=[Depends(require_bearer(lambda: admin_token))])
+    router = APIRouter(
+        prefix="/admin", include_in_schema=False, dependencies=[Depends(require_bearer(lambda: admin_token))]
+    )
 
     @router.post("/pool/reclaim", response_model=ReclaimOut)
     async def reclaim(rt: RuntimeDep, body: ReclaimIn | None = None) -> ReclaimOut:
@@ -85,8 +86,11 @@ def build_router(admin_token: str) -> APIRouter:
         reclaimed = await asyncio.to_thread(rt.db.reclaim, body.max_held_seconds)
         rt.db.reaper_seconds = body.max_held_seconds if body.enable_reaper else None
         if reclaimed:
-            rt.log.warning("reclaimed database connections held too long", count=reclaimed,
-                           max_held_seconds=body.max_held_seconds)
+            rt.log.warning(
+                "reclaimed database connections held too long",
+                count=reclaimed,
+                max_held_seconds=body.max_held_seconds,
+            )
         return ReclaimOut(reclaimed=reclaimed, reaper_seconds=rt.db.reaper_seconds)
 
     @router.post("/pool/dispose")

@@ -38,8 +38,14 @@ def build_runtime(settings: Settings, http: httpx.AsyncClient) -> Runtime:
         releases=Releases(settings.data_dir / "release.json", settings.initial_release),
         storage=Storage(settings.data_dir, settings.disk_quota_bytes, settings.disk_scan_interval_seconds),
         limiter=TokenBucket(settings.rate_limit_rps),
-        inventory=Inventory(http, settings.dependency_url, settings.dependency_timeout_seconds,
-                            settings.dependency_default_stock, telemetry, log),
+        inventory=Inventory(
+            http,
+            settings.dependency_url,
+            settings.dependency_timeout_seconds,
+            settings.dependency_default_stock,
+            telemetry,
+            log,
+        ),
         memory=MemoryRetainer(settings.memory_retain_cap_bytes),
         cpu=CpuBurner(),
     )

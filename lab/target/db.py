@@ -127,8 +127,11 @@ class Database:
         """Connections held longer than `max_held_seconds` (and, if asked, those whose scope has ended)."""
         cutoff = time.monotonic() - max_held_seconds
         with self._lock:
-            return [proxy for since, proxy in self._held.values()
-                    if since <= cutoff or (abandoned and id(proxy) not in self._scoped)]
+            return [
+                proxy
+                for since, proxy in self._held.values()
+                if since <= cutoff or (abandoned and id(proxy) not in self._scoped)
+            ]
 
     def reclaim(self, max_held_seconds: float, abandoned: bool = False) -> int:
         """Invalidates the reclaimable connections; their slots return to the pool."""
@@ -145,8 +148,11 @@ class Database:
                     with self._lock:
                         self._kept.pop(id(proxy), None)
         if reclaimed and abandoned and self._log is not None:
-            self._log.warning("reclaimed database connections not returned to the pool", count=reclaimed,
-                              max_held_seconds=max_held_seconds)
+            self._log.warning(
+                "reclaimed database connections not returned to the pool",
+                count=reclaimed,
+                max_held_seconds=max_held_seconds,
+            )
         return reclaimed
 
     def dispose(self) -> int:

@@ -28,8 +28,9 @@ async def database_check(rt: Runtime) -> HealthCheck:
 def pool_check(rt: Runtime) -> HealthCheck:
     pool = rt.db.status()
     status = {"healthy": "ok", "warning": "warning", "critical": "failing"}[pool.pool_health]
-    detail = (f"{pool.checked_out} of {pool.size + pool.max_overflow} connections in use, "
-              f"{pool.waiting} waiting")
+    detail = (
+        f"{pool.checked_out} of {pool.size + pool.max_overflow} connections in use, {pool.waiting} waiting"
+    )
     return HealthCheck(status=status, detail=detail)  # type: ignore[arg-type]
 
 
@@ -40,8 +41,11 @@ def dependency_check(rt: Runtime) -> HealthCheck:
     latency = rt.telemetry.average_ms(rt.telemetry.dependency) or None
     summary = f"{failed} of {len(recent)} recent inventory calls failed"
     if rt.inventory.fallback:
-        return HealthCheck(status="ok", latency_ms=latency,
-                           detail="inventory fallback enabled: using last known stock levels")
+        return HealthCheck(
+            status="ok",
+            latency_ms=latency,
+            detail="inventory fallback enabled: using last known stock levels",
+        )
     if not recent:
         return HealthCheck(status="ok", detail="no recent inventory calls")
     if failed * 2 >= len(recent):
@@ -73,5 +77,9 @@ async def health(rt: Runtime) -> Health:
         "errors": errors_check(rt),
     }
     worst = max((c.status for c in checks.values()), key=["ok", "warning", "failing"].index)
-    return Health(status=STATUS_BY_WORST[worst], release=rt.releases.current.release,
-                  uptime_seconds=round(rt.telemetry.uptime(), 3), checks=checks)
+    return Health(
+        status=STATUS_BY_WORST[worst],
+        release=rt.releases.current.release,
+        uptime_seconds=round(rt.telemetry.uptime(), 3),
+        checks=checks,
+    )

@@ -53,8 +53,9 @@ class ExitIn(Strict):
 
 
 def build_router(hook_token: str) -> APIRouter:
-    router = APIRouter(prefix="/_hooks", include_in_schema=False,
-                       dependencies=[Depends(require_bearer(lambda: hook_token))])
+    router = APIRouter(
+        prefix="/_hooks", include_in_schema=False, dependencies=[Depends(require_bearer(lambda: hook_token))]
+    )
 
     @router.post("/pool-leak")
     def pool_leak(rt: RuntimeDep, body: Toggle) -> dict[str, object]:
@@ -64,8 +65,11 @@ def build_router(hook_token: str) -> APIRouter:
     @router.post("/memory-retain")
     def memory_retain(rt: RuntimeDep, body: MemoryIn) -> dict[str, object]:
         rt.memory.configure(body.enabled, body.bytes_per_request)
-        return {"enabled": body.enabled, "bytes_per_request": body.bytes_per_request,
-                "retained_bytes": rt.memory.retained_bytes}
+        return {
+            "enabled": body.enabled,
+            "bytes_per_request": body.bytes_per_request,
+            "retained_bytes": rt.memory.retained_bytes,
+        }
 
     @router.post("/cpu-burn")
     async def cpu_burn(rt: RuntimeDep, body: CpuIn) -> dict[str, object]:
@@ -90,8 +94,12 @@ def build_router(hook_token: str) -> APIRouter:
             written, files = await asyncio.to_thread(rt.storage.fill_spool, body.bytes)
         except OSError as exc:
             raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, "could not write spool files") from exc
-        return {"written_bytes": written, "files": files, "used_bytes": rt.storage.used_bytes(),
-                "quota_bytes": rt.storage.quota_bytes}
+        return {
+            "written_bytes": written,
+            "files": files,
+            "used_bytes": rt.storage.used_bytes(),
+            "quota_bytes": rt.storage.quota_bytes,
+        }
 
     @router.post("/exit")
     def exit_process(body: ExitIn, background: BackgroundTasks) -> dict[str, int]:

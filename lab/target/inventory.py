@@ -25,8 +25,15 @@ class InventoryUnavailable(Exception):
 
 
 class Inventory:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, timeout: float, fallback_stock: int,
-                 telemetry: Telemetry, log: LogBuffer) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        timeout: float,
+        fallback_stock: int,
+        telemetry: Telemetry,
+        log: LogBuffer,
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout
@@ -47,13 +54,18 @@ class Inventory:
             stock = Stock.model_validate_json(response.content)
         except httpx.TimeoutException as exc:
             self._record(started, ok=False)
-            self._log.error("dependency call timed out", service="inventory",
-                            timeout_seconds=self._timeout, item=item)
+            self._log.error(
+                "dependency call timed out", service="inventory", timeout_seconds=self._timeout, item=item
+            )
             raise InventoryUnavailable("inventory service timed out") from exc
         except (httpx.HTTPError, ValidationError) as exc:
             self._record(started, ok=False)
-            self._log.error("dependency call failed", service="inventory",
-                            error=f"{type(exc).__name__}: {exc}"[:200], item=item)
+            self._log.error(
+                "dependency call failed",
+                service="inventory",
+                error=f"{type(exc).__name__}: {exc}"[:200],
+                item=item,
+            )
             raise InventoryUnavailable("inventory service unavailable") from exc
         self._record(started, ok=True)
         self._last_known[item] = stock.available

@@ -21,8 +21,9 @@ TRACEBACK_MAX_CHARS = 4000  # the innermost frames and the exception line are at
 
 
 class LogBuffer:
-    def __init__(self, path: Path, capacity: int = 2000, max_bytes: int = 10 * 1024 * 1024,
-                 min_level: str = "INFO") -> None:
+    def __init__(
+        self, path: Path, capacity: int = 2000, max_bytes: int = 10 * 1024 * 1024, min_level: str = "INFO"
+    ) -> None:
         self._lines: deque[LogLine] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._path = path
@@ -35,13 +36,19 @@ class LogBuffer:
     def path(self) -> Path:
         return self._path
 
-    def log(self, level: LogLevel, event: str, exc: BaseException | None = None,
-            **fields: FieldValue) -> None:
+    def log(
+        self, level: LogLevel, event: str, exc: BaseException | None = None, **fields: FieldValue
+    ) -> None:
         if LEVELS[level] < self._min_level:
             return
         tb = "".join(traceback.format_exception(exc))[-TRACEBACK_MAX_CHARS:] if exc is not None else None
-        line = LogLine(ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                       level=level, event=event, fields=fields, traceback=tb)
+        line = LogLine(
+            ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            level=level,
+            event=event,
+            fields=fields,
+            traceback=tb,
+        )
         text = json.dumps(line.model_dump(exclude_none=True), separators=(",", ":"))
         with self._lock:
             self._lines.append(line)
@@ -62,12 +69,14 @@ class LogBuffer:
     def error(self, event: str, exc: BaseException | None = None, **fields: FieldValue) -> None:
         self.log("ERROR", event, exc, **fields)
 
-    def query(self, level: str | None = None, since: datetime | None = None,
-              limit: int = 100) -> list[LogLine]:
+    def query(
+        self, level: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[LogLine]:
         """The newest `limit` lines at or above `level` and at or after `since`, oldest first."""
         floor = LEVELS[level] if level else 0
-        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") \
-            if since else ""
+        since_text = (
+            since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if since else ""
+        )
         with self._lock:
             lines = list(self._lines)
         picked = [ln for ln in lines if LEVELS[ln.level] >= floor and ln.ts >= since_text]

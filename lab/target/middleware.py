@@ -19,9 +19,17 @@ BUSINESS_PREFIX = "/api/v1/orders"
 
 async def _send_json(send: Send, code: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": code,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode()), *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -55,13 +63,24 @@ class RequestAccounting:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             code = 500
-            rt.log.error("unhandled exception while processing request", exc, method=scope["method"],
-                         path=path, error=f"{type(exc).__name__}: {exc}"[:300])
+            rt.log.error(
+                "unhandled exception while processing request",
+                exc,
+                method=scope["method"],
+                path=path,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
             if not response_started:
                 await _send_json(send, 500, {"detail": "internal server error"}, [])
         finally:
             duration = time.perf_counter() - started
             rt.telemetry.record_request(duration, failed=code >= 500)
             level: LogLevel = "ERROR" if code >= 500 else "INFO"
-            rt.log.log(level, "request", method=scope["method"], path=path, status=code,
-                       duration_ms=round(duration * 1000, 2))
+            rt.log.log(
+                level,
+                "request",
+                method=scope["method"],
+                path=path,
+                status=code,
+                duration_ms=round(duration * 1000, 2),
+            )

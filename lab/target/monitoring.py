@@ -83,7 +83,7 @@ def _parse_since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            "since must be an ISO 8601 time or unix seconds") from exc
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, "since must be an ISO 8601 time or unix seconds"
+        ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-

@@ -62,8 +62,14 @@ class OrderList(BaseModel):
 
 def _order(row: Any) -> Order:
     created = datetime.fromtimestamp(row.created_at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Order(id=row.id, item=row.item, quantity=row.quantity, status=row.status, total=row.total,
-                 created_at=created)
+    return Order(
+        id=row.id,
+        item=row.item,
+        quantity=row.quantity,
+        status=row.status,
+        total=row.total,
+        created_at=created,
+    )
 
 
 class OrderRepository:
@@ -82,8 +88,9 @@ class OrderRepository:
     @staticmethod
     def add(connection: Connection, item: str, quantity: int, state: str, total: float) -> Order:
         result = connection.execute(
-            insert(orders_table).values(item=item, quantity=quantity, status=state, total=total,
-                                        created_at=time.time())
+            insert(orders_table).values(
+                item=item, quantity=quantity, status=state, total=total, created_at=time.time()
+            )
         )
         key = result.inserted_primary_key
         assert key is not None
@@ -97,9 +104,15 @@ def init_schema(rt: Runtime) -> None:
     with rt.db.engine.begin() as connection:
         if connection.execute(select(orders_table.c.id).limit(1)).first() is None:
             for i, item in enumerate(SEED_ITEMS):
-                connection.execute(insert(orders_table).values(
-                    item=item, quantity=i + 1, status="accepted", total=round((i + 1) * UNIT_PRICE, 2),
-                    created_at=time.time()))
+                connection.execute(
+                    insert(orders_table).values(
+                        item=item,
+                        quantity=i + 1,
+                        status="accepted",
+                        total=round((i + 1) * UNIT_PRICE, 2),
+                        created_at=time.time(),
+                    )
+                )
 
 
 def _unavailable(rt: Runtime, exc: Exception, **fields: str | int) -> HTTPException:
