@@ -84,7 +84,7 @@ def confidence(top: float, runner_up: float) -> float:
         return 0.0
     strength = 1 - math.exp(-top / STRENGTH_SCALE)
     margin = (top - max(runner_up, 0.0)) / top
-    return round(min(0.99, strength * (0.4 + 0.6 * margin)), 3)
+    return round(min(0.99, max(0.0, strength * (0.4 + 0.6 * margin))), 3)
 
 
 def diagnose(

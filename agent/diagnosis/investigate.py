@@ -20,6 +20,7 @@ from agent.diagnosis.signals import SignalView, fmt
 from agent.knowledge.runbooks import Runbook
 
 RIVALS = 3
+REVISE_MIN_SCORE_SHARE = 0.5
 REVISE_MARGIN = 0.3  # a rival's checks must agree this much better than the diagnosis's own
 CONFIRM_GAIN = 0.5  # share of the remaining doubt removed when every answered check confirms
 CONTRADICT_STEP = 0.12
@@ -96,8 +97,15 @@ def investigate(symptoms: Symptoms, runbooks: Sequence[Runbook], diagnosis: Diag
     own = agreement(results[current])
     contradicted = [r for r in results[current] if r.answered and not r.passed]
     confirmed = [r for r in results[current] if r.passed]
+    # A rival must agree better with the checks AND carry comparable evidence of its own: checks refine
+    # a diagnosis, they do not hand it to a runbook the symptoms barely match.
+    floor = REVISE_MIN_SCORE_SHARE * scores[current].total if current in scores else 0.0
     better = [
-        rid for rid in rivals if scores[rid].eligible and agreement(results[rid]) >= own + REVISE_MARGIN
+        rid
+        for rid in rivals
+        if scores[rid].eligible
+        and scores[rid].total >= floor
+        and agreement(results[rid]) >= own + REVISE_MARGIN
     ]
     if contradicted and better:
         winner = max(better, key=lambda rid: (agreement(results[rid]), scores[rid].total))

@@ -76,3 +76,17 @@ def test_unanswerable_checks_neither_confirm_nor_contradict(runbooks: list[Runbo
     result = investigate(down, runbooks, diagnose(down, runbooks, []))
     assert result.diagnosis.diagnosis_id == "target-down"
     assert any(not c.answered and not c.passed for c in result.checks)
+
+
+def test_a_full_disk_right_after_a_release_stays_a_full_disk(runbooks: list[Runbook]) -> None:
+    """Seen on the lab: a rollback minutes before a disk filled made the checks hand the page to
+    bad-release, whose only action rolled back a healthy release. Checks refine, they do not overrule
+    much stronger evidence."""
+    symptoms = SITUATIONS["disk-full"].model_copy(
+        update={"release_changed_seconds_ago": 180.0, "alerts": [*SITUATIONS["disk-full"].alerts]}
+    )
+    diagnosis = diagnose(symptoms, runbooks, [])
+    assert diagnosis.diagnosis_id == "disk-full"
+    result = investigate(symptoms, runbooks, diagnosis)
+    assert result.diagnosis.diagnosis_id == "disk-full"
+    assert result.revised_from is None
