@@ -18,6 +18,8 @@ from typing import IO
 import httpx
 from pydantic import BaseModel
 
+from lab.process import die_with_parent
+
 
 def target_environment(base: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
     """The target's env: ours without the ACTION_* secrets, plus KEY=VALUE lines from `env_file`."""
@@ -74,7 +76,7 @@ class TargetSupervisor:
             self._output_file.parent.mkdir(parents=True, exist_ok=True)
             self._output = self._output_file.open("ab")
         self._process = await asyncio.create_subprocess_exec(
-            *self._argv, env=self._env, stdout=self._output, stderr=self._output
+            *self._argv, env=self._env, stdout=self._output, stderr=self._output, preexec_fn=die_with_parent
         )
         self._pid_file.parent.mkdir(parents=True, exist_ok=True)
         self._pid_file.write_text(f"{self._process.pid}\n")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from lab.chaos.config import Settings
+from lab.process import die_with_parent
 
 
 class MechanismError(Exception):
@@ -86,6 +87,7 @@ class Hooks:
             str(seconds),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )
         assert process.stdout is not None
         try:

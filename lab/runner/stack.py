@@ -20,6 +20,7 @@ from typing import IO
 import httpx
 import psutil
 
+from lab.process import die_with_parent
 from lab.runner.components import ComponentSpec, LabPaths, lab_components
 from lab.runner.monitoring import MonitoringConfig
 from lab.runner.observability import PRODUCT, observability_components, render
@@ -148,6 +149,7 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def _wait_healthy(self, spec: ComponentSpec) -> None:

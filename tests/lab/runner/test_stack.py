@@ -102,10 +102,13 @@ def test_cli_usage_errors_exit_2(argv: list[str]) -> None:
     assert done.returncode == 2 and "usage" in done.stderr
 
 
-@pytest.mark.parametrize("command", ["bench", "demo"])
-def test_cli_placeholders_exit_2(command: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "lab", command], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2 and "not built yet" in done.stderr
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["bogus"], ["bench", "--runs", "many"], ["demo", "--profile", "staging"], ["up", "--without", "x"]],
+)
+def test_cli_bad_arguments_exit_2_with_usage(argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "usage:" in done.stderr
 
 
 def test_lab_up_prints_where_things_listen_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -144,3 +147,36 @@ def test_the_lab_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
     assert alive == []
     for name in ("dependency", "action", "loadgen", "chaos"):
         assert stack.log_file(name).exists()
+
+
+RUNNER_THAT_GETS_KILLED = """
+import sys, time
+from pathlib import Path
+from lab.runner.components import ComponentSpec
+from lab.runner.observability import PRODUCT
+from lab.runner.ports import Ports
+from lab.runner.stack import Stack
+LAB = ["dependency", "action", "target", "loadgen", "chaos"]
+port = int(sys.argv[2])
+stack = Stack(ports=Ports.free(), run_dir=Path(sys.argv[1]), without=[*LAB, *PRODUCT])
+argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+stack.add(ComponentSpec(name="web", argv=argv, health_url=f"http://127.0.0.1:{port}/"))
+stack.start()
+print(stack.processes["web"].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_components_die_when_the_runner_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives the runner no chance to stop anything: the kernel (PR_SET_PDEATHSIG) does it."""
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER_THAT_GETS_KILLED, str(tmp_path), str(free_port())],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert runner.stdout is not None
+    child = int(runner.stdout.readline())
+    assert psutil.pid_exists(child)
+    runner.kill()
+    runner.wait(10)
+    _, alive = psutil.wait_procs([psutil.Process(child)], timeout=10)
+    assert not alive
