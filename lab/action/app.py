@@ -18,7 +18,10 @@ from pydantic import ValidationError
 from lab.action.audit import AuditLog, AuditRecord
 from lab.action.catalog import ACTIONS
 from lab.action.config import Settings
+from lab.action.container_restarter import ContainerRestarter
+from lab.action.docker_engine import DockerEngine
 from lab.action.remediations import ActionFailed, ActionResult, Remediations
+from lab.action.restarter import NoRestarter, TargetRestarter
 from lab.action.supervisor import TargetSupervisor, target_environment
 from lab.action.target_client import TargetClient, TargetHealth
 from lab.auth import require_bearer
@@ -51,24 +54,39 @@ async def _params(request: Request) -> dict[str, Any]:
     return {**body, **dict(request.query_params)}
 
 
+async def open_restarter(settings: Settings, target_env: Mapping[str, str]) -> TargetRestarter:
+    """The restarter for the configured mode; in supervise mode the target is started here."""
+    mode = settings.resolved_restart_mode()
+    health_url = f"{settings.target_url.rstrip('/')}/api/v1/health"
+    if mode == "supervise":
+        supervisor = TargetSupervisor(
+            env=target_environment(target_env, settings.target_env_file),
+            health_url=health_url,
+            pid_file=settings.pid_file(),
+            command=settings.target_command,
+            output_file=settings.target_output_file,
+            stop_grace_seconds=settings.stop_grace_seconds,
+        )
+        log.info("target_started", pid=await supervisor.start())
+        return supervisor
+    if mode == "docker":
+        if not settings.docker_socket.exists():
+            log.warning("docker_socket_missing", path=str(settings.docker_socket))
+        engine = DockerEngine(settings.docker_socket, settings.request_timeout_seconds)
+        return ContainerRestarter(
+            engine, settings.target_container, health_url, settings.stop_grace_seconds
+        )
+    return NoRestarter(settings.pid_file())
+
+
 def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) -> FastAPI:
     """`target_env` is the environment the supervised target starts with (the process env in __main__)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient() as http:
-            supervisor = None
-            if settings.supervise_target:
-                supervisor = TargetSupervisor(
-                    env=target_environment(target_env or {}, settings.target_env_file),
-                    health_url=f"{settings.target_url.rstrip('/')}/api/v1/health",
-                    pid_file=settings.pid_file(),
-                    command=settings.target_command,
-                    output_file=settings.target_output_file,
-                    stop_grace_seconds=settings.stop_grace_seconds,
-                )
-                pid = await supervisor.start()
-                log.info("target_started", pid=pid)
+            restarter = await open_restarter(settings, target_env or {})
+            log.info("restart_mode", mode=settings.resolved_restart_mode())
             target = TargetClient(
                 http,
                 settings.target_url,
@@ -76,21 +94,15 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
                 settings.request_timeout_seconds,
             )
             app.state.target = target
-            app.state.supervisor = supervisor
+            app.state.restarter = restarter
             app.state.audit = AuditLog(settings.data_dir / "audit.jsonl")
             app.state.remediations = Remediations(
-                target,
-                http,
-                supervisor,
-                settings.target_db_path,
-                settings.pid_file(),
-                settings.restart_deadline_seconds,
+                target, http, restarter, settings.target_db_path, settings.restart_deadline_seconds
             )
             try:
                 yield
             finally:
-                if supervisor is not None:
-                    await supervisor.close()
+                await restarter.close()
 
     app = FastAPI(title="lab action server", lifespan=lifespan)
     router = APIRouter(

@@ -137,14 +137,25 @@ def _terminate(pid: int, grace: float) -> bool:
         return False
 
 
+def with_descendants(pids: set[int]) -> set[int]:
+    """`pids` and their children, recursively: a container's first process may be an init (compose's
+    `init: true`) whose child is the target that holds the locks."""
+    found = set(pids)
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found.update(child.pid for child in psutil.Process(pid).children(recursive=True))
+    return found
+
+
 def kill_blocking(
     db_path: Path, protected: set[int], min_age_seconds: float = 0.0, grace: float = 3.0
 ) -> BlockingResult:
-    """Terminates every lock holder on the database files except `protected` pids and young processes.
+    """Terminates every lock holder on the database files except young processes, this process and
+    the `protected` pids with their descendants.
 
     Blocking (psutil waits): call it from a worker thread in async code.
     """
-    protected = protected | {os.getpid()}
+    protected = with_descendants(protected) | {os.getpid()}
     holders = find_lock_holders(db_path)
     terminated, skipped = [], []
     for holder in holders:

@@ -63,7 +63,8 @@ ACTIONS: dict[str, ActionSpec] = {
     for spec in (
         ActionSpec(
             name="restart-target",
-            description="SIGTERM (then SIGKILL) the target process, start it again, wait for its health.",
+            description="SIGTERM (then SIGKILL) the target process or its container, start it again, "
+            "wait for its health.",
             risk="medium",
             used_for="a dead or wedged process; state held in process memory (leaked memory, stuck threads)",
             params_model=NoParams,

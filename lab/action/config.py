@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RestartMode = Literal["supervise", "docker", "none"]
 
 
 class Settings(BaseSettings):
@@ -20,14 +23,33 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data/action")
     request_timeout_seconds: float = 10.0
 
+    # How restart-target reaches the target. Unset: `supervise` if supervise_target (the native
+    # runner's older switch, still honoured), else `none`.
+    restart_mode: RestartMode | None = None
     supervise_target: bool = False
     target_command: str = ""  # default: `<this python> -m lab.target`
     target_env_file: Path | None = None
     target_output_file: Path | None = None  # the target's stdout/stderr; default: inherit
     target_pid_file: Path | None = None  # default: <data_dir>/target.pid
+    target_container: str = "sre-target"  # docker mode: the container's name (or id)
+    docker_socket: Path = Path("/var/run/docker.sock")  # docker mode: the Engine API's unix socket
+    # SIGTERM → SIGKILL grace, for the supervised process and as the Engine API's restart `t`.
     stop_grace_seconds: float = 5.0
     restart_deadline_seconds: float = 20.0
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _one_restart_mode(self) -> Settings:
+        if self.supervise_target and self.restart_mode not in (None, "supervise"):
+            raise ValueError(
+                f"ACTION_SUPERVISE_TARGET=true contradicts ACTION_RESTART_MODE={self.restart_mode}"
+            )
+        return self
+
+    def resolved_restart_mode(self) -> RestartMode:
+        if self.restart_mode is not None:
+            return self.restart_mode
+        return "supervise" if self.supervise_target else "none"
 
     def pid_file(self) -> Path:
         return self.target_pid_file or self.data_dir / "target.pid"

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from lab.action.blocking import kill_blocking
 from lab.action.catalog import ActionParams, KillBlockingParams, PoolRemediationParams, RateLimitParams
-from lab.action.supervisor import TargetNotHealthy, TargetSupervisor, read_pid_file
+from lab.action.restarter import RestartFailed, TargetRestarter
 from lab.action.target_client import TargetCallFailed, TargetClient
 
 
@@ -25,7 +25,10 @@ class ActionResult(BaseModel):
 
 
 class ActionFailed(Exception):
-    """The action could not do its job; `http_status` is what the API answers (409 refused, 502 target)."""
+    """The action could not do its job; `http_status` is what the API answers.
+
+    409 refused here, 502 the target or the Docker engine said no, 503 the engine is out of reach.
+    """
 
     def __init__(self, reason: str, http_status: int = 502) -> None:
         super().__init__(reason)
@@ -43,16 +46,14 @@ class Remediations:
         self,
         target: TargetClient,
         http: httpx.AsyncClient,
-        supervisor: TargetSupervisor | None,
+        restarter: TargetRestarter,
         db_path: Path,
-        pid_file: Path,
         restart_deadline_seconds: float,
     ) -> None:
         self._target = target
         self._http = http
-        self._supervisor = supervisor
+        self._restarter = restarter
         self._db_path = db_path
-        self._pid_file = pid_file
         self._deadline = restart_deadline_seconds
         self._handlers: dict[str, Callable[[Any], Awaitable[Outcome]]] = {
             "restart-target": self.restart_target,
@@ -69,14 +70,11 @@ class Remediations:
             return await self._handlers[name](params)
         except TargetCallFailed as exc:
             raise ActionFailed(exc.reason, 409 if exc.status_code == 409 else 502) from None
+        except RestartFailed as exc:
+            raise ActionFailed(exc.reason, exc.http_status) from None
 
     async def restart_target(self, params: ActionParams) -> Outcome:
-        if self._supervisor is None:
-            raise ActionFailed("this action server does not supervise the target process", 409)
-        try:
-            result = await self._supervisor.restart(self._http, self._deadline)
-        except TargetNotHealthy as exc:
-            raise ActionFailed(exc.reason) from None
+        result = await self._restarter.restart(self._http, self._deadline)
         return Outcome(
             detail=f"target restarted (pid {result.old_pid} → {result.new_pid}), "
             f"answering after {result.seconds_to_healthy:.1f} s",
@@ -96,7 +94,12 @@ class Remediations:
         return Outcome(detail=detail, changes=changes)
 
     async def kill_blocking_queries(self, params: KillBlockingParams) -> Outcome:
-        protected = {pid for pid in (self._supervised_pid(), read_pid_file(self._pid_file)) if pid}
+        try:
+            protected = await self._restarter.target_pids()
+        except RestartFailed as exc:
+            raise ActionFailed(
+                f"nothing terminated: the target's pid is unknown ({exc.reason})", exc.http_status
+            ) from None
         result = await asyncio.to_thread(kill_blocking, self._db_path, protected, params.min_age_seconds)
         if result.terminated:
             held = ", ".join(f"{h.pid} (up {h.held_seconds or 0:.0f} s)" for h in result.terminated)
@@ -104,9 +107,6 @@ class Remediations:
         else:
             detail = "no other process holds a lock on the database"
         return Outcome(detail=detail, changes=result.model_dump())
-
-    def _supervised_pid(self) -> int | None:
-        return self._supervisor.pid if self._supervisor is not None else None
 
     async def rollback_release(self, params: ActionParams) -> Outcome:
         answer = await self._target.admin("release/rollback")

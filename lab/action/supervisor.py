@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shlex
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
 import httpx
-from pydantic import BaseModel
 
+from lab.action.restarter import RestartResult, read_pid_file, wait_until_answering
 from lab.process import die_with_parent
 
 
@@ -32,20 +30,9 @@ def target_environment(base: Mapping[str, str], env_file: Path | None) -> dict[s
     return env
 
 
-class RestartResult(BaseModel):
-    old_pid: int | None
-    old_exit_code: int | None
-    new_pid: int
-    seconds_to_healthy: float
-
-
-class TargetNotHealthy(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class TargetSupervisor:
+    """ACTION_RESTART_MODE=supervise: the target is this server's child process (the native lab)."""
+
     def __init__(
         self,
         env: Mapping[str, str],
@@ -107,16 +94,13 @@ class TargetSupervisor:
             self._output = None
 
     async def wait_healthy(self, http: httpx.AsyncClient, deadline_seconds: float) -> float:
-        """Seconds until the health URL answers at all (any status: the process is serving)."""
-        started = time.monotonic()
-        while time.monotonic() - started < deadline_seconds:
-            if self.pid is None:
-                raise TargetNotHealthy("the target process exited during startup")
-            with contextlib.suppress(httpx.HTTPError):
-                await http.get(self._health_url, timeout=2)
-                return time.monotonic() - started
-            await asyncio.sleep(0.2)
-        raise TargetNotHealthy(f"the target did not answer its health check within {deadline_seconds:g} s")
+        return await wait_until_answering(http, self._health_url, deadline_seconds, self._exited)
+
+    async def _exited(self) -> str | None:
+        return "the target process exited during startup" if self.pid is None else None
+
+    async def target_pids(self) -> set[int]:
+        return {pid for pid in (self.pid, read_pid_file(self._pid_file)) if pid}
 
     async def restart(self, http: httpx.AsyncClient, deadline_seconds: float) -> RestartResult:
         async with self._lock:
@@ -128,12 +112,3 @@ class TargetSupervisor:
             old_pid=old_pid, old_exit_code=exit_code, new_pid=new_pid, seconds_to_healthy=seconds
         )
 
-
-def read_pid_file(path: Path) -> int | None:
-    """The pid a pid file names, if that process still exists."""
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid

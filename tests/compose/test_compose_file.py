@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lab.action.config import Settings as ActionSettings
 from lab.runner.ports import Ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +156,17 @@ def test_the_target_is_not_supervised_and_the_action_server_can_restart_it(compo
     assert action["environment"]["ACTION_RESTART_MODE"] == "docker"
     assert action["environment"]["ACTION_TARGET_CONTAINER"] == services["target"]["container_name"]
     assert "/var/run/docker.sock:/var/run/docker.sock" in action["volumes"]
+
+
+def test_the_action_servers_env_is_what_its_settings_read(compose: dict[str, Any]) -> None:
+    """A name the action server does not know would be ignored silently (extra="ignore")."""
+    env = compose["services"]["action"]["environment"]
+    known = {f"ACTION_{name.upper()}" for name in ActionSettings.model_fields}
+    assert set(env) <= known, sorted(set(env) - known)
+    settings = ActionSettings(**{key.removeprefix("ACTION_").lower(): value for key, value in env.items()})
+    assert settings.resolved_restart_mode() == "docker"
+    mounts = [volume.split(":")[1] for volume in compose["services"]["action"]["volumes"]]
+    assert str(settings.docker_socket) in mounts
 
 
 def test_the_agent_is_blind_to_the_fault_injector(compose: dict[str, Any]) -> None:
