@@ -52,6 +52,9 @@ def create_app(
     registry = registry or CollectorRegistry()
     metrics = AgentMetrics(registry)
 
+    def fallback(operation: str) -> None:
+        metrics.knowledge_fallbacks_total.labels(operation=operation).inc()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         data_dir = settings.AGENT_DATA_DIR
@@ -66,7 +69,9 @@ def create_app(
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             loaded = runbooks if runbooks is not None else load_runbooks_safely(settings.RUNBOOKS_PATH, notes)
-            store_k = knowledge if knowledge is not None else load_knowledge(settings, loaded, notes)
+            store_k = (
+                knowledge if knowledge is not None else load_knowledge(settings, loaded, notes, fallback)
+            )
             thinking = reasoning or load_reasoning(settings, notes)
             target = TargetClient(http, settings.TARGET_API_BASE_URL)
             prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
@@ -150,6 +155,9 @@ def create_app(
                 await annotator.aclose()
                 app.state.runtime = None
                 store.close()
+                close_knowledge = getattr(store_k, "close", None) if knowledge is None else None
+                if close_knowledge is not None:  # the Weaviate client and its worker threads
+                    close_knowledge()
 
     app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
     app.state.runtime = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AgentMode = Literal["autonomous", "approval", "dry-run"]
@@ -25,7 +25,13 @@ class Settings(BaseSettings):
     GRAFANA_URL: str = ""
     GRAFANA_TOKEN: SecretStr = SecretStr("")
     GRAFANA_DASHBOARD_UID: str = "sre-target"
-    WEAVIATE_URL: str = ""
+    WEAVIATE_URL: str = Field(default="", description="http(s) REST URL; empty = the embedded store only")
+    WEAVIATE_GRPC_PORT: int = Field(default=50051, ge=1, le=65535)
+    WEAVIATE_API_KEY: SecretStr = SecretStr("")
+    WEAVIATE_COLLECTION_PREFIX: str = Field(default="Sre", pattern=r"^[A-Z][A-Za-z0-9]*$")
+    WEAVIATE_TIMEOUT_SECONDS: float = Field(
+        default=5.0, gt=0, description="per request; a store call gets twice that"
+    )
 
     LLM_MODEL: str = ""
     LLM_API_BASE: str = ""
@@ -67,3 +73,10 @@ class Settings(BaseSettings):
     ACTION_TIMEOUT_SECONDS: float = 120.0
     INTAKE_QUEUE_SIZE: int = 100
     LOG_LEVEL: str = "INFO"
+
+    @field_validator("WEAVIATE_URL")
+    @classmethod
+    def _weaviate_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("WEAVIATE_URL must start with http:// or https://")
+        return value.rstrip("/")

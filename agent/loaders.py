@@ -1,4 +1,4 @@
-"""Wiring helper B's parts (runbooks, knowledge store, diagnosers) into the app, degrading instead of failing.
+"""Wiring the reasoning parts (runbooks, knowledge store, diagnosers) into the app, degrading, never failing.
 
 Each loader records a note that `/agent/status` shows when a part is missing or broken, so the agent
 still starts, pages in, and escalates rather than not running at all.
@@ -6,8 +6,10 @@ still starts, pages in, and escalates rather than not running at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -29,16 +31,66 @@ def load_runbooks_safely(path: Path, notes: list[str]) -> list[Any]:
         return []
 
 
-def load_knowledge(settings: Settings, runbooks: list[Any], notes: list[str]) -> Any | None:
+def load_knowledge(
+    settings: Settings,
+    runbooks: list[Any],
+    notes: list[str],
+    on_fallback: Callable[[str], None] | None = None,
+) -> Any | None:
+    """The embedded store, or with WEAVIATE_URL the Weaviate store over it (embedded if Weaviate is down)."""
     try:
         from agent.knowledge.store import open_knowledge_store
 
-        store = open_knowledge_store(settings.VECTOR_STORE_PATH)
-        store.sync_runbooks(runbooks)
-        return store
+        record = open_knowledge_store(settings.VECTOR_STORE_PATH)
     except Exception as exc:  # diagnosis works without past incidents
         notes.append(f"knowledge store unavailable: {type(exc).__name__}")
         log.warning("knowledge_unavailable", error=type(exc).__name__)
+        return None
+    if settings.WEAVIATE_URL:
+        store = _open_weaviate(settings, record, runbooks, notes, on_fallback)
+        if store is not None:
+            return store
+    try:
+        record.sync_runbooks(runbooks)
+    except Exception as exc:  # past incidents still help without runbook search
+        notes.append(f"runbooks not indexed: {type(exc).__name__}")
+        log.warning("runbooks_not_indexed", error=type(exc).__name__)
+    return record
+
+
+def _open_weaviate(
+    settings: Settings,
+    record: Any,
+    runbooks: list[Any],
+    notes: list[str],
+    on_fallback: Callable[[str], None] | None,
+) -> Any | None:
+    client = None
+    try:
+        from agent.knowledge.weaviate_collections import Collections, connect_weaviate
+        from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+
+        timeout = settings.WEAVIATE_TIMEOUT_SECONDS
+        client = connect_weaviate(
+            settings.WEAVIATE_URL, settings.WEAVIATE_GRPC_PORT, settings.WEAVIATE_API_KEY, timeout
+        )
+        store = WeaviateKnowledgeStore(
+            client,
+            record,
+            collections=Collections(settings.WEAVIATE_COLLECTION_PREFIX),
+            deadline_seconds=2 * timeout,
+            on_fallback=on_fallback,
+        )
+        store.start(runbooks)
+        return store
+    except Exception as exc:  # Weaviate is an index over the embedded record: the agent runs without it
+        if client is not None:
+            client.close()
+        where = urlsplit(settings.WEAVIATE_URL).netloc.rpartition("@")[2]
+        notes.append(
+            f"Weaviate at {where} unavailable at start-up ({type(exc).__name__}): using the embedded store"
+        )
+        log.warning("weaviate_unavailable", error=type(exc).__name__)
         return None
 
 

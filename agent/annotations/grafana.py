@@ -103,9 +103,7 @@ class GrafanaAnnotator:
 
     # -- what the workflow calls -------------------------------------------------------------------
 
-    def open_incident(
-        self, incident_id: str, diagnosis: str, text: str, tags: Sequence[str] = ()
-    ) -> str:
+    def open_incident(self, incident_id: str, diagnosis: str, text: str, tags: Sequence[str] = ()) -> str:
         """Marks the incident's start; calling it again for the same incident does nothing."""
         ref = f"incident-{incident_id}"
         if not self._outbox.knows(ref):

@@ -27,7 +27,7 @@ from rank_bm25 import BM25Okapi
 
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
-from agent.knowledge.text import cosine, tokenize
+from agent.knowledge.text import blended_score, cosine, tokenize
 
 FORMAT_VERSION = 1
 log = structlog.get_logger("agent.knowledge")
@@ -77,15 +77,14 @@ class _Index:
         if not q or self.bm25 is None:
             return []
         bm25 = [float(s) for s in self.bm25.get_scores(q)]
-        top = max(bm25) if max(bm25) > 0 else 1.0
+        top = max(bm25)
         sims = [cosine(q, tokens) for tokens in self.tokens]
         semantic = self._semantic(query)
         ranked = []
         for i, doc in enumerate(self.docs):
             if sims[i] == 0:
                 continue
-            # BM25 alone is unstable on a handful of documents (IDF goes to zero); the cosine keeps order.
-            score = 0.5 * max(bm25[i], 0) / top + 0.5 * sims[i]
+            score = blended_score(bm25[i], top, sims[i])
             if semantic is not None:
                 score = 0.5 * score + 0.5 * semantic[i]
             ranked.append((doc, score, sims[i]))
@@ -104,6 +103,8 @@ def _dot(a: list[float], b: list[float]) -> float:
 
 
 class EmbeddedKnowledgeStore:
+    backend = "embedded"
+
     def __init__(self, path: Path, embedder: Embedder | None = None) -> None:
         self.path = path
         self.embedder = embedder
@@ -132,13 +133,7 @@ class EmbeddedKnowledgeStore:
             if report.changed:
                 self._indexes.pop("runbooks", None)
                 self._save()
-        log.info(
-            "runbooks_synced",
-            added=len(report.added),
-            updated=len(report.updated),
-            removed=len(report.removed),
-            unchanged=len(report.unchanged),
-        )
+        log.info("runbooks_synced", **report.counts())
         return report
 
     def search_runbooks(self, query: str, k: int = 5) -> list[ScoredRunbook]:
@@ -149,7 +144,7 @@ class EmbeddedKnowledgeStore:
                 runbook_id=d.metadata["id"],
                 score=round(score, 4),
                 title=d.metadata.get("title", ""),
-                snippet=_snippet(d.page_content),
+                snippet=snippet(d.page_content),
             )
             for d, score, _ in ranked
         ]
@@ -178,6 +173,11 @@ class EmbeddedKnowledgeStore:
                 )
                 for d, score, sim in ranked
             ]
+
+    def incidents(self) -> list[IncidentMemory]:
+        """Every remembered incident (the Weaviate store re-indexes from this record)."""
+        with self._lock:
+            return list(self._incidents.values())
 
     def incident_count(self) -> int:
         with self._lock:
@@ -243,6 +243,6 @@ class EmbeddedKnowledgeStore:
             raise
 
 
-def _snippet(text: str, limit: int = 240) -> str:
+def snippet(text: str, limit: int = 240) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

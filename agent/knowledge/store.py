@@ -1,7 +1,8 @@
 """The knowledge store seam: runbooks and the memory of past incidents, searchable by symptom text.
 
-The embedded file store (`embedded.py`) is the default; a Weaviate-backed store can implement the same
-protocol later without the workflow noticing.
+The embedded file store (`embedded.py`) is the default and always the record; with WEAVIATE_URL set,
+`weaviate_store.py` implements the same protocol over it (Weaviate as the index, the file as the fallback)
+without the workflow noticing. Both rank the same way and fill `similarity` the same way.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ class SyncReport(BaseModel):
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": len(self.unchanged),
+        }
+
 
 class KnowledgeStore(Protocol):
     def sync_runbooks(self, runbooks: list[Runbook]) -> SyncReport: ...
@@ -80,7 +89,10 @@ class KnowledgeStore(Protocol):
 
 
 def open_knowledge_store(path: Path | str, embedder: Embedder | None = None) -> KnowledgeStore:
-    """The embedded store in one local file (created on first write; a corrupt file is set aside)."""
+    """The embedded store in one local file (created on first write; a corrupt file is set aside).
+
+    The Weaviate store is opened by `agent.loaders.load_knowledge` over this one, as its record.
+    """
     from agent.knowledge.embedded import EmbeddedKnowledgeStore
 
     return EmbeddedKnowledgeStore(Path(path), embedder=embedder)

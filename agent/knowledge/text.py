@@ -58,3 +58,11 @@ def cosine(a: list[str], b: list[str]) -> float:
     if not dot:
         return 0.0
     return dot / (math.sqrt(sum(n * n for n in ca.values())) * math.sqrt(sum(n * n for n in cb.values())))
+
+
+def blended_score(bm25: float, top_bm25: float, similarity: float) -> float:
+    """The ranking both stores use: BM25 normalised by the search's best, half and half with the token cosine.
+
+    BM25 alone is unstable on a handful of documents (IDF goes to zero); the cosine keeps the order.
+    """
+    return 0.5 * max(bm25, 0.0) / (top_bm25 if top_bm25 > 0 else 1.0) + 0.5 * similarity

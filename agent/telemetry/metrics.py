@@ -74,6 +74,12 @@ class AgentMetrics:
             ["action"],
             registry=registry,
         )
+        self.knowledge_fallbacks_total = Counter(
+            "sre_agent_knowledge_fallbacks_total",
+            "Knowledge store calls Weaviate could not answer, served by the embedded store",
+            ["operation"],
+            registry=registry,
+        )
         self.workflow_steps_total = Counter(
             "sre_agent_workflow_steps_total", "Workflow node executions", ["step"], registry=registry
         )

@@ -44,8 +44,8 @@ ACTION_TOKEN = "action-secret"
 
 # ---------------------------------------------------------------- serving apps on real ports
 class ServedApp:
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

@@ -1,13 +1,20 @@
-"""Fixtures for the agent's tests; the stand-ins themselves live in agent_testkit.py."""
+"""Fixtures for the agent's tests; the stand-ins live in agent_testkit.py and weaviate_standin.py."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_testkit import Lab, LabUrls, ServedApp, WorkflowFactory
 from fastapi import FastAPI
+from pydantic import SecretStr
+from weaviate_standin import WeaviateStandIn
+
+from agent.knowledge.embedded import EmbeddedKnowledgeStore
+from agent.knowledge.weaviate_collections import connect_weaviate
+from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
 
 
 @pytest.fixture
@@ -41,3 +48,26 @@ async def workflows(tmp_path: Path, lab_urls: LabUrls) -> AsyncIterator[Workflow
     factory = WorkflowFactory(tmp_path, lab_urls)
     yield factory
     await factory.close_all()
+
+
+@pytest.fixture
+def weaviate_server() -> Iterator[WeaviateStandIn]:
+    server = WeaviateStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def weaviate_store(weaviate_server: WeaviateStandIn) -> Iterator[Callable[..., WeaviateKnowledgeStore]]:
+    """Opens Weaviate stores on the stand-in over an embedded record at `path`; all closed at the end."""
+    opened: list[WeaviateKnowledgeStore] = []
+
+    def open_store(path: Path, **options: Any) -> WeaviateKnowledgeStore:
+        client = connect_weaviate(weaviate_server.url, weaviate_server.grpc_port, SecretStr(""), 2.0)
+        store = WeaviateKnowledgeStore(client, EmbeddedKnowledgeStore(path), **options)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from agent_testkit import LabUrls, agent_settings, standin_reasoning
 from fastapi.testclient import TestClient
+from weaviate_standin import WeaviateStandIn
 
 from agent.app import create_app
 from agent.knowledge.runbooks import load_runbooks
+from lab.runner.ports import free_port
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 
@@ -24,3 +26,43 @@ def test_knowledge_search_shows_what_the_agent_would_retrieve(tmp_path: Path, la
 
         assert client.get("/agent/knowledge/search", params={"q": ""}).status_code == 422
         assert client.get("/agent/knowledge/search", params={"q": "x", "k": 0}).status_code == 422
+
+
+def test_weaviate_serves_the_agent_and_failures_are_counted(
+    tmp_path: Path, lab_urls: LabUrls, weaviate_server: WeaviateStandIn
+) -> None:
+    settings = agent_settings(
+        tmp_path,
+        lab_urls,
+        WEAVIATE_URL=weaviate_server.url,
+        WEAVIATE_GRPC_PORT=weaviate_server.grpc_port,
+        WEAVIATE_TIMEOUT_SECONDS=0.5,
+    )
+    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    with TestClient(app) as client:
+        status = client.get("/agent/status").json()
+        assert status["knowledge_backend"] == "weaviate" and status["notes"] == []
+        query = {"q": "writes fail: database is locked"}
+        assert client.get("/agent/knowledge/search", params=query).json()["runbooks"][0]["runbook_id"] == (
+            "db-lock-contention"
+        )
+        assert weaviate_server.calls_of("search")[-1]["collection"] == "SreIncident"
+
+        weaviate_server.stop()
+        answer = client.get("/agent/knowledge/search", params=query).json()
+        assert answer["runbooks"][0]["runbook_id"] == "db-lock-contention"
+        metrics = client.get("/metrics").text
+        assert 'sre_agent_knowledge_fallbacks_total{operation="search_runbooks"} 1.0' in metrics
+
+
+def test_weaviate_down_at_start_leaves_the_embedded_store_and_a_note(
+    tmp_path: Path, lab_urls: LabUrls
+) -> None:
+    settings = agent_settings(tmp_path, lab_urls, WEAVIATE_URL=f"http://127.0.0.1:{free_port()}")
+    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    with TestClient(app) as client:
+        status = client.get("/agent/status").json()
+        assert status["knowledge_backend"] == "embedded"
+        assert any("Weaviate" in note and "embedded store" in note for note in status["notes"])
+        answer = client.get("/agent/knowledge/search", params={"q": "no space left on device"}).json()
+        assert answer["runbooks"][0]["runbook_id"] == "disk-full"

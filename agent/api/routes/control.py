@@ -43,6 +43,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
         "llm_model": settings.LLM_MODEL or None,
         "runbooks": runtime.runbook_count,
         "knowledge_store": runtime.knowledge is not None,
+        "knowledge_backend": getattr(runtime.knowledge, "backend", None),
         "guardrails": {
             "max_actions_per_incident": settings.MAX_ACTIONS_PER_INCIDENT,
             "max_actions_per_hour": settings.MAX_ACTIONS_PER_HOUR,

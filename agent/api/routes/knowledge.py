@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
@@ -25,8 +27,6 @@ async def search_knowledge(
 ) -> KnowledgeSearch:
     if runtime.knowledge is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="the knowledge store is unavailable")
-    return KnowledgeSearch(
-        query=q,
-        runbooks=runtime.knowledge.search_runbooks(q, k=k),
-        incidents=runtime.knowledge.search_incidents(q, k=k),
-    )
+    runbooks = await asyncio.to_thread(runtime.knowledge.search_runbooks, q, k)  # may wait on Weaviate
+    incidents = await asyncio.to_thread(runtime.knowledge.search_incidents, q, k)
+    return KnowledgeSearch(query=q, runbooks=runbooks, incidents=incidents)

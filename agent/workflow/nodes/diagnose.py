@@ -3,6 +3,7 @@ failure, counted by reason) the deterministic diagnoser."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -17,7 +18,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     deps.set_step(incident_id, "diagnose")
     symptoms = Symptoms.model_validate(state["symptoms"])
     runbooks = deps.runbooks()
-    past = _past_incidents(deps, symptoms)
+    past = await _past_incidents(deps, symptoms)
     diagnosis: Diagnosis | None = None
     if deps.reasoning.llm is not None:
         diagnosis = await _llm_diagnosis(deps, symptoms, runbooks, past)
@@ -56,11 +57,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     }
 
 
-def _past_incidents(deps: WorkflowDeps, symptoms: Symptoms) -> list[Any]:
+async def _past_incidents(deps: WorkflowDeps, symptoms: Symptoms) -> list[Any]:
+    """In a thread: the store may wait on Weaviate, and the event loop answers webhooks meanwhile."""
     if deps.knowledge is None:
         return []
     try:
-        return list(deps.knowledge.search_incidents(deps.reasoning.symptoms_query(symptoms), k=3))
+        query = deps.reasoning.symptoms_query(symptoms)
+        return list(await asyncio.to_thread(deps.knowledge.search_incidents, query, 3))
     except Exception as exc:  # the knowledge store is an aid: diagnosis goes on without it
         deps.log.warning("knowledge_search_failed", error=type(exc).__name__)
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -37,7 +38,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds()
         deps.metrics.time_to_mitigate.labels(diagnosis=diagnosis_id).observe(ttm)
     deps.metrics.incidents_open.set(len(deps.store.unfinished()))
-    remembered = _remember(deps, incident, state, outcome)
+    remembered = await _remember(deps, incident, state, outcome)
     if deps.annotations is not None:
         deps.annotations.close_incident(
             incident_id, diagnosis_id, outcome, f"{incident_id}: {outcome}", opened_at=incident.opened_at
@@ -46,8 +47,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     return {"timeline": [entry], "recommendation": state.get("recommendation", "")}
 
 
-def _remember(deps: WorkflowDeps, incident: Incident, state: AgentState, outcome: Outcome) -> bool:
-    """Store the incident in the knowledge store for similar incidents to find; a failure is logged only."""
+async def _remember(deps: WorkflowDeps, incident: Incident, state: AgentState, outcome: Outcome) -> bool:
+    """Store the incident in the knowledge store for similar incidents to find; a failure is logged only.
+
+    In a thread: the store may wait on Weaviate, and the event loop answers webhooks meanwhile.
+    """
     if deps.knowledge is None:
         return False
     try:
@@ -57,20 +61,19 @@ def _remember(deps: WorkflowDeps, incident: Incident, state: AgentState, outcome
         executed = [a for a in incident.actions if a.status in EXECUTED]
         worked = [executed[-1].action] if outcome == "resolved" and executed else []  # the one verified
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds() if incident.mitigated_at else None
-        deps.knowledge.add_incident(
-            IncidentMemory(
-                incident_id=incident.id,
-                symptoms_text=deps.reasoning.symptoms_query(symptoms),
-                diagnosis_id=incident.diagnosis_id or "unknown",
-                root_cause=incident.diagnosis.root_cause if incident.diagnosis else "",
-                actions_tried=[a.action for a in executed],
-                actions_worked=worked,
-                actions_failed=[a.action for a in executed if a.action not in worked],
-                outcome=outcome,
-                time_to_mitigate_seconds=ttm,
-                created_at=utcnow(),
-            )
+        memory = IncidentMemory(
+            incident_id=incident.id,
+            symptoms_text=deps.reasoning.symptoms_query(symptoms),
+            diagnosis_id=incident.diagnosis_id or "unknown",
+            root_cause=incident.diagnosis.root_cause if incident.diagnosis else "",
+            actions_tried=[a.action for a in executed],
+            actions_worked=worked,
+            actions_failed=[a.action for a in executed if a.action not in worked],
+            outcome=outcome,
+            time_to_mitigate_seconds=ttm,
+            created_at=utcnow(),
         )
+        await asyncio.to_thread(deps.knowledge.add_incident, memory)
         return True
     except Exception as exc:  # memory is an aid; the incident itself is already stored
         deps.log.warning("remember_failed", error=type(exc).__name__)

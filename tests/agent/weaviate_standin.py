@@ -1,0 +1,304 @@
+"""A Weaviate stand-in that speaks the protocols the v4 client really uses, for the Weaviate store's tests.
+
+Weaviate cannot run here (its embedded mode downloads a binary), so this serves the REST endpoints the
+client calls (meta, readiness, schema, object delete) from FastAPI under uvicorn, and the
+`weaviate.v1.Weaviate` gRPC service (Search, BatchObjects) from a real `grpc.server` built on the
+protobuf modules that ship inside weaviate-client (`weaviate.proto.v1`, the version the client picked).
+It is stricter than a default Weaviate (no auto-schema: an unknown collection or property is an error)
+and ranks with Weaviate's BM25 formula over whitespace tokens of the searched properties. Every request
+is kept in `calls` for assertions. It lives next to agent_testkit.py so that tests under knowledge/ and
+diagnosis/ can both import it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import uuid as uuid_lib
+from collections import Counter
+from concurrent import futures
+from datetime import datetime
+from typing import Any
+
+import grpc
+from agent_testkit import ServedApp
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from google.protobuf.json_format import MessageToDict
+from weaviate.proto.v1 import batch_pb2, properties_pb2, search_get_pb2, weaviate_pb2_grpc
+
+from lab.runner.ports import free_port
+
+VERSION = "1.28.4"
+TYPES = {"text", "text[]", "number", "int", "boolean", "date"}
+_CLASS = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
+K1, B = 1.2, 0.75
+
+
+class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
+    def __init__(self, api_key: str = "") -> None:
+        self.api_key = api_key
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.rest_port, self.grpc_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.rest_port}"
+        self._lock = threading.Lock()
+        self._rest: ServedApp | None = None
+        self._grpc: grpc.Server | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> WeaviateStandIn:
+        """Serve on the same two ports every time, so a stop/start is Weaviate restarting."""
+        self._rest = ServedApp(self._rest_app(), port=self.rest_port).__enter__()
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        weaviate_pb2_grpc.add_WeaviateServicer_to_server(self, server)
+        server.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
+        server.start()
+        self._grpc = server
+        return self
+
+    def stop(self) -> None:
+        if self._grpc is not None:
+            self._grpc.stop(grace=0).wait(5)
+            self._grpc = None
+        if self._rest is not None:
+            self._rest.__exit__()
+            self._rest = None
+
+    def calls_of(self, kind: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if c["kind"] == kind]
+
+    # ---------------------------------------------------------------- REST
+    def _rest_app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def auth(request: Request, call_next: Any) -> Response:
+            if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
+                return JSONResponse({"error": [{"message": "unauthorized"}]}, status_code=401)
+            self.calls.append({"kind": f"rest {request.method} {request.url.path}"})
+            response: Response = await call_next(request)
+            return response
+
+        @app.get("/v1/meta")
+        def meta() -> dict[str, Any]:
+            return {"hostname": "http://[::]:8080", "modules": {}, "version": VERSION}
+
+        @app.get("/v1/.well-known/ready")
+        def ready() -> Response:
+            return Response(status_code=200)
+
+        @app.get("/v1/schema/{name}")
+        def get_class(name: str) -> Response:
+            if name not in self.schemas:
+                return Response(status_code=404)
+            return JSONResponse(self.schemas[name])
+
+        @app.post("/v1/schema")
+        async def create_class(request: Request) -> Response:
+            body = await request.json()
+            problem = self._check_class(body)
+            if problem:
+                return JSONResponse({"error": [{"message": problem}]}, status_code=422)
+            with self._lock:
+                self.schemas[body["class"]] = body
+                self.objects[body["class"]] = {}
+            return JSONResponse(body)
+
+        @app.delete("/v1/objects/{name}/{object_id}")
+        def delete_object(name: str, object_id: str) -> Response:
+            with self._lock:
+                gone = self.objects.get(name, {}).pop(object_id, None)
+            return Response(status_code=204 if gone is not None else 404)
+
+        return app
+
+    def _check_class(self, body: dict[str, Any]) -> str:
+        name = str(body.get("class", ""))
+        if not _CLASS.match(name):
+            return f"invalid class name {name!r}"
+        if name in self.schemas:
+            return f"class name {name!r} already exists"
+        vectors = body.get("vectorConfig") or {}
+        if any(v.get("vectorizer") != {"none": {}} for v in vectors.values()) or not vectors:
+            return "this stand-in has no vectorizer modules: vectors must be self-provided"
+        for prop in body.get("properties", []):
+            if prop.get("dataType", [None])[0] not in TYPES:
+                return f"property {prop.get('name')!r}: unsupported dataType {prop.get('dataType')}"
+        return ""
+
+    # ---------------------------------------------------------------- gRPC
+    def _authorised(self, context: grpc.ServicerContext) -> None:
+        if self.api_key and dict(context.invocation_metadata()).get("authorization") != (
+            f"Bearer {self.api_key}"
+        ):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "unauthorized")
+
+    def _types(self, collection: str, context: grpc.ServicerContext) -> dict[str, str]:
+        if collection not in self.schemas:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"collection {collection!r} not found")
+        return {p["name"]: p["dataType"][0] for p in self.schemas[collection].get("properties", [])}
+
+    def Search(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._authorised(context)
+        types = self._types(request.collection, context)
+        if any(request.HasField(f) for f in ("filters", "hybrid_search", "near_vector", "near_text")):
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "only bm25 and cursor reads are served here")
+        everything = not request.HasField("properties") or request.properties.return_all_nonref_properties
+        wanted = list(types) if everything else list(request.properties.non_ref_properties)
+        unknown = [p for p in [*wanted, *request.bm25_search.properties] if p not in types]
+        if unknown:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no such properties: {unknown}")
+        limit = request.limit or 10  # 0: unset, the server default
+        call = dict(kind="search", collection=request.collection, limit=limit, properties=sorted(wanted))
+        call["metadata"] = sorted(k for k, v in MessageToDict(request.metadata).items() if v is True)
+        with self._lock:
+            stored = dict(self.objects[request.collection])
+        if request.HasField("bm25_search"):
+            if request.after:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor cannot be combined with bm25")
+            searchable = self._searchable(request.collection)
+            searched = list(request.bm25_search.properties) or list(searchable)
+            if any(p not in searchable for p in searched):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not all of {searched} are searchable text")
+            call |= {"query": request.bm25_search.query, "query_properties": searched}
+            hits = _bm25(request.bm25_search.query, stored, {p: searchable[p] for p in searched})[:limit]
+        else:
+            ordered = sorted(u for u in stored if not request.after or u > request.after)
+            hits = [(u, 0.0) for u in ordered[:limit]]
+        self.calls.append(call)
+        scores = request.metadata.score and request.HasField("bm25_search")  # only when asked for
+        results = [
+            self._result(request.collection, u, stored[u], wanted, types, score if scores else None)
+            for u, score in hits
+        ]
+        return search_get_pb2.SearchReply(took=0.001, results=results)
+
+    def _searchable(self, collection: str) -> dict[str, str]:
+        """Searchable text properties and their tokenization (Weaviate's default is `word`)."""
+        return {
+            p["name"]: p.get("tokenization", "word")
+            for p in self.schemas[collection].get("properties", [])
+            if p["dataType"] == ["text"] and p.get("indexSearchable", True)
+        }
+
+    def _result(
+        self,
+        collection: str,
+        object_id: str,
+        props: dict[str, Any],
+        wanted: list[str],
+        types: dict[str, str],
+        score: float | None,
+    ) -> Any:
+        meta = search_get_pb2.MetadataResult(id=object_id, id_as_bytes=uuid_lib.UUID(object_id).bytes)
+        if score is not None:
+            meta.score, meta.score_present = score, True
+        fields = {name: _value(types[name], props.get(name)) for name in wanted}
+        return search_get_pb2.SearchResult(
+            metadata=meta,
+            properties=search_get_pb2.PropertiesResult(
+                target_collection=collection, non_ref_props=properties_pb2.Properties(fields=fields)
+            ),
+        )
+
+    def BatchObjects(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._authorised(context)
+        errors = []
+        for index, obj in enumerate(request.objects):
+            try:
+                props = self._properties(obj)
+            except ValueError as exc:
+                errors.append(batch_pb2.BatchObjectsReply.BatchError(index=index, error=str(exc)))
+                continue
+            with self._lock:
+                self.objects[obj.collection][str(uuid_lib.UUID(obj.uuid))] = props  # an upsert, as Weaviate
+            self.calls.append(
+                {"kind": "batch", "collection": obj.collection, "uuid": obj.uuid, "properties": props}
+            )
+        return batch_pb2.BatchObjectsReply(took=0.001, errors=errors)
+
+    def _properties(self, obj: Any) -> dict[str, Any]:
+        if obj.collection not in self.schemas:
+            raise ValueError(f"collection {obj.collection!r} not found")
+        uuid_lib.UUID(obj.uuid)
+        types = {p["name"]: p["dataType"][0] for p in self.schemas[obj.collection]["properties"]}
+        given: dict[str, Any] = MessageToDict(obj.properties.non_ref_properties)
+        given |= {a.prop_name: list(a.values) for a in obj.properties.text_array_properties}
+        given |= {name: [] for name in obj.properties.empty_list_props}
+        for name, value in given.items():
+            kind = types.get(name)
+            if kind is None:
+                raise ValueError(f"no such prop with name {name!r} in class {obj.collection!r}")
+            if not _fits(kind, value):
+                raise ValueError(f"invalid {kind} property {name!r}: {value!r}")
+        return given
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "text[]":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind in ("number", "int"):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "date":
+        try:
+            return isinstance(value, str) and datetime.fromisoformat(value) is not None
+        except ValueError:
+            return False
+    return isinstance(value, bool)
+
+
+def _value(kind: str, value: Any) -> Any:
+    if value is None:
+        return properties_pb2.Value(null_value=0)
+    if kind == "text[]":
+        return properties_pb2.Value(
+            list_value=properties_pb2.ListValue(text_values=properties_pb2.TextValues(values=value))
+        )
+    if kind in ("number", "int"):
+        return properties_pb2.Value(number_value=float(value))
+    if kind == "date":
+        return properties_pb2.Value(date_value=value)
+    if kind == "boolean":
+        return properties_pb2.Value(bool_value=value)
+    return properties_pb2.Value(text_value=value)
+
+
+def _tokens(text: str, tokenization: str) -> list[str]:
+    if tokenization == "whitespace":
+        return text.split()
+    if tokenization == "lowercase":
+        return text.lower().split()
+    return re.findall(r"[0-9a-z]+", text.lower())
+
+
+def _bm25(query: str, stored: dict[str, dict[str, Any]], searched: dict[str, str]) -> list[tuple[str, float]]:
+    """Weaviate's BM25 (k1 1.2, b 0.75, idf ln(1 + (N - n + 0.5) / (n + 0.5))), OR over the query's terms.
+
+    One bag of terms per object over the searched properties (Weaviate's BM25F weighs them separately).
+    """
+    docs = {
+        u: [t for name, how in searched.items() for t in _tokens(str(props.get(name) or ""), how)]
+        for u, props in stored.items()
+    }
+    if not docs:
+        return []
+    terms = {t for how in set(searched.values()) for t in _tokens(query, how)}
+    average = sum(len(d) for d in docs.values()) / len(docs) or 1.0
+    scored = []
+    for object_id, tokens in docs.items():
+        counts, score = Counter(tokens), 0.0
+        for term in terms:
+            n = sum(1 for d in docs.values() if term in d)
+            if not counts[term]:
+                continue
+            idf = math.log(1 + (len(docs) - n + 0.5) / (n + 0.5))
+            score += idf * counts[term] * (K1 + 1) / (counts[term] + K1 * (1 - B + B * len(tokens) / average))
+        if score > 0:
+            scored.append((object_id, score))
+    scored.sort(key=lambda s: (-s[1], s[0]))
+    return scored
