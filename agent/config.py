@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     ACTION_COOLDOWN_SECONDS: float = 120.0
     MIN_CONFIDENCE: float = 0.5
     MAX_ATTEMPTS: int = 3
+    OBSERVE_WINDOW_SECONDS: float = Field(
+        default=120.0,
+        ge=0,
+        description="how long to keep looking at inconclusive evidence (symptoms still developing) "
+        "before escalating; 0 = escalate at the first inconclusive look",
+    )
+    OBSERVE_INTERVAL_SECONDS: float = Field(default=20.0, gt=0, description="pause between two looks")
+    LOG_LOOKBACK_SECONDS: float = Field(
+        default=600.0,
+        gt=0,
+        description="error logs are read from this long before the first alert fired (at most 10 min "
+        "before the page, never before the service's last verified recovery)",
+    )
     CIRCUIT_BREAKER_FAILURES: int = 3
     CIRCUIT_BREAKER_COOLOFF_SECONDS: float = 900.0
 

@@ -33,8 +33,10 @@ class CheckResult(BaseModel):
     passed: bool
     detail: str
     runbook_id: str = ""
+    signal: str = ""
     observed: SignalValue = None
     answered: bool = True
+    expect: bool = Field(default=True, description="True: the check looks for the cause; False: it rules out")
 
 
 class Investigation(BaseModel):
@@ -53,6 +55,7 @@ def run_checks(view: SignalView, runbook: Runbook) -> list[CheckResult]:
                     name=check.name,
                     passed=False,
                     runbook_id=runbook.id,
+                    signal=check.signal,
                     answered=False,
                     detail=f"{runbook.id}: cannot tell ({check.signal} unknown)",
                 )
@@ -69,7 +72,13 @@ def run_checks(view: SignalView, runbook: Runbook) -> list[CheckResult]:
             detail += f"; {check.why}"
         results.append(
             CheckResult(
-                name=check.name, passed=agrees, detail=detail, runbook_id=runbook.id, observed=obs.observed
+                name=check.name,
+                passed=agrees,
+                detail=detail,
+                runbook_id=runbook.id,
+                signal=check.signal,
+                observed=obs.observed,
+                expect=check.expect,
             )
         )
     return results
@@ -81,6 +90,23 @@ def agreement(results: Sequence[CheckResult]) -> float:
     if not answered:
         return 0.0
     return sum(1 if r.passed else -1 for r in answered) / len(answered)
+
+
+def confirms_its_cause(results: Sequence[CheckResult]) -> bool:
+    """More of the runbook's own looks-for-the-cause checks (expect: true) confirm than contradict.
+
+    Checks that only rule out other causes ("is the dependency failing: no") pass on any quiet
+    system, so they refine a diagnosis but cannot by themselves hand it to a rival.
+    """
+    positive = [r for r in results if r.answered and r.expect]
+    return sum(1 if r.passed else -1 for r in positive) > 0
+
+
+def explains_contradiction(contradicted: Sequence[CheckResult], rival: Sequence[CheckResult]) -> bool:
+    """The rival confirms, as its own cause, what contradicts the diagnosis: "is CPU saturated? yes"
+    contradicts a connection leak and is what cpu-saturation looks for."""
+    found = {r.signal for r in rival if r.passed and r.expect}
+    return any(c.signal in found for c in contradicted)
 
 
 def investigate(symptoms: Symptoms, runbooks: Sequence[Runbook], diagnosis: Diagnosis) -> Investigation:
@@ -105,7 +131,11 @@ def investigate(symptoms: Symptoms, runbooks: Sequence[Runbook], diagnosis: Diag
         for rid in rivals
         if scores[rid].eligible
         and scores[rid].total >= floor
-        and agreement(results[rid]) >= own + REVISE_MARGIN
+        and confirms_its_cause(results[rid])
+        and (
+            agreement(results[rid]) >= own + REVISE_MARGIN
+            or explains_contradiction(contradicted, results[rid])
+        )
     ]
     if contradicted and better:
         winner = max(better, key=lambda rid: (agreement(results[rid]), scores[rid].total))
@@ -115,12 +145,18 @@ def investigate(symptoms: Symptoms, runbooks: Sequence[Runbook], diagnosis: Diag
     conf = diagnosis.confidence
     conf += (1 - conf) * CONFIRM_GAIN * max(own, 0.0) - CONTRADICT_STEP * len(contradicted)
     evidence = list(diagnosis.evidence)
-    evidence += [f"check confirms: {r.name}" for r in confirmed]
-    evidence += [f"check contradicts: {r.name}" for r in contradicted]
+    evidence += [f"check as expected: {_answered(r)}" for r in confirmed]
+    evidence += [f"check contradicts: {_answered(r)}" for r in contradicted]
     updated = diagnosis.model_copy(
         update={"confidence": round(min(0.99, max(0.0, conf)), 3), "evidence": evidence}
     )
     return Investigation(checks=checks, diagnosis=updated)
+
+
+def _answered(result: CheckResult) -> str:
+    """The question with the answer observed, e.g. "is the dependency failing? no"."""
+    said_yes = result.passed == result.expect
+    return f"{result.name}? {'yes' if said_yes else 'no'}"
 
 
 def _rivals(current: str | None, diagnosis: Diagnosis, scores: dict[str, RunbookScore]) -> list[str]:
@@ -143,7 +179,7 @@ def _revised(
         + "; ".join(r.name for r in contradicted)
         + ")"
     ]
-    evidence += [f"check confirms: {r.name}" for r in results if r.passed]
+    evidence += [f"check as expected: {_answered(r)}" for r in results if r.passed]
     evidence += winner.evidence
     return Diagnosis(
         diagnosis_id=winner.runbook.id,

@@ -125,11 +125,16 @@ def _literal(text: str) -> Any:
 
 
 class Verification(_Strict):
-    """PromQL that returns a non-empty result only when healthy; all must hold for `hold_seconds`."""
+    """PromQL that returns a non-empty result only when healthy; all must hold for `hold_seconds`.
+
+    The incident's own alerts must have stopped firing too, except `may_keep_firing`: alerts this
+    mitigation hides from users without removing their cause (a fallback around a dead dependency).
+    """
 
     promql: list[str] = Field(min_length=1)
     hold_seconds: float = Field(default=30, ge=0)
     deadline_seconds: float = Field(default=180, gt=0)
+    may_keep_firing: list[str] = Field(default_factory=list)
 
 
 class RunbookFrontMatter(_Strict):

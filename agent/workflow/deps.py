@@ -19,7 +19,7 @@ from agent.telemetry.metrics import AgentMetrics
 
 @dataclass
 class Reasoning:
-    """Helper B's diagnosis functions (or a test's stand-ins) behind one seam."""
+    """The diagnosis functions (or a test's stand-ins) behind one seam."""
 
     diagnose: Callable[..., Any]
     investigate: Callable[..., Any]

@@ -17,15 +17,18 @@ from agent.workflow.nodes import (
     gather,
     investigate,
     learn,
+    observe,
     plan,
     verify,
 )
+from agent.workflow.nodes.observe import why_not_look_again
 from agent.workflow.state import AgentState
 
 NODES = {
     "gather": gather,
     "diagnose": diagnose,
     "investigate": investigate,
+    "observe": observe,
     "plan": plan,
     "approve": approve,
     "execute": execute,
@@ -48,6 +51,7 @@ def create_graph(
     builder.add_edge("gather", "diagnose")
     builder.add_edge("diagnose", "investigate")
     builder.add_conditional_edges("investigate", partial(after_investigate, deps=deps))
+    builder.add_edge("observe", "gather")
     builder.add_conditional_edges("plan", after_plan)
     builder.add_conditional_edges("approve", after_approve)
     builder.add_conditional_edges("execute", partial(after_execute, deps=deps))
@@ -57,11 +61,17 @@ def create_graph(
     return builder.compile(checkpointer=checkpointer, interrupt_after=interrupt_after)
 
 
-def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "escalate"]:
+def conclusive(state: AgentState, deps: WorkflowDeps) -> bool:
     diagnosis = state.get("diagnosis") or {}
     known = diagnosis.get("diagnosis_id", "unknown") != "unknown"
-    confident = float(state.get("confidence") or 0.0) >= deps.settings.MIN_CONFIDENCE
-    return "plan" if known and confident else "escalate"
+    return known and float(state.get("confidence") or 0.0) >= deps.settings.MIN_CONFIDENCE
+
+
+def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "observe", "escalate"]:
+    """Act on a conclusive diagnosis; otherwise look again while that can still help, then escalate."""
+    if conclusive(state, deps):
+        return "plan"
+    return "observe" if why_not_look_again(state, deps) is None else "escalate"
 
 
 def after_plan(state: AgentState) -> Literal["execute", "approve", "escalate"]:

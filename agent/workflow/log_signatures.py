@@ -14,7 +14,8 @@ _PATTERNS = (
     (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
-MESSAGE_FIELDS = ("error", "exception", "exc", "message", "detail", "reason")
+# Fields a person reads as part of the message; `service` names the dependency a call failed against.
+MESSAGE_FIELDS = ("error", "exception", "exc", "message", "detail", "reason", "service")
 
 
 def log_message(event: str, fields: dict[str, Any], traceback: str | None) -> str:

@@ -17,6 +17,8 @@ class AgentState(TypedDict, total=False):
     alerts: list[dict[str, Any]]
     symptoms: dict[str, Any]
     evidence: dict[str, Any]
+    looks: int
+    first_look_at: str
     diagnosis: dict[str, Any]
     confidence: float
     root_cause: str

@@ -30,6 +30,11 @@ AGENT_PROFILE_ENV: dict[str, dict[str, str]] = {
         "ACTION_COOLDOWN_SECONDS": "5",
         "MAX_ACTIONS_PER_HOUR": "500",
         "CIRCUIT_BREAKER_COOLOFF_SECONDS": "60",
+        # Lab symptoms settle within seconds (1 s scrapes, short windows): look again sooner.
+        "OBSERVE_WINDOW_SECONDS": "45",
+        "OBSERVE_INTERVAL_SECONDS": "5",
+        # Lab faults come back to back: an error older than this before the page is another fault's.
+        "LOG_LOOKBACK_SECONDS": "30",
     },
     "production": {},
 }

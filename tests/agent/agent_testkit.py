@@ -88,6 +88,7 @@ class Lab:
     failing_actions: set[str] = field(default_factory=set)
     prometheus_queries: list[str] = field(default_factory=list)
     action_delay_seconds: float = 0.0
+    alert_outlives_fix: bool = False  # the paging alert goes on firing after the fix (a wrong fix)
 
     def target_app(self) -> FastAPI:
         app = FastAPI()
@@ -225,6 +226,10 @@ class Lab:
             self.prometheus_queries.append(query)
             if query.startswith("healthy:"):  # the stand-in runbooks' verification queries
                 result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []
+            elif query.startswith("ALERTS{"):  # the incident's alerts fire until the fix
+                firing = {"alertname": "TargetDbPoolExhausted", "alertstate": "firing"}
+                still = self.alert_outlives_fix or not self.healthy
+                result = [{"metric": firing, "value": [time.time(), "1"]}] if still else []
             else:
                 result = [{"metric": {}, "value": [time.time(), "10"]}]
             return {"status": "success", "data": {"resultType": "vector", "result": result}}
@@ -239,9 +244,9 @@ class LabUrls:
     prometheus: str
 
 
-# ---------------------------------------------------------------- stand-ins for helper B's parts
+# ---------------------------------------------------------------- stand-in runbooks and reasoning
 def _runbook(rid: str, alert: str, actions: list[dict[str, Any]], promql: list[str] | None = None) -> Runbook:
-    """A real runbook (helper B's model) with test-sized verification times."""
+    """A real runbook (the agent's model) with test-sized verification times."""
     front = {
         "id": rid,
         "title": rid,
@@ -259,7 +264,7 @@ def _runbook(rid: str, alert: str, actions: list[dict[str, Any]], promql: list[s
 
 
 def standin_runbooks() -> list[Runbook]:
-    """Runbooks the tests control (the real runbooks/ folder is helper B's and tuned for the real lab)."""
+    """Runbooks the tests control (the real runbooks/ folder is tuned for the real lab)."""
     target_down = _runbook("target-down", "TargetDown", [{"action": "restart-target", "risk": "medium"}])
     health_only = Verification.model_construct(promql=[], hold_seconds=0.2, deadline_seconds=1.5)
     return [
@@ -332,6 +337,8 @@ def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Se
         VERIFY_HOLD_SECONDS=0.2,
         VERIFY_DEADLINE_SECONDS=1.5,
         VERIFY_POLL_SECONDS=0.05,
+        OBSERVE_WINDOW_SECONDS=0.4,
+        OBSERVE_INTERVAL_SECONDS=0.1,
         HTTP_TIMEOUT_SECONDS=2.0,
         RUNBOOKS_PATH=tmp_path / "no-runbooks",
         VECTOR_STORE_PATH=tmp_path / "knowledge.json",

@@ -113,3 +113,8 @@ def test_log_signatures_strip_numbers_ids_and_paths() -> None:
         == "write_failed: OSError: [Errno <n>] No space left on device"
     )
     assert "<id>" in signature("order 123e4567-e89b-12d3-a456-426614174000 failed")
+
+
+def test_log_messages_name_the_service_a_call_failed_against() -> None:
+    fields = {"service": "inventory", "timeout_seconds": 1.0, "item": "gasket"}
+    assert log_message("dependency call timed out", fields, None) == "dependency call timed out: inventory"

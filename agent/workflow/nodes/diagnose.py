@@ -20,8 +20,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     runbooks = deps.runbooks()
     past = await _past_incidents(deps, symptoms)
     diagnosis: Diagnosis | None = None
+    tokens = 0
     if deps.reasoning.llm is not None:
-        diagnosis = await _llm_diagnosis(deps, symptoms, runbooks, past)
+        diagnosis, tokens = await _llm_diagnosis(deps, symptoms, runbooks, past)
     if diagnosis is None:
         diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
     deps.metrics.diagnosis_confidence.labels(diagnosis=diagnosis.diagnosis_id).observe(diagnosis.confidence)
@@ -47,6 +48,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             "evidence": diagnosis.evidence,
             "candidates": diagnosis.candidates,
             "similar_incidents": [_past_id(p) for p in past],
+            "llm_tokens": tokens,
         },
     )
     return {
@@ -75,7 +77,8 @@ def _past_id(past: Any) -> str:
 
 async def _llm_diagnosis(
     deps: WorkflowDeps, symptoms: Symptoms, runbooks: list[Any], past: list[Any]
-) -> Diagnosis | None:
+) -> tuple[Diagnosis | None, int]:
+    """The LLM's diagnosis (None: fall back) and the tokens it cost, counted in metrics either way."""
     llm = deps.reasoning.llm
     assert llm is not None
     catalog = await deps.actions.catalog()
@@ -86,15 +89,17 @@ async def _llm_diagnosis(
         deps.log.warning("llm_failed", error=type(exc).__name__)
         deps.metrics.llm_calls_total.labels(result="error").inc()
         deps.metrics.llm_fallbacks_total.labels(reason="exception").inc()
-        return None
-    deps.metrics.llm_tokens_total.labels(kind="prompt").inc(getattr(outcome, "prompt_tokens", 0) or 0)
-    deps.metrics.llm_tokens_total.labels(kind="completion").inc(getattr(outcome, "completion_tokens", 0) or 0)
+        return None, 0
+    prompt = int(getattr(outcome, "prompt_tokens", 0) or 0)
+    completion = int(getattr(outcome, "completion_tokens", 0) or 0)
+    deps.metrics.llm_tokens_total.labels(kind="prompt").inc(prompt)
+    deps.metrics.llm_tokens_total.labels(kind="completion").inc(completion)
     if outcome.diagnosis is None:
         deps.metrics.llm_calls_total.labels(result="invalid").inc()
         deps.metrics.llm_fallbacks_total.labels(reason=_bounded_reason(outcome.fallback_reason)).inc()
-        return None
+        return None, prompt + completion
     deps.metrics.llm_calls_total.labels(result="ok").inc()
-    return outcome.diagnosis
+    return outcome.diagnosis, prompt + completion
 
 
 FALLBACK_REASONS = ("timeout", "unparsable", "unknown_id", "error")

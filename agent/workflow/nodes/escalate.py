@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from agent.workflow.deps import WorkflowDeps
+from agent.workflow.nodes.observe import why_not_look_again
 from agent.workflow.state import AgentState
 
 
@@ -15,13 +16,21 @@ def escalation_reason(state: AgentState, deps: WorkflowDeps) -> str:
         return state["escalation_reason"]
     diagnosis = state.get("diagnosis") or {}
     if diagnosis.get("diagnosis_id", "unknown") == "unknown":
-        return "diagnosis unknown: no runbook matches these symptoms"
+        return _with_looks("diagnosis unknown: no runbook matches these symptoms", state, deps)
     confidence = float(state.get("confidence") or 0.0)
     if confidence < deps.settings.MIN_CONFIDENCE:
-        return f"confidence {confidence:.2f} below {deps.settings.MIN_CONFIDENCE:.2f}"
+        return _with_looks(
+            f"confidence {confidence:.2f} below {deps.settings.MIN_CONFIDENCE:.2f}", state, deps
+        )
     if state.get("attempts", 0) >= deps.settings.MAX_ATTEMPTS:
         return f"{state['attempts']} attempts did not verify recovery"
     return "no further action available"
+
+
+def _with_looks(reason: str, state: AgentState, deps: WorkflowDeps) -> str:
+    """Why the agent stopped looking again (observe), when it looked more than once or had a reason."""
+    stopped = why_not_look_again(state, deps)
+    return f"{reason} ({stopped})" if stopped else reason
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:

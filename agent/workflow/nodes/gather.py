@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
 from agent.diagnosis.models import Symptoms
+from agent.incidents.models import Incident
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.log_signatures import log_message, signatures
 from agent.workflow.state import AgentState
 
-LOG_LOOKBACK = timedelta(minutes=10)
+MAX_LOG_LOOKBACK = timedelta(minutes=10)
 PROMQL_CONTEXT = {
     # The alert rules' own baseline (median request rate before the surge window), when it is recorded.
     "baseline_rps_recorded": "sum(instance:target_requests:rate_baseline)",
     "baseline_rps": "avg_over_time(rate(target_requests_total[1m])[30m:1m] offset 5m)",
     "baseline_rps_gauge": "avg_over_time(target_requests_per_second[30m] offset 5m)",
+    # The alert rules' own memory slope (their window), else a 5m slope.
+    "memory_growth_recorded": "max(instance:target_resident_memory_bytes:deriv)",
     "memory_growth_bytes_per_second": "deriv(target_resident_memory_bytes[5m])",
+    # The last CPU reading before the target stopped answering (a starved process looks down).
+    "cpu_ratio_last": "max(last_over_time(target_cpu_ratio[1m]))",
     "error_ratio_now": "target_error_ratio",
     "error_ratio_10m_ago": "target_error_ratio offset 10m",
     "throttled_per_second": "rate(target_throttled_requests_total[1m])",
@@ -30,7 +35,7 @@ PROMQL_CONTEXT = {
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident = deps.store.get(state["incident_id"])
     deps.set_step(incident.id, "gather", "diagnosing")
-    since = (incident.opened_at - LOG_LOOKBACK).isoformat()
+    since = log_window_start(incident, deps).isoformat()
     health, metrics, pool, logs, promql = await asyncio.gather(
         deps.target.health(),
         deps.target.metrics(),
@@ -58,7 +63,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         gaps=gaps,
         target_reachable=health.ok or metrics.ok,
         baseline_rps=baseline,
-        memory_growth_bytes_per_second=values["memory_growth_bytes_per_second"],
+        memory_growth_bytes_per_second=_first_known(
+            values["memory_growth_recorded"], values["memory_growth_bytes_per_second"]
+        ),
         throttled_per_second=values["throttled_per_second"],
     )
     if health.value is not None:
@@ -91,6 +98,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             s.release_changed_seconds_ago = max(0.0, time.time() - m.release_changed_at)
         s.rate_limit_enabled = m.rate_limit_rps is not None
         s.dependency_fallback_enabled = m.dependency_fallback
+    elif values["cpu_ratio_last"] is not None:
+        s.cpu_ratio = values["cpu_ratio_last"]
     if pool.value is not None:
         p = pool.value
         s.pool_utilization_ratio = p.utilization / 100 if p.utilization is not None else None
@@ -121,10 +130,34 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     )
     return {
         "symptoms": s.model_dump(mode="json"),
+        "looks": int(state.get("looks") or 0) + 1,
+        "first_look_at": state.get("first_look_at") or entry["ts"],
         "evidence": evidence,
         "alerts": [a.model_dump(mode="json") for a in incident.alerts],
         "timeline": [entry],
     }
+
+
+def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
+    """Where this incident's error logs begin: shortly before its first alert fired, and after the last
+    verified recovery of the same service (errors from before it belong to the problem it fixed)."""
+    starts = [a.starts_at for a in incident.alerts if a.status == "firing" and a.starts_at]
+    onset = min(starts) if starts else incident.opened_at
+    since = max(
+        onset - timedelta(seconds=deps.settings.LOG_LOOKBACK_SECONDS), incident.opened_at - MAX_LOG_LOOKBACK
+    )
+    earlier = deps.store.find(service=incident.service, since=incident.opened_at - MAX_LOG_LOOKBACK)
+    recoveries = [
+        i.mitigated_at
+        for i in earlier
+        if i.id != incident.id and i.mitigated_at is not None and i.mitigated_at < incident.opened_at
+    ]
+    return max([since, *recoveries])
+
+
+def _first_known(*values: float | None) -> float | None:
+    """The first value Prometheus answered (0 is an answer, unlike in `a or b`)."""
+    return next((v for v in values if v is not None), None)
 
 
 async def _promql_context(deps: WorkflowDeps) -> dict[str, Any]:

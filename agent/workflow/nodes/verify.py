@@ -1,20 +1,27 @@
 """verify: healthy continuously for the hold period, or give up at the deadline.
 
-Healthy means every runbook verification query returns a non-empty result; a runbook without queries
-is verified by the action server's target health verdict. Settings cap the runbook's hold and deadline.
+Healthy means every runbook verification query returns a non-empty result and none of the alerts that
+paged for this incident is still firing in Prometheus (`ALERTS`), but those the runbook says a
+mitigation leaves on (`may_keep_firing`). Without the alerts, a fix for the wrong cause could "verify"
+on its own queries while the page goes on. A runbook without queries is verified by the action
+server's target health verdict. Settings cap the runbook's hold and deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.incidents.models import Verification, utcnow
+from agent.incidents.models import Incident, Verification, utcnow
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
+
+_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # Prometheus alert names; anything else is skipped
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
@@ -33,12 +40,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         deps.settings.VERIFY_DEADLINE_SECONDS,
     )
     sleep = deps.sleep or asyncio.sleep
+    paging = alerts_query(deps.store.get(incident_id), getattr(spec, "may_keep_firing", None) or [])
     started, started_at = time.monotonic(), utcnow()
     healthy_since: float | None = None
     polls, healthy = 0, False
     last: dict[str, Any] = {}
     while True:
-        ok, last = await (_promql_healthy(deps, queries) if queries else _health_verdict(deps))
+        ok, last = await (_promql_healthy(deps, queries, paging) if queries else _health_verdict(deps))
         polls += 1
         now = time.monotonic()
         healthy_since = (healthy_since or now) if ok else None
@@ -83,10 +91,28 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     return {"verification": verification.model_dump(mode="json"), "is_resolved": healthy, "timeline": [entry]}
 
 
-async def _promql_healthy(deps: WorkflowDeps, queries: list[str]) -> tuple[bool, dict[str, Any]]:
+def alerts_query(incident: Incident, may_keep_firing: list[str]) -> str | None:
+    """PromQL that is non-empty while one of the incident's alerts still fires; None if none applies."""
+    names = sorted({a.name for a in incident.alerts} - set(may_keep_firing))
+    names = [n for n in names if _ALERT_NAME.match(n)]
+    if not names:
+        return None
+    service = f',service="{incident.service}"' if _LABEL_VALUE.match(incident.service) else ""
+    return f'ALERTS{{alertstate="firing",alertname=~"{"|".join(names)}"{service}}}'
+
+
+async def _promql_healthy(
+    deps: WorkflowDeps, queries: list[str], paging: str | None
+) -> tuple[bool, dict[str, Any]]:
     results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
-    last = {r.query: (r.error or len(r.samples)) for r in results}
-    return all(r.ok and r.samples for r in results), last
+    last: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
+    healthy = all(r.ok and r.samples for r in results)
+    if paging is not None:
+        firing = await deps.prometheus.query(paging)
+        still = sorted({s.metric.get("alertname", "?") for s in firing.samples})
+        last["alerts still firing"] = firing.error or still
+        healthy = healthy and firing.ok and not still
+    return healthy, last
 
 
 async def _health_verdict(deps: WorkflowDeps) -> tuple[bool, dict[str, Any]]:

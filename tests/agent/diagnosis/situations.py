@@ -109,8 +109,9 @@ SITUATIONS: dict[str, Symptoms] = {
         release="2026.11.4",
         release_changed_seconds_ago=95.0,
         log_error_count=52,
-        log_error_signatures={"request_failed: KeyError: 'warehouse_code'": 52},
-        log_samples=["request_failed: KeyError: 'warehouse_code'"],
+        # the target's middleware logs an exception it did not expect with its traceback's last line
+        log_error_signatures={"unhandled exception while processing request: KeyError: 'eu-north'": 52},
+        log_samples=["unhandled exception while processing request: KeyError: 'eu-north'"],
     ),
     "dependency-outage": snapshot(
         alerts=alerts(
@@ -182,3 +183,40 @@ SURGE_WITHOUT_SURGE_ALERT = SITUATIONS["traffic-surge"].model_copy(
     update={"alerts": alerts("TargetCpuSaturated", "TargetHighLatency")}
 )
 UNEXPLAINED_ALERT = snapshot(alerts=alerts("TargetCertificateExpiringSoon"))
+
+# Cascades seen on the real lab under load: the root cause's symptoms plus the ones it set off.
+CPU_HOG_WITH_FULL_POOL = SITUATIONS["cpu-saturation"].model_copy(
+    update={
+        "alerts": alerts("TargetHighLatency", "TargetDbPoolSaturated", "TargetHighErrorRatio"),
+        "health_status": "unhealthy",
+        "failing_checks": ["pool"],
+        "error_rate_percent": 12.0,
+        "p95_latency_ms": 2300.0,
+        "db_query_avg_ms": 60.0,
+        "pool_utilization_ratio": 1.0,
+        "pool_checked_out": 10,
+        "pool_waiting": 3,
+        "log_error_count": 40,
+        "log_error_signatures": {QUEUEPOOL: 40},
+    }
+)
+# Starved of CPU, the target stops answering; Prometheus still has its last CPU reading.
+CPU_HOG_UNREACHABLE = SITUATIONS["target-down"].model_copy(update={"cpu_ratio": 0.98})
+MEMORY_LEAK_AFTER_HARMLESS_RELEASE = SITUATIONS["memory-leak"].model_copy(
+    update={"memory_rss_bytes": 130 * 2**20, "release": "2026.11.5", "release_changed_seconds_ago": 180.0}
+)
+DEPENDENCY_WITH_FULL_POOL = SITUATIONS["dependency-outage"].model_copy(
+    update={
+        "alerts": alerts(
+            "TargetHighErrorRatio", "TargetHealthCheckFailing", "TargetDbPoolSaturated", check="dependency"
+        ),
+        "failing_checks": ["dependency", "pool"],
+        "pool_utilization_ratio": 1.0,
+        "pool_checked_out": 10,
+        "pool_waiting": 2,
+        "log_error_signatures": {
+            **SITUATIONS["dependency-outage"].log_error_signatures,
+            QUEUEPOOL: 12,
+        },
+    }
+)

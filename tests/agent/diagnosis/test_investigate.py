@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from situations import (
+    CPU_HOG_UNREACHABLE,
+    CPU_HOG_WITH_FULL_POOL,
     DEPENDENCY_AFTER_HARMLESS_RELEASE,
+    DEPENDENCY_WITH_FULL_POOL,
     LOCK_WITH_SATURATED_POOL,
+    MEMORY_LEAK_AFTER_HARMLESS_RELEASE,
     SITUATIONS,
     UNEXPLAINED_ALERT,
 )
@@ -39,6 +43,32 @@ def test_checks_revise_a_confusable_diagnosis(
     assert result.diagnosis.evidence[0].startswith(f"revised from {wrong}")
     assert any(c.runbook_id == wrong and not c.passed for c in result.checks)
     assert all(c.passed for c in result.checks if c.runbook_id == right and c.answered)
+
+
+CASCADES = [
+    (CPU_HOG_WITH_FULL_POOL, "cpu-saturation"),
+    (CPU_HOG_UNREACHABLE, "cpu-saturation"),
+    (MEMORY_LEAK_AFTER_HARMLESS_RELEASE, "memory-leak"),
+    (DEPENDENCY_WITH_FULL_POOL, "dependency-outage"),
+]
+
+
+@pytest.mark.parametrize(
+    ("symptoms", "root"), CASCADES, ids=[f"{r}-{i}" for i, (_, r) in enumerate(CASCADES)]
+)
+def test_a_cascade_ends_at_its_root_cause(runbooks: list[Runbook], symptoms, root: str) -> None:
+    """What the workflow does: diagnose, then investigate; the result is acted on at confidence >= 0.5."""
+    result = investigate(symptoms, runbooks, diagnose(symptoms, runbooks, []))
+    assert result.diagnosis.diagnosis_id == root, (result.diagnosis.candidates, result.diagnosis.evidence)
+    assert result.diagnosis.confidence >= 0.5
+
+
+def test_a_release_change_alone_is_not_a_bad_release(runbooks: list[Runbook]) -> None:
+    """A harmless deploy minutes before a memory leak: the rival's exclusion checks all pass, its own
+    looks-for-the-cause checks (errors, exceptions) do not, so it cannot take the diagnosis."""
+    wrong = Diagnosis(diagnosis_id="memory-leak", confidence=0.45)
+    result = investigate(MEMORY_LEAK_AFTER_HARMLESS_RELEASE, runbooks, wrong)
+    assert result.revised_from is None and result.diagnosis.diagnosis_id == "memory-leak"
 
 
 @pytest.mark.parametrize("expected", sorted(SITUATIONS))

@@ -1,0 +1,120 @@
+"""Looking again at inconclusive evidence before escalating, and verification that waits for the page to
+end: in-process workflow against the real HTTP stand-ins (agent_testkit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_testkit import Lab, WorkflowFactory, standin_reasoning, standin_runbooks
+from test_workflow import open_incident, pool_alert
+
+from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.intake.alertmanager import Alert
+from agent.workflow.deps import Reasoning
+
+
+def developing_reasoning(conclusive_from_look: int) -> tuple[Reasoning, list[int]]:
+    """Unknown until the n-th look, then the stand-in diagnosis: symptoms that take time to show."""
+    base = standin_reasoning()
+    looks: list[int] = []
+
+    def diagnose(symptoms: Symptoms, runbooks: list[Any], past: list[Any]) -> Diagnosis:
+        looks.append(len(looks) + 1)
+        if len(looks) < conclusive_from_look:
+            return Diagnosis(evidence=["not yet"])
+        return base.diagnose(symptoms, runbooks, past)
+
+    return Reasoning(diagnose, base.investigate, base.symptoms_query), looks
+
+
+def steps(incident: Any) -> list[str]:
+    return [entry.step for entry in incident.timeline]
+
+
+async def test_inconclusive_evidence_is_looked_at_again_then_acted_on(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    reasoning, looks = developing_reasoning(conclusive_from_look=3)
+    wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=5, OBSERVE_INTERVAL_SECONDS=0.05)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    assert looks == [1, 2, 3]
+    assert steps(incident).count("gather") == 3 and steps(incident).count("observe") == 2
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert wf.metric("sre_agent_workflow_steps_total", step="observe") == 2
+
+
+async def test_still_inconclusive_at_the_end_of_the_window_escalates_without_acting(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    reasoning, looks = developing_reasoning(conclusive_from_look=1000)
+    wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=0.3, OBSERVE_INTERVAL_SECONDS=0.1)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated" and lab.calls == []
+    assert 2 <= len(looks) <= 4
+    assert "diagnosis unknown" in (incident.escalation_reason or "")
+    assert f"after {len(looks)} looks" in (incident.escalation_reason or "")
+
+
+async def test_an_alert_no_runbook_covers_is_escalated_at_once(lab: Lab, workflows: WorkflowFactory) -> None:
+    wf = await workflows.build(OBSERVE_WINDOW_SECONDS=30, OBSERVE_INTERVAL_SECONDS=10)
+    incident_id = await open_incident(wf, pool_alert(name="SomethingNobodyKnows"))
+    await wf.runner.wait(incident_id, timeout=5)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated" and "observe" not in steps(incident)
+
+
+async def test_alerts_that_resolve_while_looking_end_the_looking(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    reasoning, _ = developing_reasoning(conclusive_from_look=1000)
+    wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=30, OBSERVE_INTERVAL_SECONDS=0.2)
+    incident_id = await open_incident(wf, pool_alert())
+    resolved = pool_alert().model_dump(by_alias=True) | {"status": "resolved"}
+    wf.correlator.open_or_merge(
+        source="alertmanager",
+        service="target",
+        group_key='{}:{service="target"}',
+        alerts=[Alert.model_validate(resolved)],
+    )
+    await wf.runner.wait(incident_id, timeout=10)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "escalated" and lab.calls == []
+    assert "alerts resolved before the evidence was conclusive" in (incident.escalation_reason or "")
+
+
+async def test_a_fix_is_not_verified_while_the_paging_alert_still_fires(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.alert_outlives_fix = True
+    wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.3, MAX_ATTEMPTS=1)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "failed"
+    assert not incident.verification[-1].healthy
+    assert incident.verification[-1].last_results["alerts still firing"] == ["TargetDbPoolExhausted"]
+    assert any(
+        q.startswith('ALERTS{alertstate="firing",alertname=~"TargetDbPoolExhausted"')
+        for q in lab.prometheus_queries
+    )
+
+
+async def test_an_alert_the_runbook_says_may_keep_firing_does_not_block_verification(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.alert_outlives_fix = True
+    runbooks = standin_runbooks()
+    pool = runbooks[0]
+    tolerant = pool.verification.model_copy(update={"may_keep_firing": ["TargetDbPoolExhausted"]})
+    runbooks[0] = pool.model_copy(update={"verification": tolerant})
+    wf = await workflows.build(runbooks=runbooks)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    assert not any(q.startswith("ALERTS{") for q in lab.prometheus_queries)
