@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "storm":
         from lab.bench.storm import run
 
-        return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")])
+        return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")], args.idle_seconds)
     if args.command == "demo":
         from lab.bench.demo import demo
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from lab.bench.groundtruth import FaultTruth
-from lab.bench.scenario import LabClient, RunResult, now
+from lab.bench.scenario import LabClient, RunResult, floor_seconds, now
 
 
 class Notification(BaseModel):
@@ -38,6 +38,8 @@ class RestartOnEveryPage:
         self.armed = False
         self.pages: list[datetime] = []
         self.restarts: list[datetime] = []
+        self.restart_seconds: list[float] = []  # the action server's own duration of each restart
+        self.paged_alerts: set[str] = set()
         self.notifications: list[Notification] = []
         self._lock = threading.Lock()
         self._server = uvicorn.Server(
@@ -68,6 +70,7 @@ class RestartOnEveryPage:
             if self.armed and body.get("status") == "firing":
                 with self._lock:
                     self.pages.append(now())
+                    self.paged_alerts.update(self.notifications[-1].firing)
                 threading.Thread(target=self._restart, daemon=True).start()
             return {"status": "ok"}
 
@@ -77,8 +80,13 @@ class RestartOnEveryPage:
         with self._lock:
             self.restarts.append(now())
         headers = {"Authorization": f"Bearer {self.action_token}"}
-        with contextlib.suppress(httpx.HTTPError):
-            httpx.post(f"{self.action_url}/action/restart-target", headers=headers, json={}, timeout=60)
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            response = httpx.post(
+                f"{self.action_url}/action/restart-target", headers=headers, json={}, timeout=60
+            )
+            seconds = float(response.json().get("duration_seconds") or 0.0)
+            with self._lock:
+                self.restart_seconds.append(seconds)
 
     def start(self) -> None:
         self._thread.start()
@@ -94,6 +102,8 @@ class RestartOnEveryPage:
         with self._lock:
             self.pages.clear()
             self.restarts.clear()
+            self.restart_seconds.clear()
+            self.paged_alerts.clear()
 
 
 def baseline_run(
@@ -104,8 +114,13 @@ def baseline_run(
     run: int,
     deadline: float,
     hold: float,
+    floors: dict[str, float] | None = None,
 ) -> RunResult:
-    """Inject, let the receiver restart on every page, and time recovery as the bench sees it from outside."""
+    """Inject, let the receiver restart on every page, and time recovery as the bench sees it from outside.
+
+    Recovery is healthy for `hold` seconds after a restart, timed at the end of the hold as the agent's
+    verified recovery is, so the two times to mitigate mean the same thing.
+    """
     result = RunResult(fault=fault, responder="restart-baseline", run=run, started_at=now())
     receiver.reset()
     receiver.armed = True
@@ -118,7 +133,7 @@ def baseline_run(
                 healthy_since = healthy_since or time.monotonic()
                 if time.monotonic() - healthy_since >= hold:
                     result.mitigated = True
-                    result.seconds_to_mitigate = (now() - result.started_at).total_seconds() - hold
+                    result.seconds_to_mitigate = (now() - result.started_at).total_seconds()
                     break
             else:
                 healthy_since = None
@@ -132,6 +147,9 @@ def baseline_run(
     if receiver.restarts:
         result.seconds_to_first_action = (receiver.restarts[0] - result.started_at).total_seconds()
     result.actions = ["restart-target"] * len(receiver.restarts)
+    if result.mitigated:
+        fix = receiver.restart_seconds[-1] if receiver.restart_seconds else 0.0
+        result.floor_seconds = floor_seconds(floors or {}, sorted(receiver.paged_alerts), fix, hold)
     result.wrong_actions = [a for a in result.actions if not truth.is_right_fix(a)]
     result.harmful_actions = [a for a in result.actions if truth.is_harmful(a)]
     result.diagnosis = None

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from lab.bench.baseline import RestartOnEveryPage
 from lab.bench.report import print_summary, summarize, write_outputs
-from lab.bench.runbench import BenchConfig, run_bench
+from lab.bench.runbench import BENCH_AGENT_ENV, BenchConfig, run_bench
 from lab.bench.scenario import RunResult
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack, StackError
@@ -20,8 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", default="", help="comma-separated faults (default: the whole catalog)")
     parser.add_argument("--quiet-runs", type=int, default=None, help="no-fault runs (default: --runs)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the restart-on-every-page baseline")
+    parser.add_argument(
+        "--baseline-runs", type=int, default=None, help="baseline runs per fault (default: --runs)"
+    )
     parser.add_argument("--profile", choices=["lab", "production"], default="lab")
-    parser.add_argument("--deadline", type=float, default=150.0, help="seconds per run before giving up")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="seconds per run before giving up (default: from the profile)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
     parser.add_argument("--out", type=Path, default=Path(".run/bench/results"))
@@ -48,6 +56,7 @@ def bench(args: argparse.Namespace) -> int:
         faults=[f for f in args.faults.split(",") if f],
         quiet_runs=args.quiet_runs,
         baseline=not args.no_baseline,
+        baseline_runs=args.baseline_runs,
         deadline_seconds=args.deadline,
         seed=args.seed,
         out_dir=args.out,
@@ -59,6 +68,7 @@ def bench(args: argparse.Namespace) -> int:
         ports=Ports(),
         run_dir=args.run_dir,
         profile=args.profile,
+        env={"agent": BENCH_AGENT_ENV},
         extra_webhooks=[receiver.url] if receiver else [],
     )
     if receiver is not None:

@@ -12,7 +12,7 @@ from rich.console import Console
 from lab.bench.cli import describe
 from lab.bench.observer import AgentObserver
 from lab.bench.report import print_summary, summarize
-from lab.bench.runbench import BenchConfig, run_bench
+from lab.bench.runbench import BENCH_AGENT_ENV, BenchConfig, run_bench
 from lab.runner.ports import Ports
 from lab.runner.stack import Stack, StackError
 
@@ -70,7 +70,7 @@ class LiveTimeline:
 
 def demo(run_dir: Path, profile: str) -> int:
     console = Console()
-    stack = Stack(ports=Ports(), run_dir=run_dir, profile=profile)
+    stack = Stack(ports=Ports(), run_dir=run_dir, profile=profile, env={"agent": BENCH_AGENT_ENV})
     try:
         with console.status(
             "starting the stack (target, chaos, action, exporter, Prometheus, Alertmanager, agent)"

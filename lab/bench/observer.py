@@ -32,6 +32,8 @@ class IncidentView(BaseModel):
     closed_at: datetime | None = None
     diagnosis: dict[str, Any] | None = None
     actions: list[dict[str, Any]] = Field(default_factory=list)
+    alerts: list[dict[str, Any]] = Field(default_factory=list)
+    verification: list[dict[str, Any]] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
     @property
@@ -44,6 +46,22 @@ class IncidentView(BaseModel):
 
     def first(self, step: str) -> datetime | None:
         return next((entry.ts for entry in self.timeline if entry.step == step), None)
+
+    def alert_names(self) -> list[str]:
+        return sorted({str(a.get("name")) for a in self.alerts if a.get("name")})
+
+    def fix_seconds(self) -> float:
+        """How long the action that verified took at the action server (0 when none did)."""
+        done = [a for a in self.actions if a.get("status") == "succeeded"]
+        if not done or not done[-1].get("started_at") or not done[-1].get("finished_at"):
+            return 0.0
+        started = datetime.fromisoformat(str(done[-1]["started_at"]))
+        return max(0.0, (datetime.fromisoformat(str(done[-1]["finished_at"])) - started).total_seconds())
+
+    def held_seconds(self) -> float:
+        """How long the last verification held the target healthy before calling it recovered."""
+        verified = [v for v in self.verification if v.get("healthy")]
+        return float(verified[-1].get("healthy_for_seconds") or 0.0) if verified else 0.0
 
     def executed_actions(self) -> list[str]:
         """Names of actions the action server was asked to run (dry-run plans are not executions)."""

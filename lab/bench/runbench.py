@@ -13,7 +13,12 @@ from lab.bench.baseline import RestartOnEveryPage, baseline_run
 from lab.bench.groundtruth import FaultTruth, load_ground_truth
 from lab.bench.observer import AgentObserver
 from lab.bench.scenario import NO_FAULT, LabClient, LabEndpoints, RunResult, agent_run
+from lab.runner.monitoring import duration_seconds
 from lab.runner.stack import Stack
+
+# Faults back to back, tens an hour: no production service sees that, so the hourly budget and the
+# cooldown would end runs early and measure the guardrails, not the agent. Everything else stays.
+BENCH_AGENT_ENV = {"MAX_ACTIONS_PER_HOUR": "500", "ACTION_COOLDOWN_SECONDS": "5"}
 
 
 class BenchConfig(BaseModel):
@@ -21,12 +26,49 @@ class BenchConfig(BaseModel):
     faults: list[str] = Field(default_factory=list, description="empty = every fault in the catalog")
     quiet_runs: int | None = Field(default=None, description="no-fault runs; default: `runs`")
     baseline: bool = True
-    deadline_seconds: float = 150.0
+    baseline_runs: int | None = Field(
+        default=None, ge=0, description="baseline runs per fault (the first ones); default: `runs`"
+    )
+    deadline_seconds: float | None = Field(default=None, description="per run; default: from the profile")
     quiet_seconds: float = 45.0
     settle_hold_seconds: float = 8.0
     seed: int | None = None
-    warmup_seconds: float = 100.0
+    warmup_seconds: float | None = Field(
+        default=None, description="traffic history the surge alert needs; default: from the profile"
+    )
     out_dir: Path = Path(".run/bench")
+
+
+class Timings(BaseModel):
+    """How long a run may take and how long the lab takes to settle, derived from the stack's profile."""
+
+    deadline_seconds: float
+    settle_timeout_seconds: float
+    warmup_seconds: float
+
+
+def timings(stack: Stack, config: BenchConfig) -> Timings:
+    """The slowest page the profile allows + the agent's observation window + its verify deadline, a
+    settle long enough for the rate window to forget a fault, and the surge baseline's history."""
+    slowest = max(stack.monitoring.floor_seconds.values()) if stack.monitoring else 30.0
+    windows = stack.monitoring.profile.windows if stack.monitoring else None
+    rate = duration_seconds(windows.rate) if windows else 30.0
+    history = (
+        duration_seconds(windows.traffic_baseline) / 2 + duration_seconds(windows.traffic_baseline_offset)
+        if windows
+        else 90.0
+    )
+    deadline = (
+        slowest
+        + stack.agent_seconds("OBSERVE_WINDOW_SECONDS", 120.0)
+        + stack.agent_seconds("VERIFY_DEADLINE_SECONDS", 300.0)
+        + 30.0
+    )
+    return Timings(
+        deadline_seconds=config.deadline_seconds or deadline,
+        settle_timeout_seconds=max(120.0, rate + slowest),
+        warmup_seconds=config.warmup_seconds if config.warmup_seconds is not None else history + rate,
+    )
 
 
 def endpoints_of(stack: Stack) -> LabEndpoints:
@@ -55,12 +97,12 @@ def schedule(config: BenchConfig, catalog: dict[str, FaultTruth]) -> list[tuple[
     return plan
 
 
-def clean_up(lab: LabClient, truth: FaultTruth | None, hold: float) -> bool:
+def clean_up(lab: LabClient, truth: FaultTruth | None, hold: float, timeout: float) -> bool:
     """After a run: the true fix if the target is still broken, mitigations undone, then a quiet period."""
     if truth is not None and not lab.target_healthy():
         lab.run_action(truth.fixed_by[0])
     lab.reset_mitigations()
-    return lab.wait_quiet(hold=hold, timeout=120)
+    return lab.wait_quiet(hold=hold, timeout=timeout)
 
 
 def run_bench(
@@ -74,22 +116,23 @@ def run_bench(
     observer = AgentObserver(endpoints.agent_url)
     catalog = load_ground_truth(endpoints.chaos_url, endpoints.chaos_token)
     floors = stack.monitoring.floor_seconds if stack.monitoring else {}
+    times = timings(stack, config)
+    baseline_runs = config.runs if config.baseline_runs is None else config.baseline_runs
     results: list[RunResult] = []
     started = time.monotonic()
     try:
-        lab.wait_quiet(hold=config.settle_hold_seconds, timeout=180)
+        lab.wait_quiet(hold=config.settle_hold_seconds, timeout=times.settle_timeout_seconds + 60)
         for fault, run in schedule(config, catalog):
             truth = catalog.get(fault)
             if fault == "traffic_spike":  # the surge alert compares with the service's own history
-                time.sleep(max(0.0, config.warmup_seconds - (time.monotonic() - started)))
-            deadline = config.deadline_seconds if truth else config.quiet_seconds
+                time.sleep(max(0.0, times.warmup_seconds - (time.monotonic() - started)))
+            deadline = times.deadline_seconds if truth else config.quiet_seconds
             if truth is None:
                 lab.harmless_deploy()
-            result = agent_run(lab, observer, fault, truth, run, deadline)
-            result.floor_seconds = _floor(floors, stack)
+            result = agent_run(lab, observer, fault, truth, run, deadline, floors)
             _emit(results, result, on_result)
-            clean_up(lab, truth, config.settle_hold_seconds)
-            if receiver is not None and truth is not None:
+            clean_up(lab, truth, config.settle_hold_seconds, times.settle_timeout_seconds)
+            if receiver is not None and truth is not None and run <= baseline_runs:
                 observer.set_remediation(False)
                 try:
                     result = baseline_run(
@@ -98,25 +141,18 @@ def run_bench(
                         fault,
                         truth,
                         run,
-                        config.deadline_seconds,
-                        hold=config.settle_hold_seconds,
+                        times.deadline_seconds,
+                        hold=stack.verify_hold_seconds,
+                        floors=floors,
                     )
                 finally:
                     observer.set_remediation(True)
-                result.floor_seconds = _floor(floors, stack)
                 _emit(results, result, on_result)
-                clean_up(lab, truth, config.settle_hold_seconds)
+                clean_up(lab, truth, config.settle_hold_seconds, times.settle_timeout_seconds)
     finally:
         lab.close()
         observer.close()
     return results
-
-
-def _floor(floors: dict[str, float], stack: Stack) -> float | None:
-    """The fastest page any alert allows, plus the agent's verification hold: what no responder can beat."""
-    if not floors:
-        return None
-    return min(floors.values()) + stack.verify_hold_seconds
 
 
 def _emit(results: list[RunResult], result: RunResult, on_result: Callable[[RunResult], None] | None) -> None:

@@ -159,7 +159,23 @@ class LabClient:
         return False
 
 
-def score_agent_run(result: RunResult, incidents: list[IncidentView], truth: FaultTruth | None) -> RunResult:
+def floor_seconds(
+    floors: dict[str, float], alerts: list[str], fix_seconds: float, hold_seconds: float
+) -> float | None:
+    """What no responder can beat on this run: the fastest page the alerts that fired allow (scrape +
+    evaluation + `for` + group_wait), plus the fix's own duration, plus the verification hold."""
+    paged = [floors[a] for a in alerts if a in floors]
+    if not paged:
+        return None
+    return min(paged) + fix_seconds + hold_seconds
+
+
+def score_agent_run(
+    result: RunResult,
+    incidents: list[IncidentView],
+    truth: FaultTruth | None,
+    floors: dict[str, float] | None = None,
+) -> RunResult:
     """Fill a result from what the agent's API says happened, judged against the ground truth."""
     result.incidents = len(incidents)
     result.paged = bool(incidents)
@@ -172,11 +188,15 @@ def score_agent_run(result: RunResult, incidents: list[IncidentView], truth: Fau
     result.seconds_to_first_action = _seconds(since, first.first("execute"))
     result.diagnosis = first.diagnosis_id
     result.workflow_steps = sum(len(i.timeline) for i in incidents)
+    result.llm_tokens = sum(int(e.data.get("llm_tokens") or 0) for i in incidents for e in i.timeline)
     for incident in incidents:
         result.actions.extend(incident.executed_actions())
     if first.status == "resolved" and first.mitigated_at is not None:
         result.mitigated = True
         result.seconds_to_mitigate = _seconds(since, first.mitigated_at)
+        result.floor_seconds = floor_seconds(
+            floors or {}, first.alert_names(), first.fix_seconds(), first.held_seconds()
+        )
     if truth is None:  # a no-fault run: anything the agent did is a false positive
         result.wrong_actions = list(result.actions)
         result.harmful_actions = list(result.actions)
@@ -192,7 +212,13 @@ def now() -> datetime:
 
 
 def agent_run(
-    lab: LabClient, observer: AgentObserver, fault: str, truth: FaultTruth | None, run: int, deadline: float
+    lab: LabClient,
+    observer: AgentObserver,
+    fault: str,
+    truth: FaultTruth | None,
+    run: int,
+    deadline: float,
+    floors: dict[str, float] | None = None,
 ) -> RunResult:
     """Inject (unless `fault` is no-fault), wait for the agent's incident to finish or the deadline, stop."""
     result = RunResult(fault=fault, responder="agent", run=run, started_at=now())
@@ -205,7 +231,7 @@ def agent_run(
 
         lab.wait_for(finished, timeout=deadline)
         incidents = [observer.incident(i.id) for i in observer.incidents_since(result.started_at)]
-        return score_agent_run(result, incidents, truth)
+        return score_agent_run(result, incidents, truth, floors)
     finally:
         if attack_id is not None:
             lab.stop(fault, attack_id)

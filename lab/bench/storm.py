@@ -86,7 +86,18 @@ async def storm(
     return latencies, codes
 
 
-def run(groups: int, resends: int, rates: list[float]) -> int:
+def _idle_cpu_seconds_per_minute(process: psutil.Process, seconds: float) -> float:
+    """CPU the agent burns doing nothing (no incident, no webhook) for `seconds`, scaled to a minute."""
+    if seconds <= 0:
+        return 0.0
+    before, began = process.cpu_times(), time.perf_counter()
+    time.sleep(seconds)
+    after, elapsed = process.cpu_times(), time.perf_counter() - began
+    used = (after.user - before.user) + (after.system - before.system)
+    return used / elapsed * 60
+
+
+def run(groups: int, resends: int, rates: list[float], idle_seconds: float = 20.0) -> int:
     console = Console()
     data_dir = Path(tempfile.mkdtemp(prefix="storm-"))
     port, dead = free_port(), f"http://127.0.0.1:{free_port()}"
@@ -123,6 +134,7 @@ def run(groups: int, resends: int, rates: list[float]) -> int:
                 time.sleep(0.05)
         startup = time.perf_counter() - started
         agent = psutil.Process(process.pid)
+        idle_cpu_per_minute = _idle_cpu_seconds_per_minute(agent, idle_seconds)
         rss_before = agent.memory_info().rss
         began = time.perf_counter()
         latencies, codes = asyncio.run(storm(url, groups, resends, rates))
@@ -143,6 +155,7 @@ def run(groups: int, resends: int, rates: list[float]) -> int:
         table.add_column(column)
     rows = [
         ("agent start-up", f"{startup:.2f} s"),
+        (f"agent idle CPU (over {idle_seconds:g} s)", f"{idle_cpu_per_minute:.2f} CPU-seconds per minute"),
         ("rates (notifications/s)", ", ".join(f"{r:g}" for r in rates)),
         ("accepted per second", f"{codes.get(202, 0) / elapsed:.0f}"),
         ("answers", ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()))),
@@ -152,7 +165,7 @@ def run(groups: int, resends: int, rates: list[float]) -> int:
             f"{ordered[int(0.99 * (len(ordered) - 1))] * 1000:.1f} ms",
         ),
         ("incidents opened / distinct problems", f"{len(incidents['incidents'])} / {groups}"),
-        ("agent RSS before / after", f"{rss_before / 2**20:.0f} / {rss_after / 2**20:.0f} MiB"),
+        ("agent RSS idle / after the storm", f"{rss_before / 2**20:.0f} / {rss_after / 2**20:.0f} MiB"),
     ]
     for row in rows:
         table.add_row(*row)
@@ -164,3 +177,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groups", type=int, default=200, help="alert groups, at most 500")
     parser.add_argument("--resends", type=int, default=5, help="firing notifications per group")
     parser.add_argument("--rates", default="50,100,200,400", help="rising send rates, notifications/s")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=20.0, help="idle period measured before the storm"
+    )

@@ -83,12 +83,16 @@ class Stack:
         if spec.name not in self._without:
             self.specs.append(spec)
 
+    def agent_seconds(self, name: str, default: float) -> float:
+        """A duration setting of the agent as this stack starts it (profile env, then `env` overrides)."""
+        agent = next((spec for spec in self.specs if spec.name == "agent"), None)
+        value = (agent.env if agent else {}).get(name, str(default))
+        return float(self._extra_env.get("agent", {}).get(name, value))
+
     @property
     def verify_hold_seconds(self) -> float:
         """How long the agent holds a fix before calling it verified, as this stack configures it."""
-        agent = next((spec for spec in self.specs if spec.name == "agent"), None)
-        value = (agent.env if agent else {}).get("VERIFY_HOLD_SECONDS", "60")
-        return float(self._extra_env.get("agent", {}).get("VERIFY_HOLD_SECONDS", value))
+        return self.agent_seconds("VERIFY_HOLD_SECONDS", 60.0)
 
     @property
     def urls(self) -> dict[str, str]:

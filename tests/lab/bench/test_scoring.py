@@ -1,0 +1,105 @@
+"""The benchmark's judgement: a run scored from the agent's incidents against the ground truth, the floor
+of each run, and the summary's rates. Pure functions over the shapes the agent's API answers with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lab.bench.groundtruth import FaultTruth
+from lab.bench.observer import IncidentView
+from lab.bench.report import summarize
+from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
+
+T0 = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
+BAD_DEPLOY = FaultTruth(
+    name="bad_deploy",
+    expected_diagnosis="bad-release",
+    fixed_by=["rollback-release"],
+    not_fixed_by=["restart-target"],
+)
+FLOORS = {"TargetErrorsAfterRelease": 8.0, "TargetHighErrorRatio": 13.0}
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+def incident(diagnosis: str, actions: list[tuple[str, str, float, float]], resolved: bool) -> IncidentView:
+    """actions: (name, status, started s, finished s) after the injection at T0."""
+    body: dict[str, Any] = {
+        "id": "inc-1",
+        "status": "resolved" if resolved else "failed",
+        "opened_at": at(9),
+        "mitigated_at": at(40) if resolved else None,
+        "diagnosis": {"diagnosis_id": diagnosis},
+        "alerts": [{"name": "TargetErrorsAfterRelease"}, {"name": "TargetHighErrorRatio"}],
+        "actions": [
+            {"action": name, "status": status, "started_at": at(start), "finished_at": at(end)}
+            for name, status, start, end in actions
+        ],
+        "verification": [{"healthy": resolved, "healthy_for_seconds": 8.0 if resolved else 0.0}],
+        "timeline": [
+            {"ts": at(9), "step": "open"},
+            {"ts": at(10), "step": "diagnose", "data": {"llm_tokens": 1290}},
+            {"ts": at(11), "step": "execute"},
+        ],
+    }
+    return IncidentView.model_validate(body)
+
+
+def result(fault: str = "bad_deploy") -> RunResult:
+    return RunResult(fault=fault, responder="agent", run=1, started_at=T0)
+
+
+def test_the_right_fix_is_scored_with_its_times_and_floor() -> None:
+    view = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    scored = score_agent_run(result(), [view], BAD_DEPLOY, FLOORS)
+    assert scored.paged and scored.diagnosis_correct and scored.mitigated
+    assert scored.seconds_to_page == 9 and scored.seconds_to_diagnosis == 10
+    assert scored.seconds_to_first_action == 11 and scored.seconds_to_mitigate == 40
+    assert scored.harmful_actions == [] and scored.wrong_actions == []
+    assert scored.workflow_steps == 3 and scored.llm_tokens == 1290
+    # the fastest paging alert (8 s) + the rollback's own 1.5 s + the 8 s hold
+    assert scored.floor_seconds == pytest.approx(17.5)
+
+
+def test_a_restart_on_a_bad_release_is_harmful_and_a_wrong_diagnosis_is_counted() -> None:
+    view = incident("memory-leak", [("restart-target", "succeeded", 11, 14)], resolved=False)
+    scored = score_agent_run(result(), [view], BAD_DEPLOY, FLOORS)
+    assert scored.paged and scored.diagnosis_correct is False and not scored.mitigated
+    assert scored.harmful_actions == ["restart-target"] and scored.floor_seconds is None
+
+
+def test_planned_and_dry_run_actions_are_not_executions() -> None:
+    view = incident("bad-release", [("rollback-release", "dry-run", 11, 11), ("x", "skipped", 0, 0)], False)
+    assert score_agent_run(result(), [view], BAD_DEPLOY, FLOORS).actions == []
+
+
+def test_anything_done_on_a_no_fault_run_is_a_false_positive() -> None:
+    view = incident("bad-release", [("rollback-release", "succeeded", 11, 12)], resolved=True)
+    scored = score_agent_run(result(NO_FAULT), [view], None, FLOORS)
+    assert scored.harmful_actions == ["rollback-release"]
+    quiet = score_agent_run(result(NO_FAULT), [], None, FLOORS)
+    summary = summarize([scored, quiet])
+    assert summary.false_positive_rate == {"agent": 0.5}
+
+
+def test_floor_needs_an_alert_the_profile_knows() -> None:
+    assert floor_seconds(FLOORS, ["SomethingElse"], 1.0, 8.0) is None
+    assert floor_seconds(FLOORS, ["TargetHighErrorRatio"], 0.0, 8.0) == 21.0
+
+
+def test_summary_rates_and_percentiles_per_fault() -> None:
+    runs = []
+    for i, ttm in enumerate([20.0, 30.0, 40.0, None]):
+        run = result()
+        run.run, run.paged, run.diagnosis_correct = i + 1, True, ttm is not None
+        run.mitigated, run.seconds_to_mitigate, run.floor_seconds = ttm is not None, ttm, 10.0
+        runs.append(run)
+    row = summarize(runs).rows[0]
+    assert (row.runs, row.detection_rate, row.mitigation_rate) == (4, 1.0, 0.75)
+    assert row.diagnosis_rate == 0.75
+    assert row.median_ttm == 30.0 and row.p95_ttm == 40.0 and row.ttm_over_floor == 3.0
