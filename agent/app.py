@@ -106,7 +106,9 @@ def create_app(
                 baseline_rps=detector.baseline_rps,
                 annotations=annotator,
             )
-            runner = IncidentRunner(create_graph(saver, deps), store, metrics)
+            runner = IncidentRunner(
+                create_graph(saver, deps), store, metrics, settings.MAX_CONCURRENT_INCIDENTS
+            )
             alertmanager = (
                 AlertmanagerClient(http, settings.ALERTMANAGER_URL) if settings.ALERTMANAGER_URL else None
             )
@@ -136,7 +138,7 @@ def create_app(
                 llm_enabled=thinking.llm is not None,
                 notes=notes,
             )
-            metrics.incidents_open.set(len(store.unfinished()))
+            metrics.incidents_open.set(store.count_unfinished())
             background = [asyncio.create_task(queue.run(), name="intake-worker")]
             if monitor is not None:
                 background.append(asyncio.create_task(monitor.run(), name="monitor"))

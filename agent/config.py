@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     HTTP_TIMEOUT_SECONDS: float = 5.0
     ACTION_TIMEOUT_SECONDS: float = 120.0
     INTAKE_QUEUE_SIZE: int = 100
+    MAX_CONCURRENT_INCIDENTS: int = Field(
+        default=8, ge=1, description="incident workflows run at once; the others wait, already open"
+    )
     LOG_LEVEL: str = "INFO"
 
     @field_validator("WEAVIATE_URL")

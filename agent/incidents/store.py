@@ -1,9 +1,12 @@
 """SQLite incident history (AGENT_DATA_DIR/incidents.db, WAL).
 
-Each incident is one JSON document plus indexed columns to filter on. Calls are short and synchronous:
-from the event loop a read-modify-write in `update` is atomic, so the intake worker and the workflow can
-both append to one incident's timeline without losing entries. The `action_log` table is what the
-per-hour budget and per-action cooldown count, so they hold across incidents and restarts.
+Each incident is one JSON document plus indexed columns to filter on, and its alert keys in a table of
+their own: intake asks "which incident is open for this group" and "were these keys seen" per
+notification, and must not parse every incident's document to answer (a storm opens hundreds).
+Calls are short and synchronous: from the event loop a read-modify-write in `update` is atomic, so the
+intake worker and the workflow can both append to one incident's timeline without losing entries.
+The `action_log` table is what the per-hour budget and per-action cooldown count, so they hold across
+incidents and restarts.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ CREATE TABLE IF NOT EXISTS action_log (
 );
 CREATE INDEX IF NOT EXISTS action_log_ts ON action_log(ts);
 CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_keys (
+    key TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    PRIMARY KEY (key, incident_id)
+);
+CREATE INDEX IF NOT EXISTS alert_keys_opened ON alert_keys(opened_at);
 """
 
 
@@ -56,6 +66,16 @@ class IncidentStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._index_alert_keys()
+
+    def _index_alert_keys(self) -> None:
+        """A history written before the key table existed gets its keys indexed once."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM alert_keys LIMIT 1").fetchone() is not None:
+                return
+            rows = self._db.execute("SELECT body FROM incidents").fetchall()
+        for (body,) in rows:
+            self._save_keys(Incident.model_validate_json(body))
 
     def close(self) -> None:
         with self._lock:
@@ -89,7 +109,27 @@ class IncidentStore:
                     incident.model_dump_json(),
                 ),
             )
+            self._save_keys(incident)
         return incident
+
+    def _save_keys(self, incident: Incident) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO alert_keys(key, incident_id, opened_at) VALUES (?, ?, ?)",
+                [(key, incident.id, incident.opened_at.isoformat()) for key in incident.seen_keys],
+            )
+
+    def seen_since(self, keys: set[str], since: datetime) -> set[str]:
+        """Those of `keys` that an incident opened since `since` has already seen."""
+        if not keys:
+            return set()
+        placeholders = ",".join("?" for _ in keys)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT DISTINCT key FROM alert_keys WHERE key IN ({placeholders}) AND opened_at >= ?",
+                (*keys, since.isoformat()),
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def get(self, incident_id: str) -> Incident:
         with self._lock:
@@ -143,13 +183,30 @@ class IncidentStore:
             ).fetchall()
         return [Incident.model_validate_json(row[0]) for row in rows]
 
+    def count_unfinished(self) -> int:
+        placeholders = ",".join("?" for _ in FINAL_STATUSES)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COUNT(*) FROM incidents WHERE status NOT IN ({placeholders})", tuple(FINAL_STATUSES)
+            ).fetchone()
+        return int(row[0])
+
     def find_open(self, group_key: str, service: str) -> Incident | None:
         """The open incident a new notification belongs to: same Alertmanager group, else same service."""
-        candidates = self.unfinished()
-        for incident in candidates:
-            if group_key and incident.group_key == group_key:
-                return incident
-        return next((i for i in candidates if i.service == service), None)
+        placeholders = ",".join("?" for _ in FINAL_STATUSES)
+        unfinished = f"SELECT body FROM incidents WHERE status NOT IN ({placeholders})"
+        with self._lock:
+            row = None
+            if group_key:
+                row = self._db.execute(
+                    f"{unfinished} AND group_key = ? ORDER BY opened_at LIMIT 1",
+                    (*FINAL_STATUSES, group_key),
+                ).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    f"{unfinished} AND service = ? ORDER BY opened_at LIMIT 1", (*FINAL_STATUSES, service)
+                ).fetchone()
+        return Incident.model_validate_json(row[0]) if row else None
 
     # guardrail ledger
     def log_action(self, key: str, incident_id: str, action: str, status: str) -> None:

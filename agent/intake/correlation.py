@@ -69,7 +69,7 @@ class Correlator:
         if source == "alertmanager" and not firing:
             return IngestResult(note="resolved notification without an open incident: nothing to do")
         keys = {a.dedup_key() for a in alerts}
-        if source == "alertmanager" and keys <= self._recently_seen_keys():
+        if source == "alertmanager" and keys <= self._store.seen_since(keys, utcnow() - RECENT):
             return IngestResult(note="alerts already handled by a recent incident")
         incident = Incident(
             id=new_incident_id(),
@@ -84,7 +84,7 @@ class Correlator:
         names = ", ".join(sorted({a.name for a in firing})) or reason or source
         incident.timeline.append(TimelineEntry(step="open", message=f"incident opened ({source}): {names}"))
         self._store.save(incident)
-        self._metrics.incidents_open.set(len(self._store.unfinished()))
+        self._metrics.incidents_open.set(self._store.count_unfinished())
         log.info("incident_opened", incident_id=incident.id, source=source, alerts=names)
         self._start(incident.id)
         return IngestResult(incident_id=incident.id, created=True, new_alerts=len(alerts))
@@ -116,10 +116,6 @@ class Correlator:
         self._store.update(incident.id, mutate)
         log.info("notification_merged", incident_id=incident.id, new_alerts=len(new))
         return IngestResult(incident_id=incident.id, new_alerts=len(new), note="merged into open incident")
-
-    def _recently_seen_keys(self) -> set[str]:
-        recent = self._store.find(since=utcnow() - RECENT, limit=200)
-        return {key for incident in recent for key in incident.seen_keys}
 
 
 def _upsert_alert(alerts: list[AlertSummary], alert: AlertSummary) -> None:

@@ -25,11 +25,16 @@ class NotAwaitingApproval(RuntimeError):
 
 
 class IncidentRunner:
-    def __init__(self, graph: Any, store: IncidentStore, metrics: AgentMetrics) -> None:
+    def __init__(
+        self, graph: Any, store: IncidentStore, metrics: AgentMetrics, max_concurrent: int = 8
+    ) -> None:
         self.graph = graph
         self._store = store
         self._metrics = metrics
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # A storm of distinct problems must not starve the event loop that answers webhooks: the
+        # workflows beyond this many wait their turn (their incidents are already open and listed).
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     @staticmethod
     def config(incident_id: str) -> dict[str, Any]:
@@ -90,7 +95,8 @@ class IncidentRunner:
     async def _run(self, incident_id: str, payload: Any) -> None:
         with structlog.contextvars.bound_contextvars(incident_id=incident_id):
             try:
-                result = await self.graph.ainvoke(payload, self.config(incident_id))
+                async with self._slots:
+                    result = await self.graph.ainvoke(payload, self.config(incident_id))
                 if isinstance(result, dict) and result.get("__interrupt__"):
                     log.info("workflow_paused", reason="approval")
                 else:
@@ -115,4 +121,4 @@ class IncidentRunner:
         self._metrics.incidents_total.labels(
             diagnosis=incident.diagnosis_id or "unknown", outcome="failed"
         ).inc()
-        self._metrics.incidents_open.set(len(self._store.unfinished()))
+        self._metrics.incidents_open.set(self._store.count_unfinished())

@@ -410,7 +410,12 @@ class WorkflowFactory:
             knowledge=knowledge,
             annotations=annotations,
         )
-        runner = IncidentRunner(create_graph(saver, deps, interrupt_after=interrupt_after), store, metrics)
+        runner = IncidentRunner(
+            create_graph(saver, deps, interrupt_after=interrupt_after),
+            store,
+            metrics,
+            settings.MAX_CONCURRENT_INCIDENTS,
+        )
         correlator = Correlator(store, metrics, runner.start)
         self._open.append((http, saver_cm, store, runner))
         return Workflow(settings, store, metrics, registry, deps, runner, correlator, saver)

@@ -118,3 +118,21 @@ async def test_an_alert_the_runbook_says_may_keep_firing_does_not_block_verifica
     incident = wf.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert not any(q.startswith("ALERTS{") for q in lab.prometheus_queries)
+
+
+async def test_workflows_beyond_the_concurrency_bound_wait_their_turn(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    lab.action_delay_seconds = 0.3
+    wf = await workflows.build(MAX_CONCURRENT_INCIDENTS=1)
+    first = await open_incident(wf, pool_alert("fp1"))
+    second = wf.correlator.open_or_merge(
+        source="alertmanager", service="other", group_key='{}:{service="other"}', alerts=[pool_alert("fp2")]
+    ).incident_id
+    assert second is not None and wf.store.get(second).status == "open"  # listed while it waits
+    await wf.runner.wait(first)
+    await wf.runner.wait(second)
+    a, b = wf.store.get(first), wf.store.get(second)
+    first_done = next(e.ts for e in a.timeline if e.step == "learn")
+    second_began = next(e.ts for e in b.timeline if e.step == "gather")
+    assert second_began >= first_done

@@ -46,3 +46,22 @@ def test_action_ledger_and_state_survive_reopening(tmp_path: Path) -> None:
     assert [(i, a) for i, a, _ in again.actions_in_last(60)] == [("a", "restart-target")]
     assert again.get_state("kill_switch_engaged") is True
     again.close()
+
+
+def test_alert_keys_are_indexed_for_intake_and_backfilled_for_an_older_history(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.db"
+    store = IncidentStore(path)
+    old = Incident(id="old", seen_keys=["fp1|t0|firing"], opened_at=utcnow() - timedelta(hours=8))
+    new = Incident(id="new", seen_keys=["fp2|t1|firing", "fp3|t1|firing"], status="resolved")
+    store.save(old)
+    store.save(new)
+    since = utcnow() - timedelta(hours=6)
+    assert store.seen_since({"fp1|t0|firing", "fp2|t1|firing", "fp9|t9|firing"}, since) == {"fp2|t1|firing"}
+    assert store.seen_since(set(), since) == set()
+    # a history from before the key table: its keys are indexed when the store opens it
+    store._db.execute("DELETE FROM alert_keys")
+    store.close()
+    reopened = IncidentStore(path)
+    assert reopened.seen_since({"fp3|t1|firing"}, since) == {"fp3|t1|firing"}
+    assert reopened.count_unfinished() == 1  # "old" is open, "new" resolved
+    reopened.close()

@@ -37,7 +37,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     if resolved and incident.mitigated_at:
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds()
         deps.metrics.time_to_mitigate.labels(diagnosis=diagnosis_id).observe(ttm)
-    deps.metrics.incidents_open.set(len(deps.store.unfinished()))
+    deps.metrics.incidents_open.set(deps.store.count_unfinished())
     remembered = await _remember(deps, incident, state, outcome)
     if deps.annotations is not None:
         deps.annotations.close_incident(
