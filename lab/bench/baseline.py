@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from lab.bench.groundtruth import FaultTruth
-from lab.bench.scenario import LabClient, RunResult, floor_seconds, now
+from lab.bench.scenario import LabClient, RunResult, floor_seconds, now, page_floor
 
 
 class Notification(BaseModel):
@@ -144,6 +144,7 @@ def baseline_run(
     result.paged = bool(receiver.pages)
     if receiver.pages:
         result.seconds_to_page = (receiver.pages[0] - result.started_at).total_seconds()
+        result.page_floor_seconds = page_floor(floors or {}, sorted(receiver.paged_alerts))
     if receiver.restarts:
         result.seconds_to_first_action = (receiver.restarts[0] - result.started_at).total_seconds()
     result.actions = ["restart-target"] * len(receiver.restarts)

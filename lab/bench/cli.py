@@ -50,7 +50,7 @@ def describe(result: RunResult) -> str:
 
 
 def bench(args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console() if Console().is_terminal else Console(width=160)  # logs keep a table's rows whole
     config = BenchConfig(
         runs=args.runs,
         faults=[f for f in args.faults.split(",") if f],

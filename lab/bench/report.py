@@ -25,6 +25,7 @@ class Row(BaseModel):
     wrong_actions: int
     median_ttd: float | None
     p95_ttd: float | None
+    ttd_floor: float | None
     median_ttm: float | None
     p95_ttm: float | None
     ttm_over_floor: float | None
@@ -48,6 +49,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
     ttd = [r.seconds_to_page for r in runs if r.seconds_to_page is not None]
+    page_floors = [r.page_floor_seconds for r in runs if r.page_floor_seconds is not None]
     ttm = [r.seconds_to_mitigate for r in runs if r.seconds_to_mitigate is not None]
     judged = [r for r in runs if r.diagnosis_correct is not None]
     ratios = [
@@ -67,6 +69,7 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
         wrong_actions=sum(len(r.wrong_actions) for r in runs),
         median_ttd=statistics.median(ttd) if ttd else None,
         p95_ttd=_percentile(ttd, 0.95),
+        ttd_floor=statistics.median(page_floors) if page_floors else None,
         median_ttm=statistics.median(ttm) if ttm else None,
         p95_ttm=_percentile(ttm, 0.95),
         ttm_over_floor=statistics.median(ratios) if ratios else None,
@@ -116,6 +119,7 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
         "mitigated",
         "harmful",
         "TTD p50/p95 s",
+        "page floor s",
         "TTM p50/p95 s",
         "TTM/floor",
         "steps",
@@ -132,6 +136,7 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
             _fmt(row.mitigation_rate, "{:.0%}"),
             str(row.harmful_actions),
             f"{_fmt(row.median_ttd)}/{_fmt(row.p95_ttd)}",
+            _fmt(row.ttd_floor),
             f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
             _fmt(row.ttm_over_floor, "{:.2f}"),
             _fmt(row.steps_per_incident),
@@ -197,6 +202,7 @@ _EMPTY = Row(
     wrong_actions=0,
     median_ttd=None,
     p95_ttd=None,
+    ttd_floor=None,
     median_ttm=None,
     p95_ttm=None,
     ttm_over_floor=None,

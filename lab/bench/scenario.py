@@ -55,6 +55,9 @@ class RunResult(BaseModel):
     workflow_steps: int = 0
     llm_tokens: int = 0
     floor_seconds: float | None = None
+    page_floor_seconds: float | None = Field(
+        default=None, description="the fastest page the alerts that fired allow (detection's floor)"
+    )
     note: str = ""
 
 
@@ -159,15 +162,19 @@ class LabClient:
         return False
 
 
+def page_floor(floors: dict[str, float], alerts: list[str]) -> float | None:
+    """The fastest page the alerts that fired allow: scrape + evaluation + `for` + group_wait."""
+    paged = [floors[a] for a in alerts if a in floors]
+    return min(paged) if paged else None
+
+
 def floor_seconds(
     floors: dict[str, float], alerts: list[str], fix_seconds: float, hold_seconds: float
 ) -> float | None:
-    """What no responder can beat on this run: the fastest page the alerts that fired allow (scrape +
-    evaluation + `for` + group_wait), plus the fix's own duration, plus the verification hold."""
-    paged = [floors[a] for a in alerts if a in floors]
-    if not paged:
-        return None
-    return min(paged) + fix_seconds + hold_seconds
+    """What no responder can beat on this run: the fastest page, plus the fix's own duration, plus
+    the verification hold."""
+    page = page_floor(floors, alerts)
+    return None if page is None else page + fix_seconds + hold_seconds
 
 
 def score_agent_run(
@@ -184,6 +191,7 @@ def score_agent_run(
     first = incidents[0]
     since = result.started_at
     result.seconds_to_page = _seconds(since, first.opened_at)
+    result.page_floor_seconds = page_floor(floors or {}, first.alert_names())
     result.seconds_to_diagnosis = _seconds(since, first.first("diagnose"))
     result.seconds_to_first_action = _seconds(since, first.first("execute"))
     result.diagnosis = first.diagnosis_id

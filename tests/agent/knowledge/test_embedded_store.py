@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from knowledge_kit import RUNBOOKS, memory
 
 from agent.knowledge.runbooks import load_runbooks
-from agent.knowledge.store import IncidentMemory, open_knowledge_store
-
-RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
-
-
-@pytest.fixture
-def runbook_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "runbooks"
-    shutil.copytree(RUNBOOKS, folder)
-    return folder
-
-
-def memory(incident_id: str, text: str, diagnosis: str = "disk-full") -> IncidentMemory:
-    return IncidentMemory(
-        incident_id=incident_id,
-        symptoms_text=text,
-        diagnosis_id=diagnosis,
-        outcome="resolved",
-        actions_tried=["clean-disk"],
-        actions_worked=["clean-disk"],
-    )
+from agent.knowledge.store import open_knowledge_store
 
 
 def test_persists_across_reopen(tmp_path: Path, runbook_dir: Path) -> None:

@@ -6,12 +6,12 @@ metadata asked for, the objects written and their uuids.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from knowledge_kit import RUNBOOKS, memory
 from pydantic import SecretStr
 from weaviate.exceptions import UnexpectedStatusCodeError
 from weaviate.util import generate_uuid5
@@ -19,32 +19,11 @@ from weaviate_standin import WeaviateStandIn
 
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
 from agent.knowledge.runbooks import load_runbooks
-from agent.knowledge.store import IncidentMemory
 from agent.knowledge.text import tokenize
 from agent.knowledge.weaviate_collections import INCIDENT_RETURN, RUNBOOK_RETURN, connect_weaviate
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
 
-RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
 OpenStore = Callable[..., WeaviateKnowledgeStore]
-
-
-@pytest.fixture
-def runbook_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "runbooks"
-    shutil.copytree(RUNBOOKS, folder)
-    return folder
-
-
-def memory(incident_id: str, text: str, diagnosis: str = "disk-full") -> IncidentMemory:
-    return IncidentMemory(
-        incident_id=incident_id,
-        symptoms_text=text,
-        diagnosis_id=diagnosis,
-        outcome="resolved",
-        actions_tried=["clean-disk"],
-        actions_worked=["clean-disk"],
-        time_to_mitigate_seconds=42.5,
-    )
 
 
 def test_start_creates_collections_and_syncs_runbooks_by_hash(

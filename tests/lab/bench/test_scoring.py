@@ -64,6 +64,7 @@ def test_the_right_fix_is_scored_with_its_times_and_floor() -> None:
     assert scored.workflow_steps == 3 and scored.llm_tokens == 1290
     # the fastest paging alert (8 s) + the rollback's own 1.5 s + the 8 s hold
     assert scored.floor_seconds == pytest.approx(17.5)
+    assert scored.page_floor_seconds == 8.0
 
 
 def test_a_restart_on_a_bad_release_is_harmful_and_a_wrong_diagnosis_is_counted() -> None:

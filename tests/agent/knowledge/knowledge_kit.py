@@ -1,0 +1,21 @@
+"""What the knowledge store tests share: the real runbooks folder and a finished incident to remember."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.knowledge.store import IncidentMemory
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
+
+
+def memory(incident_id: str, text: str, diagnosis: str = "disk-full") -> IncidentMemory:
+    return IncidentMemory(
+        incident_id=incident_id,
+        symptoms_text=text,
+        diagnosis_id=diagnosis,
+        outcome="resolved",
+        actions_tried=["clean-disk"],
+        actions_worked=["clean-disk"],
+        time_to_mitigate_seconds=42.5,
+    )
