@@ -52,7 +52,7 @@ class Alert(BaseModel):
 class WebhookNotification(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    version: str = "4"
+    version: Literal["4"] = Field(default="4", description="the only webhook payload version there is")
     groupKey: str = ""
     truncatedAlerts: int = Field(default=0, ge=0)
     status: AlertStatus

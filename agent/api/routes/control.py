@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from agent.api.deps import ApiAuth, RuntimeDep
+from agent.api.responses import errors
 from agent.api.routes.health import probe_dependencies
 
 router = APIRouter(prefix="/agent")
@@ -17,7 +18,7 @@ class KillSwitchRequest(BaseModel):
     enabled: bool  # true = kill switch engaged = no remediation
 
 
-@router.get("/status")
+@router.get("/status", responses=errors())
 async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
     settings = runtime.settings
     running = set(runtime.runner.running())
@@ -55,7 +56,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.post("/kill-switch", dependencies=[ApiAuth])
+@router.post("/kill-switch", dependencies=[ApiAuth], responses=errors(400, 401))
 async def kill_switch(body: KillSwitchRequest, runtime: RuntimeDep) -> dict[str, Any]:
     runtime.kill_switch.set(body.enabled)
     return {

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent.api.deps import RuntimeDep
+from agent.api.responses import errors
 from agent.runtime import AgentRuntime
 
 router = APIRouter()
@@ -43,14 +44,18 @@ async def probe_dependencies(runtime: AgentRuntime) -> dict[str, dict[str, Any]]
     return dict(zip(names, results, strict=True))
 
 
-@router.get("/health")
+@router.get("/health", responses=errors())
 async def health(runtime: RuntimeDep) -> dict[str, Any]:
     dependencies = await probe_dependencies(runtime)
     degraded = sorted(name for name, result in dependencies.items() if not result["ok"])
     return {"status": "degraded" if degraded else "ok", "degraded": degraded, "dependencies": dependencies}
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}, **errors()},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.queue_depth.set(runtime.queue.depth)
     return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from agent.api.deps import ApiAuth, RuntimeDep
+from agent.api.responses import errors
 from agent.incidents.models import Incident, IncidentSummary, utcnow
 from agent.incidents.store import IncidentNotFound
 from agent.intake.alertmanager import Alert
@@ -34,7 +35,7 @@ class IncidentList(BaseModel):
     count: int
 
 
-@router.get("/incidents")
+@router.get("/incidents", responses=errors())
 async def list_incidents(
     runtime: RuntimeDep,
     status_: str | None = Query(default=None, alias="status"),
@@ -47,7 +48,7 @@ async def list_incidents(
     return IncidentList(incidents=[IncidentSummary.of(i) for i in found], count=len(found))
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", responses=errors(404))
 async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
     try:
         return runtime.store.get(incident_id)
@@ -55,7 +56,9 @@ async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
 
 
-@router.post("/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+@router.post(
+    "/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth], responses=errors(400, 401)
+)
 async def trigger(runtime: RuntimeDep, body: TriggerRequest | None = None) -> IngestResult:
     body = body or TriggerRequest()
     service = body.labels.get("service", "target")
@@ -72,14 +75,24 @@ async def trigger(runtime: RuntimeDep, body: TriggerRequest | None = None) -> In
     )
 
 
-@router.post("/incidents/{incident_id}/approve", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+@router.post(
+    "/incidents/{incident_id}/approve",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[ApiAuth],
+    responses=errors(400, 401, 404, 409),
+)
 async def approve(
     incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
 ) -> dict[str, Any]:
     return await _decide(runtime, incident_id, True, body or DecisionRequest())
 
 
-@router.post("/incidents/{incident_id}/reject", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth])
+@router.post(
+    "/incidents/{incident_id}/reject",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[ApiAuth],
+    responses=errors(400, 401, 404, 409),
+)
 async def reject(
     incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
 ) -> dict[str, Any]:

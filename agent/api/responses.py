@@ -1,0 +1,49 @@
+"""The error answers the API documents, so its OpenAPI document says every status a client can get.
+
+Every error the agent raises itself is `{"detail": "<a reason a person can act on>"}`; FastAPI's own
+request validation keeps its list form (422 on query and body parameters it parses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+REASONS = {
+    400: "the body could not be read (not UTF-8)",
+    401: "missing or invalid bearer token",
+    404: "no such incident",
+    409: "the incident is not waiting for approval",
+    422: "not an Alertmanager webhook (version 4) payload",
+    503: "the agent is starting, its intake queue is full, or a part it needs is unavailable",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each code with its reason and the ErrorDetail shape (503 is always
+    possible: every route needs the runtime, which exists only once the agent has started)."""
+    return {code: {"model": ErrorDetail, "description": REASONS[code]} for code in sorted({*codes, 503})}
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` inlined, for `openapi_extra` (which has no components)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)  # type: ignore[no-any-return]
