@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from lab.target.health import health
 from lab.target.runtime import Runtime, get_runtime
@@ -66,24 +67,28 @@ async def get_pool_status(rt: RuntimeDep) -> PoolStatus:
 async def get_logs(
     rt: RuntimeDep,
     level: Annotated[LogLevel | None, Query(description="minimum level")] = None,
-    since: Annotated[str | None, Query(description="ISO 8601 time or unix seconds")] = None,
+    since: Annotated[
+        datetime | None, BeforeValidator(parse_since), Query(description="ISO 8601 time or unix seconds")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 100,
 ) -> Logs:
     """Recent structured log lines, oldest first."""
-    return Logs(logs=rt.log.query(level=level, since=_parse_since(since), limit=limit))
+    return Logs(logs=rt.log.query(level=level, since=since, limit=limit))
 
 
-def _parse_since(value: str | None) -> datetime | None:
+def parse_since(value: object) -> datetime | None:
+    """A validator, so a bad value is refused like every other bad parameter (422, FastAPI's shape)."""
     if not value:
         return None
+    if isinstance(value, datetime):
+        return value
+    value = str(value)
     try:
         return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         pass
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "since must be an ISO 8601 time or unix seconds"
-        ) from exc
+    except ValueError:
+        raise ValueError("since must be an ISO 8601 time or unix seconds") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

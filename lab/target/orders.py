@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from lab.target.inventory import InventoryUnavailable
 from lab.target.releases import regional_tax_rate
 from lab.target.runtime import Runtime, get_runtime
+from lab.target.schemas import errors
 
 metadata = MetaData()
 orders_table = Table(
@@ -33,6 +34,7 @@ orders_table = Table(
     Column("created_at", Float, nullable=False),
 )
 
+SQLITE_MAX_INTEGER = 2**63 - 1  # a larger id cannot be bound as a parameter (OverflowError, a 500)
 SEED_ITEMS = ("widget", "gadget", "sprocket", "gizmo", "bracket")
 UNIT_PRICE = 9.99
 
@@ -143,7 +145,7 @@ def _timed(rt: Runtime, work: Any) -> Any:
             rt.telemetry.record_query(time.monotonic() - started)
 
 
-@router.get("", response_model=OrderList)
+@router.get("", response_model=OrderList, responses=errors(503))
 async def list_orders(rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> OrderList:
     """The most recent orders, newest first."""
     rate = regional_tax_rate(rt.releases.current.defective)
@@ -154,8 +156,8 @@ async def list_orders(rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)]
     return OrderList(orders=[order.taxed(rate) for order in orders])
 
 
-@router.get("/{order_id}", response_model=Order)
-async def get_order(rt: RuntimeDep, order_id: Annotated[int, Path(ge=1)]) -> Order:
+@router.get("/{order_id}", response_model=Order, responses=errors(404, 503))
+async def get_order(rt: RuntimeDep, order_id: Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER)]) -> Order:
     """One order by id."""
     rate = regional_tax_rate(rt.releases.current.defective)
     try:
@@ -179,7 +181,12 @@ def _store(rt: Runtime, body: OrderIn, available: int, total: float) -> Order:
     return _timed(rt, work)  # type: ignore[no-any-return]
 
 
-@router.post("", response_model=Order, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=Order,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 500, 503, 507),
+)
 async def create_order(rt: RuntimeDep, body: OrderIn) -> Order:
     """Places an order after checking stock."""
     rate = regional_tax_rate(rt.releases.current.defective)

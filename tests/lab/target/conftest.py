@@ -63,6 +63,30 @@ def start_target(
         target.close()
 
 
+@pytest.fixture(scope="module")
+def start_module_target(
+    session_servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartTarget]:  # type: ignore[no-untyped-def]
+    """Like `start_target`, for a module's own target (one that tests may fill with data)."""
+    started: list[Target] = []
+
+    def start(**overrides: str) -> Target:
+        data_dir = tmp_path_factory.mktemp("data")
+        log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
+        port = free_port()
+        env = _env(port, data_dir, log_file, inventory_url, overrides)
+        target = Target(
+            session_servers.spawn("lab.target", env, port, "/api/v1/pool/status"), data_dir, log_file
+        )
+        started.append(target)
+        return target
+
+    yield start
+    for target in started:
+        assert_blind(target)
+        target.close()
+
+
 @pytest.fixture(scope="session")
 def shared_target(
     session_servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory

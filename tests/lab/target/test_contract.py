@@ -64,7 +64,12 @@ def test_bad_query_parameters_answer_422(shared_target: Target) -> None:
     assert shared_target.get("/api/v1/orders/abc").status_code == 422
     assert shared_target.get("/api/v1/logs", params={"level": "LOUD"}).status_code == 422
     bad_since = shared_target.get("/api/v1/logs", params={"since": "yesterday"})
-    assert bad_since.status_code == 422 and "ISO 8601" in bad_since.json()["detail"]
+    assert bad_since.status_code == 422
+    assert bad_since.json()["detail"][0]["loc"] == ["query", "since"]
+    assert "ISO 8601" in bad_since.json()["detail"][0]["msg"]
+    # a number past what a timestamp can hold is a bad value too, not a server error
+    assert shared_target.get("/api/v1/logs", params={"since": "1e300"}).status_code == 422
+    assert shared_target.get("/api/v1/orders/99999999999999999999999").status_code == 422
 
 
 def test_logs_filter_by_level_since_and_limit(shared_target: Target) -> None:
