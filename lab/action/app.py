@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -13,7 +12,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from lab.action.audit import AuditLog, AuditRecord
 from lab.action.catalog import ACTIONS
@@ -25,8 +24,26 @@ from lab.action.restarter import NoRestarter, TargetRestarter
 from lab.action.supervisor import TargetSupervisor, target_environment
 from lab.action.target_client import TargetClient, TargetHealth
 from lab.auth import require_bearer
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
 
 log = structlog.get_logger("action")
+
+
+class UnknownActionDetail(BaseModel):
+    reason: str
+    known_actions: list[str]
+
+
+class UnknownAction(BaseModel):
+    detail: UnknownActionDetail
+
+
+ACTION_FAILURES = {
+    409: "refused here (nothing to roll back, restart-target off)",
+    502: "the target or the Docker engine said no",
+    503: "the Docker engine is out of reach",
+    504: "the Docker engine did not answer in time",
+}
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -40,18 +57,7 @@ def _caller(request: Request) -> str:
 
 async def _params(request: Request) -> dict[str, Any]:
     """JSON body (an object) merged with the query string; the query string wins."""
-    raw = await request.body()
-    body: Any = {}
-    if raw.strip():
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body is not valid JSON"
-            ) from None
-    if not isinstance(body, dict):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body must be a JSON object")
-    return {**body, **dict(request.query_params)}
+    return {**await json_object(request), **dict(request.query_params)}
 
 
 async def open_restarter(settings: Settings, target_env: Mapping[str, str]) -> TargetRestarter:
@@ -106,7 +112,9 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
 
     app = FastAPI(title="lab action server", lifespan=lifespan)
     router = APIRouter(
-        prefix="/action", dependencies=[Depends(require_bearer(settings.token.get_secret_value))]
+        prefix="/action",
+        dependencies=[Depends(require_bearer(settings.token.get_secret_value))],
+        responses=documented({401: UNAUTHORIZED}),
     )
 
     @app.get("/health")
@@ -126,7 +134,16 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
     async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
         return {"records": request.app.state.audit.recent(limit)}
 
-    @router.post("/{name}", response_model=ActionResult)
+    @router.post(
+        "/{name}",
+        response_model=ActionResult,
+        responses={
+            **documented({404: "no such action in the catalog"}, UnknownAction),
+            **documented({400: "the body could not be read", 422: "bad parameters for this action"}),
+            **documented(ACTION_FAILURES, ActionResult),
+        },
+        openapi_extra=OBJECT_BODY,
+    )
     async def run_action(
         name: str, request: Request, raw: Annotated[dict[str, Any], Depends(_params)]
     ) -> Any:

@@ -7,14 +7,26 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Body, Depends, FastAPI, HTTPException, Request, status
-from pydantic import ValidationError
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from pydantic import BaseModel, ValidationError
 
 from lab.auth import require_bearer
 from lab.chaos.attacks import Attack, AttackBook, AttackNotActive, FaultAlreadyActive, UnknownAttack
 from lab.chaos.catalog import FAULTS
 from lab.chaos.config import Settings
 from lab.chaos.hooks import Hooks, MechanismError
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
+
+
+class UnknownFaultDetail(BaseModel):
+    reason: str
+    known_faults: list[str]
+
+
+class NotFound(BaseModel):
+    """An unknown fault names the known ones; an unknown attack is a reason."""
+
+    detail: UnknownFaultDetail | str
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -57,7 +69,12 @@ def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> Fas
         if expected:
             require_bearer(lambda: expected)(request.headers.get("authorization"))
 
-    app = FastAPI(title="lab chaos", lifespan=lifespan, dependencies=[Depends(check_token)])
+    app = FastAPI(
+        title="lab chaos",
+        lifespan=lifespan,
+        dependencies=[Depends(check_token)],
+        responses=documented({401: UNAUTHORIZED}) if settings.api_token.get_secret_value() else None,
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -71,14 +88,25 @@ def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> Fas
     async def attacks(attack_book: Book) -> dict[str, list[Attack]]:
         return attack_book.list()
 
-    @app.post("/api/v1/break/{fault}")
+    @app.post(
+        "/api/v1/break/{fault}",
+        responses={
+            **documented({404: "no such fault in the catalog"}, NotFound),
+            **documented(
+                {
+                    409: "the fault is already active",
+                    422: "bad parameters for this fault",
+                    502: "a hook did not answer: nothing was injected",
+                }
+            ),
+        },
+        openapi_extra=OBJECT_BODY,
+    )
     async def break_fault(
-        attack_book: Book,
-        fault: KnownFault,
-        body: Annotated[dict[str, Any] | None, Body()] = None,
+        attack_book: Book, fault: KnownFault, body: Annotated[dict[str, Any], Depends(json_object)]
     ) -> Attack:
         try:
-            params = FAULTS[fault].params_model.model_validate(body or {})
+            params = FAULTS[fault].params_model.model_validate(body)
         except ValidationError as exc:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
@@ -92,7 +120,15 @@ def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> Fas
         except MechanismError as exc:
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=exc.reason) from None
 
-    @app.post("/api/v1/break/{fault}/{attack_id}/stop")
+    @app.post(
+        "/api/v1/break/{fault}/{attack_id}/stop",
+        responses={
+            **documented({404: "no such fault, or no such attack of it"}, NotFound),
+            **documented(
+                {409: "the attack already ended", 502: "a hook did not answer: the attack is still active"}
+            ),
+        },
+    )
     async def stop_attack(attack_book: Book, fault: KnownFault, attack_id: str) -> Attack:
         try:
             return await attack_book.stop(fault, attack_id)

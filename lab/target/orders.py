@@ -17,10 +17,10 @@ from sqlalchemy import Column, Connection, Float, Integer, MetaData, String, Tab
 from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
+from lab.errors import documented
 from lab.target.inventory import InventoryUnavailable
 from lab.target.releases import regional_tax_rate
 from lab.target.runtime import Runtime, get_runtime
-from lab.target.schemas import errors
 
 metadata = MetaData()
 orders_table = Table(
@@ -33,6 +33,19 @@ orders_table = Table(
     Column("total", Float, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+ORDER_ERRORS = {
+    400: "the body could not be read (not UTF-8)",
+    404: "no such order",
+    500: "the order could not be processed",
+    503: "the database or the inventory service is unavailable",
+    507: "the data disk is full",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return documented({code: ORDER_ERRORS[code] for code in codes})
+
 
 SQLITE_MAX_INTEGER = 2**63 - 1  # a larger id cannot be bound as a parameter (OverflowError, a 500)
 SEED_ITEMS = ("widget", "gadget", "sprocket", "gizmo", "bracket")

@@ -90,20 +90,3 @@ class LogLine(BaseModel):
 class Logs(BaseModel):
     logs: list[LogLine]
 
-
-class ErrorDetail(BaseModel):
-    """What the target answers when it refuses or fails a request: a reason safe to show."""
-
-    detail: str
-
-
-def errors(*codes: int) -> dict[int | str, dict[str, object]]:
-    """`responses=` for a route: the error statuses it can answer, each with the ErrorDetail shape."""
-    reasons = {
-        400: "the body could not be read (not UTF-8)",
-        404: "no such order",
-        500: "the order could not be processed",
-        503: "the database or the inventory service is unavailable",
-        507: "the data disk is full",
-    }
-    return {code: {"model": ErrorDetail, "description": reasons[code]} for code in codes}
