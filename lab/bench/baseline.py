@@ -118,8 +118,9 @@ def baseline_run(
 ) -> RunResult:
     """Inject, let the receiver restart on every page, and time recovery as the bench sees it from outside.
 
-    Recovery is healthy for `hold` seconds after a restart, timed at the end of the hold as the agent's
-    verified recovery is, so the two times to mitigate mean the same thing.
+    Recovery is the page being over (target healthy, no alert firing) for `hold` seconds after a
+    restart, timed at the end of the hold as the agent's verified recovery is, and judged the way the
+    agent's claim of recovery is checked: the two times to mitigate mean the same thing.
     """
     result = RunResult(fault=fault, responder="restart-baseline", run=run, started_at=now())
     receiver.reset()
@@ -129,7 +130,7 @@ def baseline_run(
     end = time.monotonic() + deadline
     try:
         while time.monotonic() < end:
-            if receiver.restarts and lab.target_healthy():
+            if receiver.restarts and lab.page_is_over():
                 healthy_since = healthy_since or time.monotonic()
                 if time.monotonic() - healthy_since >= hold:
                     result.mitigated = True

@@ -139,6 +139,10 @@ class LabClient:
         )
         response.raise_for_status()
 
+    def page_is_over(self) -> bool:
+        """What anyone outside can check: the target says it is healthy and Prometheus fires nothing."""
+        return self.target_healthy() and not self.firing_alerts()
+
     def wait_for(self, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -239,7 +243,12 @@ def agent_run(
 
         lab.wait_for(finished, timeout=deadline)
         incidents = [observer.incident(i.id) for i in observer.incidents_since(result.started_at)]
-        return score_agent_run(result, incidents, truth, floors)
+        scored = score_agent_run(result, incidents, truth, floors)
+        if scored.mitigated and not lab.wait_for(lab.page_is_over, timeout=15):
+            # the agent's word is not the judgement: the page must be over where anyone can see it
+            scored.mitigated, scored.seconds_to_mitigate = False, None
+            scored.note = "the agent called it resolved, but the target or an alert says otherwise"
+        return scored
     finally:
         if attack_id is not None:
             lab.stop(fault, attack_id)
