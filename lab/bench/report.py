@@ -107,48 +107,67 @@ def _fmt(value: float | None, pattern: str = "{:.1f}") -> str:
     return "-" if value is None else pattern.format(value)
 
 
+COLUMNS = (
+    "responder",
+    "fault",
+    "runs",
+    "detected",
+    "diagnosed",
+    "mitigated",
+    "harmful",
+    "TTD p50/p95 s",
+    "page floor s",
+    "TTM p50/p95 s",
+    "TTM/floor",
+    "steps",
+    "tokens",
+)
+
+
+def _cells(row: Row) -> list[str]:
+    return [
+        row.responder,
+        row.fault,
+        str(row.runs),
+        _fmt(row.detection_rate, "{:.0%}"),
+        _fmt(row.diagnosis_rate, "{:.0%}"),
+        _fmt(row.mitigation_rate, "{:.0%}"),
+        str(row.harmful_actions),
+        f"{_fmt(row.median_ttd)}/{_fmt(row.p95_ttd)}",
+        _fmt(row.ttd_floor),
+        f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
+        _fmt(row.ttm_over_floor, "{:.2f}"),
+        _fmt(row.steps_per_incident),
+        _fmt(row.tokens_per_incident, "{:.0f}"),
+    ]
+
+
 def print_summary(summary: Summary, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title="Blind chaos benchmark", show_lines=False)
-    for column in (
-        "responder",
-        "fault",
-        "runs",
-        "detected",
-        "diagnosed",
-        "mitigated",
-        "harmful",
-        "TTD p50/p95 s",
-        "page floor s",
-        "TTM p50/p95 s",
-        "TTM/floor",
-        "steps",
-        "tokens",
-    ):
+    for column in COLUMNS:
         table.add_column(column, justify="left" if column in ("responder", "fault") else "right")
     for row in [*summary.rows, *summary.totals]:
-        table.add_row(
-            row.responder,
-            row.fault,
-            str(row.runs),
-            _fmt(row.detection_rate, "{:.0%}"),
-            _fmt(row.diagnosis_rate, "{:.0%}"),
-            _fmt(row.mitigation_rate, "{:.0%}"),
-            str(row.harmful_actions),
-            f"{_fmt(row.median_ttd)}/{_fmt(row.p95_ttd)}",
-            _fmt(row.ttd_floor),
-            f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
-            _fmt(row.ttm_over_floor, "{:.2f}"),
-            _fmt(row.steps_per_incident),
-            _fmt(row.tokens_per_incident, "{:.0f}"),
-        )
+        table.add_row(*_cells(row))
     console.print(table)
     for responder, rate in summary.false_positive_rate.items():
         console.print(f"false-positive rate on no-fault runs ({responder}): {_fmt(rate, '{:.0%}')}")
 
 
+def render_markdown(summary: Summary) -> str:
+    """The same table as `print_summary`, as Markdown for the README."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in [*summary.rows, *summary.totals]]
+    lines.append("")
+    lines += [
+        f"False-positive rate on no-fault runs ({responder}): {_fmt(rate, '{:.0%}')}"
+        for responder, rate in summary.false_positive_rate.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write_outputs(results: list[RunResult], summary: Summary, out_dir: Path) -> dict[str, Path]:
-    """JSON of every run and the summary, and a PNG chart of time to mitigate per fault and responder."""
+    """JSON of every run and the summary, the table as Markdown, and a PNG chart of time to mitigate."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "bench.json"
     json_path.write_text(
@@ -160,9 +179,11 @@ def write_outputs(results: list[RunResult], summary: Summary, out_dir: Path) -> 
             indent=2,
         )
     )
+    md_path = out_dir / "bench.md"
+    md_path.write_text(render_markdown(summary))
     png_path = out_dir / "bench.png"
     _chart(summary, png_path)
-    return {"json": json_path, "png": png_path}
+    return {"json": json_path, "md": md_path, "png": png_path}
 
 
 def _chart(summary: Summary, path: Path) -> None:

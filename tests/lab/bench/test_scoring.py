@@ -10,7 +10,7 @@ import pytest
 
 from lab.bench.groundtruth import FaultTruth
 from lab.bench.observer import IncidentView
-from lab.bench.report import summarize
+from lab.bench.report import render_markdown, summarize
 from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
 
 T0 = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
@@ -104,3 +104,17 @@ def test_summary_rates_and_percentiles_per_fault() -> None:
     assert (row.runs, row.detection_rate, row.mitigation_rate) == (4, 1.0, 0.75)
     assert row.diagnosis_rate == 0.75
     assert row.median_ttm == 30.0 and row.p95_ttm == 40.0 and row.ttm_over_floor == 3.0
+
+
+def test_the_markdown_table_has_a_row_per_fault_and_responder_and_the_totals() -> None:
+    view = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    runs = [
+        score_agent_run(result(), [view], BAD_DEPLOY, FLOORS),
+        score_agent_run(result(NO_FAULT), [], None),
+    ]
+    text = render_markdown(summarize(runs))
+    lines = text.splitlines()
+    assert lines[0].startswith("| responder | fault | runs |")
+    assert lines[2].startswith("| agent | bad_deploy | 1 | 100% | 100% | 100% | 0 |")
+    assert lines[3].startswith("| agent | all faults |")
+    assert "False-positive rate on no-fault runs (agent): 0%" in text
