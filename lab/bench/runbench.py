@@ -45,6 +45,7 @@ class Timings(BaseModel):
     deadline_seconds: float
     settle_timeout_seconds: float
     warmup_seconds: float
+    baseline_clean_timeout_seconds: float
 
 
 def timings(stack: Stack, config: BenchConfig) -> Timings:
@@ -64,10 +65,16 @@ def timings(stack: Stack, config: BenchConfig) -> Timings:
         + stack.agent_seconds("VERIFY_DEADLINE_SECONDS", 300.0)
         + 30.0
     )
+    window = (
+        duration_seconds(windows.traffic_baseline) + duration_seconds(windows.traffic_baseline_offset)
+        if windows
+        else 180.0
+    )
     return Timings(
         deadline_seconds=config.deadline_seconds or deadline,
         settle_timeout_seconds=max(120.0, rate + slowest),
         warmup_seconds=config.warmup_seconds if config.warmup_seconds is not None else history + rate,
+        baseline_clean_timeout_seconds=window + 60.0,
     )
 
 
@@ -97,6 +104,12 @@ def schedule(config: BenchConfig, catalog: dict[str, FaultTruth]) -> list[tuple[
     return plan
 
 
+def prepare_surge(lab: LabClient, times: Timings, started: float) -> None:
+    """The surge alert compares with the service's own history: it needs some, free of earlier surges."""
+    time.sleep(max(0.0, times.warmup_seconds - (time.monotonic() - started)))
+    lab.wait_for(lab.traffic_baseline_is_clean, timeout=times.baseline_clean_timeout_seconds, interval=5)
+
+
 def clean_up(lab: LabClient, truth: FaultTruth | None, hold: float, timeout: float) -> bool:
     """After a run: the true fix if the target is still broken, mitigations undone, then a quiet period."""
     if truth is not None and not lab.target_healthy():
@@ -124,8 +137,8 @@ def run_bench(
         lab.wait_quiet(hold=config.settle_hold_seconds, timeout=times.settle_timeout_seconds + 60)
         for fault, run in schedule(config, catalog):
             truth = catalog.get(fault)
-            if fault == "traffic_spike":  # the surge alert compares with the service's own history
-                time.sleep(max(0.0, times.warmup_seconds - (time.monotonic() - started)))
+            if fault == "traffic_spike":
+                prepare_surge(lab, times, started)
             deadline = times.deadline_seconds if truth else config.quiet_seconds
             if truth is None:
                 lab.harmless_deploy()
@@ -134,6 +147,8 @@ def run_bench(
             clean_up(lab, truth, config.settle_hold_seconds, times.settle_timeout_seconds)
             if receiver is not None and truth is not None and run <= baseline_runs:
                 observer.set_remediation(False)
+                if fault == "traffic_spike":
+                    prepare_surge(lab, times, started)
                 try:
                     result = baseline_run(
                         lab,

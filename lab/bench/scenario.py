@@ -139,6 +139,19 @@ class LabClient:
         )
         response.raise_for_status()
 
+    def traffic_baseline_is_clean(self, tolerance: float = 1.3) -> bool:
+        """The surge alert's baseline (a median of the recent past) is back near the current rate: an
+        earlier surge no longer hides in it. No baseline yet counts as clean (the warm-up covers it)."""
+        try:
+            query = {
+                "query": "max(instance:target_requests:rate_baseline) / max(instance:target_requests:rate)"
+            }
+            response = self._http.get(f"{self.endpoints.prometheus_url}/api/v1/query", params=query)
+            result = response.json()["data"]["result"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return False
+        return not result or float(result[0]["value"][1]) <= tolerance
+
     def page_is_over(self) -> bool:
         """What anyone outside can check: the target says it is healthy and Prometheus fires nothing."""
         return self.target_healthy() and not self.firing_alerts()
