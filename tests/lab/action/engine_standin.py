@@ -58,8 +58,13 @@ class Container:
     def start(self) -> None:
         with self._output.open("ab") as output:
             self.process = subprocess.Popen(
-                self._argv, env=self._env, cwd=self._cwd, stdout=output, stderr=output,
-                start_new_session=True, preexec_fn=die_with_parent,
+                self._argv,
+                env=self._env,
+                cwd=self._cwd,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self._started_at = _now()
 

@@ -32,7 +32,7 @@ def standin(standin_server: AdminStandIn) -> AdminStandIn:
     return standin_server
 
 
-def _settings(tmp_path: Path, target_url: str) -> Settings:
+def action_settings(tmp_path: Path, target_url: str) -> Settings:
     return Settings(
         token=TOKEN,
         target_url=target_url,
@@ -45,7 +45,7 @@ def _settings(tmp_path: Path, target_url: str) -> Settings:
 
 @pytest.fixture
 def client(tmp_path: Path, standin: AdminStandIn) -> Iterator[TestClient]:
-    with TestClient(create_app(_settings(tmp_path, standin.url))) as test_client:
+    with TestClient(create_app(action_settings(tmp_path, standin.url))) as test_client:
         yield test_client
 
 
@@ -135,7 +135,7 @@ def test_restart_without_supervision_is_refused(client: TestClient) -> None:
 
 
 def test_unreachable_target_is_502_and_audited(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, f"http://127.0.0.1:{free_port()}")
+    settings = action_settings(tmp_path, f"http://127.0.0.1:{free_port()}")
     with TestClient(create_app(settings)) as client:
         response = client.post("/action/clean-disk", headers={**AUTH, "X-Caller": "pytest"})
         assert response.status_code == 502

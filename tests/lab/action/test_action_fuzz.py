@@ -9,29 +9,19 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from admin_standin import ADMIN_TOKEN, AdminStandIn
+from admin_standin import AdminStandIn
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, negative_data_rejection
+from test_action_api import TOKEN, action_settings
 
 from lab.action.app import create_app
-from lab.action.config import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-TOKEN = "action-fuzz"
 
 
-def action_settings(data: Path, target_url: str = "http://127.0.0.1:9") -> Settings:
-    return Settings(
-        token=TOKEN,
-        target_url=target_url,
-        target_admin_token=ADMIN_TOKEN,
-        data_dir=data / "action",
-        target_db_path=data / "orders.db",
-        request_timeout_seconds=2,
-    )
-
-
-schema = schemathesis.openapi.from_dict(create_app(action_settings(Path("/nonexistent"))).openapi())
+schema = schemathesis.openapi.from_dict(
+    create_app(action_settings(Path("/nonexistent"), "http://127.0.0.1:9")).openapi()
+)
 
 
 @pytest.fixture(scope="module")

@@ -40,27 +40,39 @@ def _env(
 StartTarget = Callable[..., Target]
 
 
+class TargetLauncher:
+    """Starts `python -m lab.target` processes; closing scans each for words it must never show."""
+
+    def __init__(self, servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[no-untyped-def]
+        self._servers, self._inventory_url, self._tmp = servers, inventory_url, tmp_path_factory
+        self._started: list[Target] = []
+
+    def start(self, data_dir: Path | None = None, **overrides: str) -> Target:
+        data_dir = data_dir or self._tmp.mktemp("data")
+        log_file = self._tmp.mktemp("logs") / "target.jsonl"
+        port = free_port()
+        dependency = overrides.pop("dependency_url", self._inventory_url)
+        env = _env(port, data_dir, log_file, dependency, overrides)
+        target = Target(
+            self._servers.spawn("lab.target", env, port, "/api/v1/pool/status"), data_dir, log_file
+        )
+        self._started.append(target)
+        return target
+
+    def close(self) -> None:
+        for target in self._started:
+            assert_blind(target)
+            target.close()
+
+
 @pytest.fixture
 def start_target(
     servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StartTarget]:  # type: ignore[no-untyped-def]
-    """Starts `python -m lab.target`; every target started is scanned for words it must never show."""
-    started: list[Target] = []
-
-    def start(data_dir: Path | None = None, **overrides: str) -> Target:
-        data_dir = data_dir or tmp_path_factory.mktemp("data")
-        log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
-        port = free_port()
-        env = _env(port, data_dir, log_file, overrides.pop("dependency_url", inventory_url), overrides)
-        process = servers.spawn("lab.target", env, port, "/api/v1/pool/status")
-        target = Target(process, data_dir, log_file)
-        started.append(target)
-        return target
-
-    yield start
-    for target in started:
-        assert_blind(target)
-        target.close()
+    """A target per call, for tests that break it."""
+    launcher = TargetLauncher(servers, inventory_url, tmp_path_factory)
+    yield launcher.start
+    launcher.close()
 
 
 @pytest.fixture(scope="module")
@@ -68,23 +80,9 @@ def start_module_target(
     session_servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StartTarget]:  # type: ignore[no-untyped-def]
     """Like `start_target`, for a module's own target (one that tests may fill with data)."""
-    started: list[Target] = []
-
-    def start(**overrides: str) -> Target:
-        data_dir = tmp_path_factory.mktemp("data")
-        log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
-        port = free_port()
-        env = _env(port, data_dir, log_file, inventory_url, overrides)
-        target = Target(
-            session_servers.spawn("lab.target", env, port, "/api/v1/pool/status"), data_dir, log_file
-        )
-        started.append(target)
-        return target
-
-    yield start
-    for target in started:
-        assert_blind(target)
-        target.close()
+    launcher = TargetLauncher(session_servers, inventory_url, tmp_path_factory)
+    yield launcher.start
+    launcher.close()
 
 
 @pytest.fixture(scope="session")
@@ -92,13 +90,6 @@ def shared_target(
     session_servers, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:  # type: ignore[no-untyped-def]
     """One target for tests that leave no damage behind (shapes, validation, auth)."""
-    data_dir = tmp_path_factory.mktemp("data")
-    log_file = tmp_path_factory.mktemp("logs") / "target.jsonl"
-    port = free_port()
-    process = session_servers.spawn(
-        "lab.target", _env(port, data_dir, log_file, inventory_url, {}), port, "/api/v1/pool/status"
-    )
-    target = Target(process, data_dir, log_file)
-    yield target
-    assert_blind(target)
-    target.close()
+    launcher = TargetLauncher(session_servers, inventory_url, tmp_path_factory)
+    yield launcher.start()
+    launcher.close()
