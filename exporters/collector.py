@@ -114,11 +114,13 @@ class TargetCollector:
             1.0 if snapshot.answered else 0.0,
         )
         yield from _gauge(
-            "target_scrape_duration_seconds", "Time this scrape spent reading the target.",
+            "target_scrape_duration_seconds",
+            "Time this scrape spent reading the target.",
             snapshot.duration_seconds,
         )
         scrape_errors = CounterMetricFamily(
-            "target_exporter_scrape_errors", "Failed reads of a target endpoint (timeout, refused, bad JSON)",
+            "target_exporter_scrape_errors",
+            "Failed reads of a target endpoint (timeout, refused, bad JSON)",
             labels=["endpoint"],
         )
         for endpoint in ENDPOINTS:
@@ -143,7 +145,8 @@ class TargetCollector:
             return
         ok = GaugeMetricFamily("target_health_check_ok", "1 when the health check is ok.", labels=["check"])
         status = GaugeMetricFamily(
-            "target_health_check_status", "State of each health check (1 for the current state).",
+            "target_health_check_status",
+            "State of each health check (1 for the current state).",
             labels=["check", "state"],
         )
         for name, check in checks:
@@ -155,30 +158,50 @@ class TargetCollector:
 
     def _metrics(self, m: MetricsBody, fallback_release: HealthBody | None) -> Iterator[Metric]:
         for name, doc, value in (
-            ("target_error_ratio", "Failed (5xx) share of requests over the target's window.",
-             _percent(m.error_rate)),
-            ("target_response_time_avg_seconds", "Mean response time over the target's window.",
-             _ms(m.avg_response_time_ms)),
-            ("target_response_time_p95_seconds", "95th percentile response time over the target's window.",
-             _ms(m.p95_response_time_ms)),
+            (
+                "target_error_ratio",
+                "Failed (5xx) share of requests over the target's window.",
+                _percent(m.error_rate),
+            ),
+            (
+                "target_response_time_avg_seconds",
+                "Mean response time over the target's window.",
+                _ms(m.avg_response_time_ms),
+            ),
+            (
+                "target_response_time_p95_seconds",
+                "95th percentile response time over the target's window.",
+                _ms(m.p95_response_time_ms),
+            ),
             ("target_requests_per_second", "Request rate over the target's window.", m.requests_per_second),
             ("target_db_query_avg_seconds", "Mean database query time.", _ms(m.db_query_avg_ms)),
-            ("target_dependency_avg_seconds", "Mean inventory-service call time over the window.",
-             _ms(m.dependency_avg_ms)),
+            (
+                "target_dependency_avg_seconds",
+                "Mean inventory-service call time over the window.",
+                _ms(m.dependency_avg_ms),
+            ),
             ("target_resident_memory_bytes", "Resident memory of the target process.", m.memory_rss_bytes),
             ("target_cpu_ratio", "CPU cores used by the target over its window (1 = one core).", m.cpu_ratio),
             ("target_data_disk_used_ratio", "Data directory usage of its quota (0..1).", m.disk_used_ratio),
             ("target_data_disk_used_bytes", "Bytes used in the data directory.", m.disk_used_bytes),
             ("target_data_disk_quota_bytes", "Quota of the data directory.", m.disk_quota_bytes),
-            ("target_release_changed_timestamp_seconds", "Unix time of the last release change.",
-             m.release_changed_at),
+            (
+                "target_release_changed_timestamp_seconds",
+                "Unix time of the last release change.",
+                m.release_changed_at,
+            ),
             ("target_start_time_seconds", "Unix time the target process started.", m.started_at),
-            ("target_rate_limit_enabled", "1 when the target sheds load above a set rate.",
-             1.0 if m.rate_limit_rps is not None else 0.0),
+            (
+                "target_rate_limit_enabled",
+                "1 when the target sheds load above a set rate.",
+                1.0 if m.rate_limit_rps is not None else 0.0,
+            ),
             ("target_rate_limit_requests_per_second", "The rate limit, when one is set.", m.rate_limit_rps),
-            ("target_dependency_fallback_enabled",
-             "1 when the target answers from last known stock instead of asking the dependency.",
-             None if m.dependency_fallback is None else float(m.dependency_fallback)),
+            (
+                "target_dependency_fallback_enabled",
+                "1 when the target answers from last known stock instead of asking the dependency.",
+                None if m.dependency_fallback is None else float(m.dependency_fallback),
+            ),
         ):
             yield from _gauge(name, doc, value)
         for name, doc, value in (

@@ -79,9 +79,7 @@ async def open_restarter(settings: Settings, target_env: Mapping[str, str]) -> T
         if not settings.docker_socket.exists():
             log.warning("docker_socket_missing", path=str(settings.docker_socket))
         engine = DockerEngine(settings.docker_socket, settings.request_timeout_seconds)
-        return ContainerRestarter(
-            engine, settings.target_container, health_url, settings.stop_grace_seconds
-        )
+        return ContainerRestarter(engine, settings.target_container, health_url, settings.stop_grace_seconds)
     return NoRestarter(settings.pid_file())
 
 

@@ -111,4 +111,3 @@ class TargetSupervisor:
         return RestartResult(
             old_pid=old_pid, old_exit_code=exit_code, new_pid=new_pid, seconds_to_healthy=seconds
         )
-

@@ -89,4 +89,3 @@ class LogLine(BaseModel):
 
 class Logs(BaseModel):
     logs: list[LogLine]
-

@@ -25,14 +25,28 @@ from lab.runner.ports import Ports
 
 PROFILES = ("lab", "production")
 ALERTS = {
-    "TargetDown", "TargetHighErrorRatio", "TargetHighLatency", "TargetDbPoolSaturated",
+    "TargetDown",
+    "TargetHighErrorRatio",
+    "TargetHighLatency",
+    "TargetDbPoolSaturated",
     "TargetDbPoolExhausted",
-    "TargetMemoryGrowth", "TargetCpuSaturated", "TargetDataDiskAlmostFull", "TargetTrafficSurge",
-    "TargetErrorsAfterRelease", "TargetHealthCheckFailing",
+    "TargetMemoryGrowth",
+    "TargetCpuSaturated",
+    "TargetDataDiskAlmostFull",
+    "TargetTrafficSurge",
+    "TargetErrorsAfterRelease",
+    "TargetHealthCheckFailing",
 }
 RUNBOOKS = {
-    "target-down", "db-pool-exhaustion", "db-lock-contention", "memory-leak", "cpu-saturation", "bad-release",
-    "dependency-outage", "traffic-surge", "disk-full",
+    "target-down",
+    "db-pool-exhaustion",
+    "db-lock-contention",
+    "memory-leak",
+    "cpu-saturation",
+    "bad-release",
+    "dependency-outage",
+    "traffic-surge",
+    "disk-full",
 }
 UNIT_TESTS = sorted((ALERTING_DIR / "tests").glob("*.test.yml"))
 

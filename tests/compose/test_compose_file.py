@@ -58,7 +58,11 @@ def docker_compose() -> str:
 def run_config(env_file: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [docker_compose(), "-f", str(COMPOSE), "--env-file", str(env_file), "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
 
 
@@ -123,7 +127,9 @@ def test_every_mounted_path_exists_in_the_repo(compose: dict[str, Any]) -> None:
 def test_prometheus_and_alertmanager_configs_are_the_rendered_lab_profile() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "deploy" / "compose" / "render.py"), "--check"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
 
@@ -132,6 +138,7 @@ def test_rendered_configs_pass_promtool_and_amtool() -> None:
     promtool, amtool = shutil.which("promtool"), shutil.which("amtool")
     if promtool is None or amtool is None:
         pytest.skip("promtool / amtool not on PATH (run scripts/install-system-deps)")
+
     def check(tool: str, *args: str, cwd: str) -> None:
         done = subprocess.run([tool, *args], cwd=ROOT / cwd, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -44,29 +44,56 @@ class TargetStandIn:
         self.replies = {}
 
     def health(self) -> dict[str, Any]:
-        checks = {name: {"status": "ok", "latency_ms": 1.5, "detail": ""}
-                  for name in ("database", "pool", "dependency", "disk", "errors")}
-        return {"status": "healthy", "release": "2026.11.3", "uptime_seconds": self._elapsed(),
-                "checks": checks} | self.patches["health"]
+        checks = {
+            name: {"status": "ok", "latency_ms": 1.5, "detail": ""}
+            for name in ("database", "pool", "dependency", "disk", "errors")
+        }
+        return {
+            "status": "healthy",
+            "release": "2026.11.3",
+            "uptime_seconds": self._elapsed(),
+            "checks": checks,
+        } | self.patches["health"]
 
     def metrics(self) -> dict[str, Any]:
         elapsed = self._elapsed()
         return {
-            "window_seconds": 30.0, "error_rate": 0.2, "avg_response_time_ms": 12.0,
-            "p95_response_time_ms": 35.0, "requests_per_second": 10.0,
-            "requests_total": int(1000 + 10 * elapsed), "errors_total": 2, "throttled_total": 0,
-            "db_query_avg_ms": 1.5, "dependency_avg_ms": 8.0, "dependency_errors_total": 0,
-            "memory_rss_bytes": 83_886_080, "cpu_seconds_total": 5 + 0.2 * elapsed, "cpu_ratio": 0.2,
-            "disk_used_bytes": 6_710_886, "disk_quota_bytes": 67_108_864, "disk_used_ratio": 0.1,
-            "release": "2026.11.3", "release_changed_at": self.started_at - 86_400,
-            "started_at": self.started_at - 100, "uptime_seconds": elapsed + 100,
-            "rate_limit_rps": None, "dependency_fallback": False,
+            "window_seconds": 30.0,
+            "error_rate": 0.2,
+            "avg_response_time_ms": 12.0,
+            "p95_response_time_ms": 35.0,
+            "requests_per_second": 10.0,
+            "requests_total": int(1000 + 10 * elapsed),
+            "errors_total": 2,
+            "throttled_total": 0,
+            "db_query_avg_ms": 1.5,
+            "dependency_avg_ms": 8.0,
+            "dependency_errors_total": 0,
+            "memory_rss_bytes": 83_886_080,
+            "cpu_seconds_total": 5 + 0.2 * elapsed,
+            "cpu_ratio": 0.2,
+            "disk_used_bytes": 6_710_886,
+            "disk_quota_bytes": 67_108_864,
+            "disk_used_ratio": 0.1,
+            "release": "2026.11.3",
+            "release_changed_at": self.started_at - 86_400,
+            "started_at": self.started_at - 100,
+            "uptime_seconds": elapsed + 100,
+            "rate_limit_rps": None,
+            "dependency_fallback": False,
         } | self.patches["metrics"]
 
     def pool(self) -> dict[str, Any]:
         return {
-            "size": 5, "checked_out": 1, "overflow": -4, "max_overflow": 5, "checked_in": 4, "waiting": 0,
-            "utilization": 10.0, "pool_health": "healthy", "timeout_seconds": 2.0,
+            "size": 5,
+            "checked_out": 1,
+            "overflow": -4,
+            "max_overflow": 5,
+            "checked_in": 4,
+            "waiting": 0,
+            "utilization": 10.0,
+            "pool_health": "healthy",
+            "timeout_seconds": 2.0,
             "leak_reaper_seconds": None,
         } | self.patches["pool"]
 
@@ -101,8 +128,9 @@ class TargetStandIn:
     @contextmanager
     def serve(self, port: int | None = None) -> Iterator[TargetStandIn]:
         port = port or free_port()
-        server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(self.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         thread = threading.Thread(target=server.run, name="target-standin", daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

@@ -103,19 +103,35 @@ def test_macros_are_all_replaced() -> None:
 
 def test_the_brief_panels_are_there() -> None:
     exprs = {p.name: " ".join(e for _, e in dashboard_queries(p)) for p in DASHBOARDS}
-    for needle in ("target_health_status", "target_error_ratio", "target_response_time_p95_seconds",
-                   "instance:target_requests:rate_baseline", "target_throttled_requests_total",
-                   "target_db_pool_waiting", "target_db_pool_utilization_ratio",
-                   "target_resident_memory_bytes",
-                   "target_cpu_ratio", "target_data_disk_used_ratio", "target_release_info",
-                   'ALERTS{service="target"'):
+    for needle in (
+        "target_health_status",
+        "target_error_ratio",
+        "target_response_time_p95_seconds",
+        "instance:target_requests:rate_baseline",
+        "target_throttled_requests_total",
+        "target_db_pool_waiting",
+        "target_db_pool_utilization_ratio",
+        "target_resident_memory_bytes",
+        "target_cpu_ratio",
+        "target_data_disk_used_ratio",
+        "target_release_info",
+        'ALERTS{service="target"',
+    ):
         assert needle in exprs["target.json"], needle
-    for needle in ("increase(sre_agent_incidents_total[1h])", "sre_agent_time_to_mitigate_seconds_bucket",
-                   "sre_agent_actions_total", "sre_agent_incidents_open", "sre_agent_diagnosis_confidence",
-                   "sre_agent_llm_calls_total", "sre_agent_llm_tokens_total", "sre_agent_llm_fallbacks_total",
-                   "sre_agent_webhook_requests_total", "sre_agent_queue_depth",
-                   "sre_agent_remediation_enabled",
-                   "sre_agent_circuit_breaker_open"):
+    for needle in (
+        "increase(sre_agent_incidents_total[1h])",
+        "sre_agent_time_to_mitigate_seconds_bucket",
+        "sre_agent_actions_total",
+        "sre_agent_incidents_open",
+        "sre_agent_diagnosis_confidence",
+        "sre_agent_llm_calls_total",
+        "sre_agent_llm_tokens_total",
+        "sre_agent_llm_fallbacks_total",
+        "sre_agent_webhook_requests_total",
+        "sre_agent_queue_depth",
+        "sre_agent_remediation_enabled",
+        "sre_agent_circuit_breaker_open",
+    ):
         assert needle in exprs["agent.json"], needle
 
 

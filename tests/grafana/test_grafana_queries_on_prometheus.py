@@ -29,9 +29,15 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={run / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=(run / "stderr.log").open("w"),
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={run / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(run / "stderr.log").open("w"),
     )
     try:
         deadline = time.monotonic() + 20
