@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 
 from lab.bench.baseline import RestartOnEveryPage
-from lab.bench.report import print_summary, summarize, write_outputs
+from lab.bench.report import RunLog, print_summary, summarize, write_outputs
 from lab.bench.runbench import BENCH_AGENT_ENV, BenchConfig, run_bench
 from lab.bench.scenario import RunResult
 from lab.runner.ports import Ports, free_port
@@ -74,19 +76,37 @@ def bench(args: argparse.Namespace) -> int:
     if receiver is not None:
         receiver.action_url, receiver.action_token = stack.urls["action"], stack.tokens.action
         receiver.start()
+    run_log = RunLog(config.out_dir / "runs.jsonl")
+    results = run_log.results
+
+    def record(result: RunResult) -> None:
+        run_log.record(result)
+        console.print(describe(result))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    interrupted = False
     try:
         with console.status("starting the stack..."):
             stack.start()
-        results = run_bench(stack, config, receiver, on_result=lambda r: console.print(describe(r)))
+        run_bench(stack, config, receiver, on_result=record)
     except StackError as exc:
         console.print(f"[red]the stack did not start:[/red] {exc}")
         return 1
+    except KeyboardInterrupt:
+        # Hours of runs are worth keeping: the table covers what finished, and says it was cut short.
+        interrupted = True
+        console.print(f"[yellow]interrupted after {len(results)} runs; writing what finished[/yellow]")
     finally:
         stack.stop()
         if receiver is not None:
             receiver.stop()
+    if not results:
+        return 130 if interrupted else 1
     summary = summarize(results)
     print_summary(summary, console)
     paths = write_outputs(results, summary, config.out_dir)
-    console.print(f"wrote {paths['json']} and {paths['png']}")
-    return 0
+    console.print(f"wrote {paths['json']}, {paths['md']} and {paths['png']}")
+    return 130 if interrupted else 0

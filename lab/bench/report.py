@@ -166,6 +166,26 @@ def render_markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
+class RunLog:
+    """Every finished run, kept in memory and appended to a JSON-lines file as it lands, so a bench that
+    is stopped hours in still has its runs on disk."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+        self.path = path
+        self.results: list[RunResult] = []
+
+    def record(self, result: RunResult) -> None:
+        self.results.append(result)
+        with self.path.open("a") as log:
+            log.write(result.model_dump_json() + "\n")
+
+    @staticmethod
+    def read(path: Path) -> list[RunResult]:
+        return [RunResult.model_validate_json(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def write_outputs(results: list[RunResult], summary: Summary, out_dir: Path) -> dict[str, Path]:
     """JSON of every run and the summary, the table as Markdown, and a PNG chart of time to mitigate."""
     out_dir.mkdir(parents=True, exist_ok=True)

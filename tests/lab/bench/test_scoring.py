@@ -4,13 +4,14 @@ of each run, and the summary's rates. Pure functions over the shapes the agent's
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab.bench.groundtruth import FaultTruth
 from lab.bench.observer import IncidentView
-from lab.bench.report import render_markdown, summarize
+from lab.bench.report import RunLog, render_markdown, summarize
 from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
 
 T0 = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
@@ -118,3 +119,23 @@ def test_the_markdown_table_has_a_row_per_fault_and_responder_and_the_totals() -
     assert lines[2].startswith("| agent | bad_deploy | 1 | 100% | 100% | 100% | 0 |")
     assert lines[3].startswith("| agent | all faults |")
     assert "False-positive rate on no-fault runs (agent): 0%" in text
+
+
+def test_the_run_log_keeps_each_run_on_disk_as_it_lands(tmp_path: Path) -> None:
+    """A bench stopped hours in is summarized from what it wrote, not from memory."""
+    view = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    log = RunLog(tmp_path / "results" / "runs.jsonl")
+    log.record(score_agent_run(result(), [view], BAD_DEPLOY, FLOORS))
+    assert len(log.path.read_text().splitlines()) == 1
+    log.record(score_agent_run(result(NO_FAULT), [], None))
+
+    again = RunLog.read(log.path)
+    assert again == log.results
+    assert again[0].mitigated and again[0].actions == ["rollback-release"]
+    assert summarize(again).rows == summarize(log.results).rows
+
+
+def test_a_new_run_log_starts_empty(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.write_text(result().model_dump_json() + "\n")
+    assert RunLog(path).results == [] and RunLog.read(path) == []
