@@ -32,6 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds per run before giving up (default: from the profile)",
     )
+    parser.add_argument(
+        "--attach",
+        type=Path,
+        nargs="?",
+        const=Path(".run"),
+        default=None,
+        metavar="RUN_DIR",
+        help="use the stack `python -m lab up` runs from RUN_DIR (default .run) instead of starting one;"
+        " no baseline, and the agent keeps its own action budget and cooldown",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
     parser.add_argument("--out", type=Path, default=Path(".run/bench/results"))
@@ -57,7 +67,7 @@ def bench(args: argparse.Namespace) -> int:
         runs=args.runs,
         faults=[f for f in args.faults.split(",") if f],
         quiet_runs=args.quiet_runs,
-        baseline=not args.no_baseline,
+        baseline=not args.no_baseline and args.attach is None,
         baseline_runs=args.baseline_runs,
         deadline_seconds=args.deadline,
         seed=args.seed,
@@ -70,9 +80,17 @@ def bench(args: argparse.Namespace) -> int:
         ports=Ports(),
         run_dir=args.run_dir,
         profile=args.profile,
-        env={"agent": BENCH_AGENT_ENV},
+        env={} if args.attach else {"agent": BENCH_AGENT_ENV},
         extra_webhooks=[receiver.url] if receiver else [],
     )
+    if args.attach is not None and not args.no_baseline:
+        # The running Alertmanager notifies the agent only: there is no way to add the baseline to it.
+        console.print("attached to a running lab: the restart-on-every-page baseline is skipped")
+    if args.attach is not None and args.profile == "production":
+        console.print(
+            "the agent keeps the production action budget and cooldown: for faults back to back, start"
+            " the lab with MAX_ACTIONS_PER_HOUR=500 ACTION_COOLDOWN_SECONDS=5"
+        )
     if receiver is not None:
         receiver.action_url, receiver.action_token = stack.urls["action"], stack.tokens.action
         receiver.start()
@@ -89,14 +107,18 @@ def bench(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     interrupted = False
     try:
-        with console.status("starting the stack..."):
-            stack.start()
+        if args.attach is not None:
+            stack.attach(args.attach)
+        else:
+            with console.status("starting the stack..."):
+                stack.start()
         run_bench(stack, config, receiver, on_result=record)
     except StackError as exc:
-        console.print(f"[red]the stack did not start:[/red] {exc}")
+        verb = "is not usable" if args.attach is not None else "did not start"
+        console.print(f"[red]the stack {verb}:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
-        # Hours of runs are worth keeping: the table covers what finished, and says it was cut short.
+        # Hours of runs are worth keeping: the table covers what finished; the exit status says it was cut.
         interrupted = True
         console.print(f"[yellow]interrupted after {len(results)} runs; writing what finished[/yellow]")
     finally:

@@ -141,6 +141,28 @@ class Stack:
             raise
         return self
 
+    def attach(self, run_dir: Path, timeout_seconds: float = 5.0) -> Stack:
+        """Uses a stack that `python -m lab up` runs from `run_dir` instead of starting one: its tokens,
+        and each component answering at this stack's URLs. `stop` then leaves it running."""
+        tokens_dir = run_dir / "tokens"
+        try:
+            self.tokens = Tokens.read(tokens_dir)
+        except (OSError, ValueError) as exc:
+            hint = "is `python -m lab up` running there?"
+            raise StackError(f"no lab tokens in {tokens_dir} ({hint}): {exc}") from exc
+        self.token_files = {name: tokens_dir / f"{name}.token" for name in Tokens.model_fields}
+        silent = []
+        for spec in self._ordered():
+            if spec.health_url is None:
+                continue
+            try:
+                httpx.get(spec.health_url, timeout=timeout_seconds)
+            except httpx.HTTPError:
+                silent.append(f"{spec.name} ({spec.health_url})")
+        if silent:
+            raise StackError(f"the running lab does not answer: {', '.join(silent)}")
+        return self
+
     def _spawn(self, spec: ComponentSpec) -> None:
         log = self.log_file(spec.name).open("ab")
         self._logs[spec.name] = log

@@ -34,6 +34,11 @@ class Tokens(BaseModel):
             paths[name] = path
         return paths
 
+    @classmethod
+    def read(cls, directory: Path) -> Tokens:
+        """The tokens a running stack wrote (`write`'s files); FileNotFoundError names a missing one."""
+        return cls(**{name: (directory / f"{name}.token").read_text().strip() for name in cls.model_fields})
+
     def __repr__(self) -> str:
         return "Tokens(<redacted>)"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import stat
 import subprocess
@@ -60,6 +61,54 @@ def test_tokens_are_fresh_and_in_private_files(tmp_path: Path) -> None:
             assert path.read_text() == getattr(stack.tokens, name)
         assert stat.S_IMODE((tmp_path / "tokens").stat().st_mode) == 0o700
         assert stack.tokens.hook not in repr(stack.tokens)
+
+
+def test_attaching_uses_a_running_stack_and_leaves_it_running(tmp_path: Path) -> None:
+    """What `lab bench --attach` does with a `lab up` stack: its tokens, its components, no stop."""
+    web = _http_spec("web")
+    running = Stack(ports=Ports.free(), run_dir=tmp_path / "up", without=[*LAB, *PRODUCT])
+    running.add(web)
+    with running:
+        attached = Stack(ports=Ports.free(), run_dir=tmp_path / "bench", without=[*LAB, *PRODUCT])
+        attached.add(web)
+        assert attached.attach(tmp_path / "up") is attached
+        assert attached.tokens == running.tokens
+        assert attached.token_files["action"] == tmp_path / "up" / "tokens" / "action.token"
+        attached.stop()
+        assert running.processes["web"].poll() is None
+        assert httpx.get(attached.urls["web"] + "/", timeout=5).status_code == 200
+
+
+def test_attaching_without_a_running_stack_says_what_is_missing(tmp_path: Path) -> None:
+    stack = Stack(ports=Ports.free(), run_dir=tmp_path / "bench", without=[*LAB, *PRODUCT])
+    with pytest.raises(StackError, match=r"no lab tokens in .*lab up"):
+        stack.attach(tmp_path / "nothing")
+    stack.tokens.write(tmp_path / "stale" / "tokens")
+    stack.add(_http_spec("web"))
+    with pytest.raises(StackError, match=r"does not answer: web \(http://127\.0\.0\.1:\d+/\)"):
+        stack.attach(tmp_path / "stale", timeout_seconds=1)
+
+
+def test_bench_attach_to_nothing_exits_1_with_the_reason(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "bench",
+            "--attach",
+            str(tmp_path / "none"),
+            "--run-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not usable" in done.stdout and "no lab tokens" in done.stdout
+    assert "baseline is skipped" in done.stdout
 
 
 def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path: Path) -> None:
