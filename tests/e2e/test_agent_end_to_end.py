@@ -133,9 +133,17 @@ def test_alertmanager_pages_every_fault_and_sends_resolved_notifications(
 
 
 def _readme_queries() -> list[str]:
+    """The README's PromQL block, one query per line; a line that starts with an operator continues."""
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = text.split("```promql", 1)[1].split("```", 1)[0]
-    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    queries: list[str] = []
+    for line in block.splitlines():
+        expr = line.split("#", 1)[0].strip()
+        if expr and line.startswith(" ") and queries:
+            queries[-1] += " " + expr
+        elif expr:
+            queries.append(expr)
+    return queries
 
 
 def _query(stack: Stack, promql: str) -> list[dict]:
@@ -159,6 +167,8 @@ def test_prometheus_holds_the_incident_history(stack: Stack, results: list[RunRe
     assert len(answers) >= 5
     incidents_this_week = next(a for q, a in answers.items() if "sre_agent_incidents_total" in q)
     assert {s["metric"]["diagnosis"] for s in incidents_this_week} >= expected
+    mean_ttm = next(a for q, a in answers.items() if "_seconds_sum" in q)
+    assert 0 < float(mean_ttm[0]["value"][1]) < 600
 
 
 def test_every_dashboard_panel_runs_on_the_live_prometheus(stack: Stack, results: list[RunResult]) -> None:
