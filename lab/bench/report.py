@@ -168,15 +168,17 @@ def render_markdown(summary: Summary) -> str:
 
 class RunLog:
     """Every finished run, kept in memory and appended to a JSON-lines file as it lands, so a bench that
-    is stopped hours in still has its runs on disk."""
+    is stopped hours in still has its runs on disk. The file starts afresh at the first run, so a bench
+    that never gets going leaves the last one's log alone."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
         self.path = path
         self.results: list[RunResult] = []
 
     def record(self, result: RunResult) -> None:
+        if not self.results:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
         self.results.append(result)
         with self.path.open("a") as log:
             log.write(result.model_dump_json() + "\n")

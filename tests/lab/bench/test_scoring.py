@@ -135,7 +135,10 @@ def test_the_run_log_keeps_each_run_on_disk_as_it_lands(tmp_path: Path) -> None:
     assert summarize(again).rows == summarize(log.results).rows
 
 
-def test_a_new_run_log_starts_empty(tmp_path: Path) -> None:
+def test_a_run_log_replaces_the_last_bench_only_at_its_first_run(tmp_path: Path) -> None:
     path = tmp_path / "runs.jsonl"
-    path.write_text(result().model_dump_json() + "\n")
-    assert RunLog(path).results == [] and RunLog.read(path) == []
+    path.write_text(result().model_dump_json() + "\n" + result(NO_FAULT).model_dump_json() + "\n")
+    log = RunLog(path)
+    assert log.results == [] and len(RunLog.read(path)) == 2
+    log.record(result("crash"))
+    assert [r.fault for r in RunLog.read(path)] == ["crash"]

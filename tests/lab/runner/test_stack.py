@@ -100,6 +100,8 @@ def test_bench_attach_to_nothing_exits_1_with_the_reason(tmp_path: Path) -> None
             str(tmp_path / "none"),
             "--run-dir",
             str(tmp_path),
+            "--out",
+            str(tmp_path / "results"),
         ],
         capture_output=True,
         text=True,
@@ -109,6 +111,7 @@ def test_bench_attach_to_nothing_exits_1_with_the_reason(tmp_path: Path) -> None
     assert done.returncode == 1, done.stdout + done.stderr
     assert "not usable" in done.stdout and "no lab tokens" in done.stdout
     assert "baseline is skipped" in done.stdout
+    assert not (tmp_path / "results" / "runs.jsonl").exists()
 
 
 def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path: Path) -> None:
