@@ -67,13 +67,12 @@ class IncidentRunner:
                 self.start(incident.id)
             elif snapshot.interrupts:
                 continue
-            elif snapshot.next:
-                self._store.append(
-                    incident.id, "resume", f"agent restarted: resuming at {', '.join(snapshot.next)}"
-                )
-                self._spawn(incident.id, None)
             else:
-                continue
+                # No `next` yet is still unfinished: the last step's writes are saved but the step after
+                # it was not chosen when the process died. Resuming applies them and goes on.
+                where = ", ".join(snapshot.next) or "the step after the last one saved"
+                self._store.append(incident.id, "resume", f"agent restarted: resuming at {where}")
+                self._spawn(incident.id, None)
             resumed.append(incident.id)
         return resumed
 
@@ -96,7 +95,8 @@ class IncidentRunner:
         with structlog.contextvars.bound_contextvars(incident_id=incident_id):
             try:
                 async with self._slots:
-                    result = await self.graph.ainvoke(payload, self.config(incident_id))
+                    # "sync": a step's checkpoint is on disk before the next step (an action) starts.
+                    result = await self.graph.ainvoke(payload, self.config(incident_id), durability="sync")
                 if isinstance(result, dict) and result.get("__interrupt__"):
                     log.info("workflow_paused", reason="approval")
                 else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from agent_testkit import Lab, WorkflowFactory, wait_until
 from test_workflow import open_incident, pool_alert
 
@@ -59,3 +61,28 @@ async def test_killed_while_the_action_server_was_working_does_not_resend(
     assert incident.status == "resolved"
     assert [a.status for a in incident.actions] == ["unknown"]
     assert "not repeated" in str([e.message for e in incident.timeline])
+
+
+async def test_died_after_a_step_was_written_but_before_the_next_was_chosen(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """The checkpoint file as a process killed mid-save leaves it: the last checkpoint missing, the
+    writes of the step before it saved. The graph has no `next` then; the incident must still finish."""
+    lab.action_delay_seconds = 1.5
+    before = await workflows.build()
+    incident_id = await open_incident(before, pool_alert())
+    await wait_until(lambda: len(lab.calls) == 1)
+    await workflows.close(before)
+    lab.action_delay_seconds = 0.0
+    with sqlite3.connect(workflows.tmp_path / "agent" / "checkpoints.db") as db:
+        (latest,) = db.execute("SELECT MAX(checkpoint_id) FROM checkpoints").fetchone()
+        db.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (latest,))
+
+    after = await workflows.build()
+    snapshot = await after.runner.graph.aget_state(after.runner.config(incident_id))
+    assert snapshot.values and snapshot.next == ()  # what the old recovery skipped
+    assert await after.runner.recover() == [incident_id]
+    await after.runner.wait(incident_id)
+    incident = after.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    assert len(lab.calls) == 1
