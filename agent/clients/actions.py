@@ -32,6 +32,7 @@ class ActionOutcome(BaseModel):
     status_code: int | None = None
     body: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    may_have_run: bool = False  # no answer, but the request may have reached the server (a timeout)
 
 
 class HealthVerdict(BaseModel):
@@ -93,6 +94,7 @@ class ActionClient:
             body=body,
             error=response.error
             or (None if ok else str(body.get("error") or body.get("message") or "failed")[:300]),
+            may_have_run=response.status_code is None and response.reached_server,
         )
 
     async def verify_target_health(self) -> Fetched[HealthVerdict]:
@@ -104,20 +106,21 @@ class ActionClient:
         return Fetched(value=lenient(HealthVerdict, response.body), status_code=response.status_code)
 
     async def audit(self) -> Fetched[list[AuditEntry]]:
+        """`GET /action/audit`: `{"records": [...]}`, each with `action`, `status` and `at` (its end)."""
         response = await get_json(self._client, f"{self._base}/action/audit", headers=self._headers())
         if response.error:
             return Fetched(error=response.error, status_code=response.status_code)
-        body = response.body
-        items = body.get("entries", body.get("audit", [])) if isinstance(body, dict) else body
+        items = response.body.get("records") if isinstance(response.body, dict) else None
         entries = []
         for item in items if isinstance(items, list) else []:
             if isinstance(item, dict):
+                status = item.get("status")
                 entry = lenient(
                     AuditEntry,
                     {
-                        "action": item.get("action") or item.get("name") or "",
-                        "ts": item.get("ts") or item.get("timestamp") or item.get("started_at"),
-                        "ok": item.get("success", item.get("ok")),
+                        "action": item.get("action") or "",
+                        "ts": item.get("at"),
+                        "ok": None if status is None else status == "succeeded",
                     },
                 )
                 entries.append(entry.model_copy(update={"raw": item}))

@@ -29,6 +29,7 @@ class JsonResponse(BaseModel):
     status_code: int | None = None
     body: Any = None
     error: str | None = None
+    reached_server: bool = True  # False only when the request provably never left (no connection)
 
 
 async def get_json(
@@ -69,8 +70,10 @@ async def send_json(
         if timeout is not None:
             kwargs["timeout"] = timeout
         response = await client.request(method, url, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        return JsonResponse(error=f"unreachable: {type(exc).__name__}", reached_server=False)
     except httpx.TimeoutException:
-        return JsonResponse(error="timeout")
+        return JsonResponse(error="timeout")  # sent, maybe done, no answer in time
     except httpx.HTTPError as exc:
         return JsonResponse(error=f"unreachable: {type(exc).__name__}")
     try:

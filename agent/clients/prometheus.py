@@ -25,6 +25,7 @@ class QueryResult(BaseModel):
     query: str
     samples: list[Sample] = Field(default_factory=list)
     error: str | None = None
+    unavailable: bool = False  # Prometheus could not answer (unreachable, 5xx), not a bad query
 
     @property
     def ok(self) -> bool:
@@ -39,6 +40,12 @@ class RangeResult(BaseModel):
     query: str
     series: list[Series] = Field(default_factory=list)
     error: str | None = None
+    unavailable: bool = False
+
+
+class _Failed(BaseModel):
+    error: str
+    unavailable: bool
 
 
 class PrometheusClient:
@@ -49,8 +56,8 @@ class PrometheusClient:
 
     async def query(self, promql: str) -> QueryResult:
         body = await self._get("/api/v1/query", {"query": promql, "timeout": _duration(self._timeout)})
-        if isinstance(body, str):
-            return QueryResult(query=promql, error=body)
+        if isinstance(body, _Failed):
+            return QueryResult(query=promql, error=body.error, unavailable=body.unavailable)
         samples = []
         result_type = body.get("resultType")
         for item in body.get("result", []) if result_type == "vector" else []:
@@ -72,8 +79,8 @@ class PrometheusClient:
             "timeout": _duration(self._timeout),
         }
         body = await self._get("/api/v1/query_range", params)
-        if isinstance(body, str):
-            return RangeResult(query=promql, error=body)
+        if isinstance(body, _Failed):
+            return RangeResult(query=promql, error=body.error, unavailable=body.unavailable)
         series = []
         for item in body.get("result", []):
             points = [(float(p[0]), v) for p in item.get("values", []) if (v := _number(p)) is not None]
@@ -87,14 +94,18 @@ class PrometheusClient:
             return False
         return response.status_code == 200
 
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any] | str:
-        """The `data` object of a successful answer, or an error string."""
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any] | _Failed:
+        """The `data` object of a successful answer, or why not: Prometheus answers a bad query with 400
+        or 422 and a reason, and is unavailable when it does not answer or answers 5xx."""
         response = await get_json(self._client, f"{self._base}{path}", params=params, retries=1)
         body = response.body if isinstance(response.body, dict) else {}
         if response.error or body.get("status") != "success":
-            return str(body.get("error") or response.error or "bad answer")[:200]
+            unavailable = response.status_code is None or response.status_code >= 500
+            return _Failed(
+                error=str(body.get("error") or response.error or "bad answer")[:200], unavailable=unavailable
+            )
         data = body.get("data")
-        return data if isinstance(data, dict) else "no data"
+        return data if isinstance(data, dict) else _Failed(error="no data", unavailable=False)
 
 
 def _number(pair: Any) -> float | None:

@@ -89,12 +89,20 @@ class Lab:
     prometheus_queries: list[str] = field(default_factory=list)
     action_delay_seconds: float = 0.0
     alert_outlives_fix: bool = False  # the paging alert goes on firing after the fix (a wrong fix)
+    down: set[str] = field(default_factory=set)  # "target", "prometheus", "actions": answer 503
+    on_action: Callable[[str], None] | None = None  # called as an action runs (to break things mid-incident)
+    audit_status: str = "succeeded"  # what the audit says each call ended with
+
+    def _unavailable(self, part: str) -> JSONResponse | None:
+        return JSONResponse({"error": f"{part} unavailable"}, status_code=503) if part in self.down else None
 
     def target_app(self) -> FastAPI:
         app = FastAPI()
 
         @app.get("/api/v1/health")
         def health() -> JSONResponse:
+            if down := self._unavailable("target"):
+                return down
             status = "healthy" if self.healthy else "unhealthy"
             checks = {
                 "database": {"status": "ok", "latency_ms": 1.0, "detail": ""},
@@ -106,7 +114,9 @@ class Lab:
             )
 
         @app.get("/api/v1/metrics")
-        def metrics() -> dict[str, Any]:
+        def metrics() -> Any:
+            if down := self._unavailable("target"):
+                return down
             return {
                 "window_seconds": 60,
                 "error_rate": 0.5 if self.healthy else 35.0,
@@ -134,7 +144,9 @@ class Lab:
             }
 
         @app.get("/api/v1/pool/status")
-        def pool() -> dict[str, Any]:
+        def pool() -> Any:
+            if down := self._unavailable("target"):
+                return down
             return {
                 "size": 5,
                 "checked_out": 2 if self.healthy else 10,
@@ -148,7 +160,9 @@ class Lab:
             }
 
         @app.get("/api/v1/logs")
-        def logs(level: str = "INFO", limit: int = 100, since: str | None = None) -> dict[str, Any]:
+        def logs(level: str = "INFO", limit: int = 100, since: str | None = None) -> Any:
+            if down := self._unavailable("target"):
+                return down
             lines = (
                 []
                 if self.healthy
@@ -177,15 +191,21 @@ class Lab:
             return request.headers.get("authorization") == f"Bearer {ACTION_TOKEN}"
 
         @app.get("/action/catalog")
-        def catalog() -> dict[str, Any]:
+        def catalog() -> Any:
+            if down := self._unavailable("actions"):
+                return down
             return {"actions": [{"name": n, "risk": "low", "description": n} for n in self.catalog]}
 
         @app.post("/action/{name}")
         async def run(name: str, request: Request) -> JSONResponse:
             if not authorized(request):
                 return JSONResponse({"detail": "invalid bearer token"}, status_code=401)
+            if down := self._unavailable("actions"):
+                return down
             body = await request.json() if await request.body() else {}
             self.calls.append({"action": name, "params": body, "ts": datetime.now(UTC).isoformat()})
+            if self.on_action is not None:
+                self.on_action(name)
             if name in self.failing_actions:
                 return JSONResponse({"success": False, "error": "it broke"}, status_code=500)
             if name == self.fix_action:
@@ -194,7 +214,9 @@ class Lab:
             return JSONResponse({"success": True, "action": name})
 
         @app.get("/action/verify-target-health")
-        def verify() -> dict[str, Any]:
+        def verify() -> Any:
+            if down := self._unavailable("actions"):
+                return down
             return {
                 "is_healthy": self.healthy,
                 "status": "healthy" if self.healthy else "unhealthy",
@@ -203,8 +225,15 @@ class Lab:
             }
 
         @app.get("/action/audit")
-        def audit() -> dict[str, Any]:
-            return {"entries": [{"action": c["action"], "ts": c["ts"], "success": True} for c in self.calls]}
+        def audit() -> Any:
+            if down := self._unavailable("actions"):
+                return down
+            # The action server's shape (lab/action/audit.py), newest first.
+            records = [
+                {"at": c["ts"], "action": c["action"], "parameters": c["params"], "status": self.audit_status}
+                for c in reversed(self.calls)
+            ]
+            return {"records": records}
 
         return app
 
@@ -222,8 +251,13 @@ class Lab:
             return "ready"
 
         @app.get("/api/v1/query")
-        def query(query: str) -> dict[str, Any]:
+        def query(query: str) -> Any:
+            if down := self._unavailable("prometheus"):
+                return down
             self.prometheus_queries.append(query)
+            if query.startswith("bad:"):  # what Prometheus answers a query it cannot parse
+                error = {"status": "error", "errorType": "bad_data", "error": "parse error"}
+                return JSONResponse(error, status_code=400)
             if query.startswith("healthy:"):  # the stand-in runbooks' verification queries
                 result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []
             elif query.startswith("ALERTS{"):  # the incident's alerts fire until the fix
@@ -245,7 +279,9 @@ class LabUrls:
 
 
 # ---------------------------------------------------------------- stand-in runbooks and reasoning
-def _runbook(rid: str, alert: str, actions: list[dict[str, Any]], promql: list[str] | None = None) -> Runbook:
+def standin_runbook(
+    rid: str, alert: str, actions: list[dict[str, Any]], promql: list[str] | None = None
+) -> Runbook:
     """A real runbook (the agent's model) with test-sized verification times."""
     front = {
         "id": rid,
@@ -265,10 +301,12 @@ def _runbook(rid: str, alert: str, actions: list[dict[str, Any]], promql: list[s
 
 def standin_runbooks() -> list[Runbook]:
     """Runbooks the tests control (the real runbooks/ folder is tuned for the real lab)."""
-    target_down = _runbook("target-down", "TargetDown", [{"action": "restart-target", "risk": "medium"}])
+    target_down = standin_runbook(
+        "target-down", "TargetDown", [{"action": "restart-target", "risk": "medium"}]
+    )
     health_only = Verification.model_construct(promql=[], hold_seconds=0.2, deadline_seconds=1.5)
     return [
-        _runbook(
+        standin_runbook(
             "db-pool-exhaustion",
             "TargetDbPoolExhausted",
             [
@@ -282,8 +320,10 @@ def standin_runbooks() -> list[Runbook]:
             ],
         ),
         target_down.model_copy(update={"verification": health_only}),  # verified by the action server
-        _runbook("bad-release", "TargetErrorsAfterRelease", [{"action": "rollback-release", "risk": "high"}]),
-        _runbook(
+        standin_runbook(
+            "bad-release", "TargetErrorsAfterRelease", [{"action": "rollback-release", "risk": "high"}]
+        ),
+        standin_runbook(
             "traffic-surge",
             "TargetTrafficSurge",
             [
@@ -402,7 +442,9 @@ class WorkflowFactory:
             store=store,
             target=TargetClient(http, settings.TARGET_API_BASE_URL),
             prometheus=PrometheusClient(http, settings.PROMETHEUS_URL),
-            actions=ActionClient(http, settings.ACTION_SERVER_URL, settings.ACTION_TOKEN),
+            actions=ActionClient(
+                http, settings.ACTION_SERVER_URL, settings.ACTION_TOKEN, settings.ACTION_TIMEOUT_SECONDS
+            ),
             guardrails=Guardrails(settings, store, kill_switch, breakers),
             metrics=metrics,
             reasoning=reasoning or standin_reasoning(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,8 @@ def flaky_app(counter: dict[str, int]) -> FastAPI:
     def query(query: str) -> dict[str, Any]:
         if query == "bad(":
             return JSONResponse({"status": "error", "errorType": "bad_data", "error": "parse error"}, 400)
+        if query == "busy":
+            return JSONResponse({"status": "error", "errorType": "unavailable", "error": "overloaded"}, 503)
         return {
             "status": "success",
             "data": {
@@ -78,7 +81,9 @@ async def test_reads_retry_and_actions_do_not(serve: Callable[[FastAPI], ServedA
         result = await prometheus.query("up")
         assert result.ok and result.first() == 2.5 and len(result.samples) == 2
         bad = await prometheus.query("bad(")
-        assert bad.error == "parse error" and bad.query == "bad("
+        assert bad.error == "parse error" and bad.query == "bad(" and not bad.unavailable
+        busy = await prometheus.query("busy")
+        assert busy.error == "overloaded" and busy.unavailable
         ranged = await prometheus.query_range("up", 0, 2, 1)
         assert ranged.series[0].values == [(1.0, 1.0), (2.0, 2.0)]
 
@@ -91,9 +96,54 @@ async def test_unreachable_services_are_errors_not_exceptions() -> None:
     async with httpx.AsyncClient(timeout=1) as http:
         health = await TargetClient(http, dead).health()
         assert not health.ok and health.error.startswith("unreachable")
-        assert (await PrometheusClient(http, dead).query("up")).error.startswith("unreachable")
+        down = await PrometheusClient(http, dead).query("up")
+        assert down.error.startswith("unreachable") and down.unavailable
         verdict = await ActionClient(http, dead, SecretStr("")).verify_target_health()
         assert verdict.value is None and verdict.error
+        outcome = await ActionClient(http, dead, SecretStr("")).run("restart-target", {})
+        assert not outcome.ok and not outcome.may_have_run  # it never left: nothing can have run
+
+
+async def test_an_action_answer_that_never_comes_may_have_run(serve: Callable[[FastAPI], ServedApp]) -> None:
+    app = FastAPI()
+
+    @app.post("/action/{name}")
+    async def slow(name: str) -> dict[str, Any]:
+        await asyncio.sleep(2)
+        return {"success": True}
+
+    url = serve(app).url
+    async with httpx.AsyncClient(timeout=2) as http:
+        outcome = await ActionClient(http, url, SecretStr("t"), action_timeout_seconds=0.2).run(
+            "clean-disk", {}
+        )
+    assert not outcome.ok and outcome.error == "timeout" and outcome.may_have_run
+
+
+async def test_the_audit_is_read_in_the_action_servers_shape(serve: Callable[[FastAPI], ServedApp]) -> None:
+    """`GET /action/audit` as lab/action/app.py answers it: records, newest first, `at` and `status`."""
+    app = FastAPI()
+
+    @app.get("/action/audit")
+    def audit() -> dict[str, Any]:
+        return {
+            "records": [
+                {"at": "2026-12-01T10:00:05Z", "action": "clean-disk", "parameters": {}, "status": "failed"},
+                {"at": "2026-12-01T10:00:01Z", "action": "restart-target", "status": "succeeded"},
+                {"action": "rollback-release"},
+            ]
+        }
+
+    url = serve(app).url
+    async with httpx.AsyncClient(timeout=2) as http:
+        fetched = await ActionClient(http, url, SecretStr("t")).audit()
+    assert fetched.ok and fetched.value is not None
+    assert [(e.action, e.ok) for e in fetched.value] == [
+        ("clean-disk", False),
+        ("restart-target", True),
+        ("rollback-release", None),
+    ]
+    assert fetched.value[0].ts is not None and fetched.value[0].ts.minute == 0
 
 
 def test_log_signatures_strip_numbers_ids_and_paths() -> None:

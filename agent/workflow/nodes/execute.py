@@ -3,6 +3,10 @@
 After a restart this node may run again for the same action. The intent record (by key) tells: a
 finished call is not repeated; an unfinished one is looked up in the action server's audit, and when
 that cannot be read the action is treated as possibly run and left to verification, never re-sent.
+
+A call that got no answer (a timeout, a dropped connection) may have run too: it is `unknown` and
+verified like any other before the plan moves on, unless the audit shows that it failed. Only a call
+that provably never reached the server, or one the server answered with a failure, is `failed`.
 """
 
 from __future__ import annotations
@@ -64,7 +68,10 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     )
     outcome = await deps.actions.run(planned["action"], planned["params"])
     status = "succeeded" if outcome.ok else "failed"
-    result = _finish(deps, incident_id, key, status, outcome.body, outcome.error)
+    error = outcome.error
+    if outcome.may_have_run:
+        status, error = await _unanswered(deps, intent, outcome.error or "no answer")
+    result = _finish(deps, incident_id, key, status, outcome.body, error)
     deps.store.log_action(key, incident_id, planned["action"], status)
     deps.metrics.actions_total.labels(action=planned["action"], result=status).inc()
     if deps.annotations is not None:
@@ -79,7 +86,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         {
             "key": key,
             "status_code": outcome.status_code,
-            "error": outcome.error,
+            "error": error,
             "body": _short(outcome.body),
         },
     )
@@ -111,15 +118,28 @@ def _finish(
     return found
 
 
+async def _unanswered(deps: WorkflowDeps, intent: ActionRecord, error: str) -> tuple[str, str]:
+    """A call without an answer: `failed` only if the audit shows it ended in failure, else `unknown`."""
+    audit = await deps.actions.audit()
+    if not audit.ok:
+        return "unknown", f"{error}; the audit cannot be read ({audit.error}): left to verification"
+    ended = [e for e in audit.value or [] if e.action == intent.action and _since(e.ts, intent.started_at)]
+    if ended and ended[0].ok is False:
+        return "failed", f"{error}; the audit shows it failed"
+    if ended:
+        return "unknown", f"{error}; the audit shows it ran: left to verification"
+    return "unknown", f"{error}; not in the audit yet (it may still be running): left to verification"
+
+
+def _since(ts: datetime | None, started: datetime | None) -> bool:
+    return ts is None or started is None or _aware(ts) >= started
+
+
 async def _ran_per_audit(deps: WorkflowDeps, intent: ActionRecord) -> bool:
     audit = await deps.actions.audit()
     if not audit.ok:
         return True
-    started = intent.started_at
-    return any(
-        e.action == intent.action and (e.ts is None or started is None or _aware(e.ts) >= started)
-        for e in audit.value or []
-    )
+    return any(e.action == intent.action and _since(e.ts, intent.started_at) for e in audit.value or [])
 
 
 def _aware(ts: datetime) -> datetime:

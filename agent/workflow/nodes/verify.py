@@ -5,6 +5,11 @@ paged for this incident is still firing in Prometheus (`ALERTS`), but those the 
 mitigation leaves on (`may_keep_firing`). Without the alerts, a fix for the wrong cause could "verify"
 on its own queries while the page goes on. A runbook without queries is verified by the action
 server's target health verdict. Settings cap the runbook's hold and deadline.
+
+Prometheus that cannot answer at all (unreachable or 5xx for every query; a bad query is not that) is
+not a verdict on the fix: those polls ask the action server's health verdict instead, as an engineer
+would look at the service itself, so a fix that worked is not followed by the runbook's next approach
+because the monitoring went down.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
+from agent.clients.prometheus import QueryResult
 from agent.incidents.models import Incident, Verification, utcnow
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
@@ -45,8 +51,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     healthy_since: float | None = None
     polls, healthy = 0, False
     last: dict[str, Any] = {}
+    method: Literal["promql", "health"] = "promql" if queries else "health"
     while True:
-        ok, last = await (_promql_healthy(deps, queries, paging) if queries else _health_verdict(deps))
+        ok, last, method = await _poll(deps, queries, paging)
         polls += 1
         now = time.monotonic()
         healthy_since = (healthy_since or now) if ok else None
@@ -60,15 +67,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
     verification = Verification(
         healthy=healthy,
-        method="promql" if queries else "health",
+        method=method,
         attempt=state.get("attempts", 1),
         started_at=started_at,
         finished_at=utcnow(),
         healthy_for_seconds=round(held, 2),
         polls=polls,
-        detail=f"healthy for {held:.1f}s (hold {hold:.1f}s)"
-        if healthy
-        else f"not healthy within {deadline:.0f}s",
+        detail=_detail(healthy, held, hold, deadline, fell_back=bool(queries) and method == "health"),
         last_results=last,
     )
 
@@ -91,6 +96,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     return {"verification": verification.model_dump(mode="json"), "is_resolved": healthy, "timeline": [entry]}
 
 
+def _detail(healthy: bool, held: float, hold: float, deadline: float, fell_back: bool) -> str:
+    verdict = (
+        f"healthy for {held:.1f}s (hold {hold:.1f}s)" if healthy else f"not healthy within {deadline:.0f}s"
+    )
+    return verdict + (" by the target's health: Prometheus unavailable" if fell_back else "")
+
+
 def alerts_query(incident: Incident, may_keep_firing: list[str]) -> str | None:
     """PromQL that is non-empty while one of the incident's alerts still fires; None if none applies."""
     names = sorted({a.name for a in incident.alerts} - set(may_keep_firing))
@@ -101,10 +113,22 @@ def alerts_query(incident: Incident, may_keep_firing: list[str]) -> str | None:
     return f'ALERTS{{alertstate="firing",alertname=~"{"|".join(names)}"{service}}}'
 
 
-async def _promql_healthy(
+async def _poll(
     deps: WorkflowDeps, queries: list[str], paging: str | None
-) -> tuple[bool, dict[str, Any]]:
+) -> tuple[bool, dict[str, Any], Literal["promql", "health"]]:
+    """One look: the runbook's PromQL, or the target's health when there is none or Prometheus is down."""
+    if not queries:
+        return (*await _health_verdict(deps), "health")
     results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
+    if all(r.unavailable for r in results):
+        ok, last = await _health_verdict(deps)
+        return ok, {"prometheus": results[0].error, **last}, "health"
+    return (*await _promql_healthy(deps, results, paging), "promql")
+
+
+async def _promql_healthy(
+    deps: WorkflowDeps, results: list[QueryResult], paging: str | None
+) -> tuple[bool, dict[str, Any]]:
     last: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
     healthy = all(r.ok and r.samples for r in results)
     if paging is not None:
