@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="use the stack `python -m lab up` runs from RUN_DIR (default .run) instead of starting one;"
         " no baseline, and the agent keeps its own action budget and cooldown",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="RUNS",
+        help="no runs: summarize a bench.json or runs.jsonl again and write the outputs to --out",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
     parser.add_argument("--out", type=Path, default=Path(".run/bench/results"))
@@ -61,8 +68,26 @@ def describe(result: RunResult) -> str:
     )
 
 
+def report(runs_file: Path, out_dir: Path, console: Console) -> int:
+    try:
+        results = RunLog.read(runs_file)
+    except (OSError, ValueError, KeyError) as exc:
+        console.print(f"[red]cannot read runs from {runs_file}:[/red] {exc}")
+        return 1
+    if not results:
+        console.print(f"[red]no runs in {runs_file}[/red]")
+        return 1
+    summary = summarize(results)
+    print_summary(summary, console)
+    paths = write_outputs(results, summary, out_dir)
+    console.print(f"wrote {paths['json']}, {paths['md']} and {paths['png']}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     console = Console() if Console().is_terminal else Console(width=160)  # logs keep a table's rows whole
+    if args.report is not None:
+        return report(args.report, args.out, console)
     config = BenchConfig(
         runs=args.runs,
         faults=[f for f in args.faults.split(",") if f],
@@ -127,8 +152,5 @@ def bench(args: argparse.Namespace) -> int:
             receiver.stop()
     if not results:
         return 130 if interrupted else 1
-    summary = summarize(results)
-    print_summary(summary, console)
-    paths = write_outputs(results, summary, config.out_dir)
-    console.print(f"wrote {paths['json']}, {paths['md']} and {paths['png']}")
-    return 130 if interrupted else 0
+    done = report(run_log.path, config.out_dir, console)
+    return 130 if interrupted else done

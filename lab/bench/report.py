@@ -30,6 +30,7 @@ class Row(BaseModel):
     p95_ttm: float | None
     ttm_over_floor: float | None
     steps_per_incident: float | None
+    llm_calls_per_incident: float | None = None
     tokens_per_incident: float | None
 
 
@@ -58,6 +59,10 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
         if r.seconds_to_mitigate is not None and r.floor_seconds
     ]
     with_incident = [r for r in runs if r.incidents]
+
+    def per_incident(values: list[int]) -> float | None:
+        return sum(values) / len(with_incident) if with_incident else None
+
     return Row(
         responder=responder,
         fault=fault,
@@ -73,12 +78,9 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
         median_ttm=statistics.median(ttm) if ttm else None,
         p95_ttm=_percentile(ttm, 0.95),
         ttm_over_floor=statistics.median(ratios) if ratios else None,
-        steps_per_incident=(sum(r.workflow_steps for r in with_incident) / len(with_incident))
-        if with_incident
-        else None,
-        tokens_per_incident=(sum(r.llm_tokens for r in with_incident) / len(with_incident))
-        if with_incident
-        else None,
+        steps_per_incident=per_incident([r.workflow_steps for r in with_incident]),
+        llm_calls_per_incident=per_incident([r.llm_calls for r in with_incident]),
+        tokens_per_incident=per_incident([r.llm_tokens for r in with_incident]),
     )
 
 
@@ -120,6 +122,7 @@ COLUMNS = (
     "TTM p50/p95 s",
     "TTM/floor",
     "steps",
+    "LLM calls",
     "tokens",
 )
 
@@ -138,6 +141,7 @@ def _cells(row: Row) -> list[str]:
         f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
         _fmt(row.ttm_over_floor, "{:.2f}"),
         _fmt(row.steps_per_incident),
+        _fmt(row.llm_calls_per_incident),
         _fmt(row.tokens_per_incident, "{:.0f}"),
     ]
 
@@ -185,7 +189,11 @@ class RunLog:
 
     @staticmethod
     def read(path: Path) -> list[RunResult]:
-        return [RunResult.model_validate_json(line) for line in path.read_text().splitlines() if line.strip()]
+        """The runs of a run log (`runs.jsonl`) or of a finished bench's `bench.json`."""
+        text = path.read_text()
+        if path.suffix == ".json":
+            return [RunResult.model_validate(run) for run in json.loads(text)["runs"]]
+        return [RunResult.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
 
 def write_outputs(results: list[RunResult], summary: Summary, out_dir: Path) -> dict[str, Path]:

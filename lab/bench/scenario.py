@@ -53,6 +53,7 @@ class RunResult(BaseModel):
     harmful_actions: list[str] = Field(default_factory=list)
     incidents: int = 0
     workflow_steps: int = 0
+    llm_calls: int = 0
     llm_tokens: int = 0
     floor_seconds: float | None = None
     page_floor_seconds: float | None = Field(
@@ -213,6 +214,7 @@ def score_agent_run(
     result.seconds_to_first_action = _seconds(since, first.first("execute"))
     result.diagnosis = first.diagnosis_id
     result.workflow_steps = sum(len(i.timeline) for i in incidents)
+    result.llm_calls = sum(int(e.data.get("llm_calls") or 0) for i in incidents for e in i.timeline)
     result.llm_tokens = sum(int(e.data.get("llm_tokens") or 0) for i in incidents for e in i.timeline)
     for incident in incidents:
         result.actions.extend(incident.executed_actions())

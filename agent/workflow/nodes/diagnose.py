@@ -48,6 +48,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             "evidence": diagnosis.evidence,
             "candidates": diagnosis.candidates,
             "similar_incidents": [_past_id(p) for p in past],
+            "llm_calls": int(deps.reasoning.llm is not None),
             "llm_tokens": tokens,
         },
     )

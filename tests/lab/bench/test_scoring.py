@@ -11,7 +11,7 @@ import pytest
 
 from lab.bench.groundtruth import FaultTruth
 from lab.bench.observer import IncidentView
-from lab.bench.report import RunLog, render_markdown, summarize
+from lab.bench.report import RunLog, render_markdown, summarize, write_outputs
 from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
 
 T0 = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ def incident(diagnosis: str, actions: list[tuple[str, str, float, float]], resol
         "verification": [{"healthy": resolved, "healthy_for_seconds": 8.0 if resolved else 0.0}],
         "timeline": [
             {"ts": at(9), "step": "open"},
-            {"ts": at(10), "step": "diagnose", "data": {"llm_tokens": 1290}},
+            {"ts": at(10), "step": "diagnose", "data": {"llm_calls": 1, "llm_tokens": 1290}},
             {"ts": at(11), "step": "execute"},
         ],
     }
@@ -62,7 +62,7 @@ def test_the_right_fix_is_scored_with_its_times_and_floor() -> None:
     assert scored.seconds_to_page == 9 and scored.seconds_to_diagnosis == 10
     assert scored.seconds_to_first_action == 11 and scored.seconds_to_mitigate == 40
     assert scored.harmful_actions == [] and scored.wrong_actions == []
-    assert scored.workflow_steps == 3 and scored.llm_tokens == 1290
+    assert scored.workflow_steps == 3 and (scored.llm_calls, scored.llm_tokens) == (1, 1290)
     # the fastest paging alert (8 s) + the rollback's own 1.5 s + the 8 s hold
     assert scored.floor_seconds == pytest.approx(17.5)
     assert scored.page_floor_seconds == 8.0
@@ -117,6 +117,7 @@ def test_the_markdown_table_has_a_row_per_fault_and_responder_and_the_totals() -
     lines = text.splitlines()
     assert lines[0].startswith("| responder | fault | runs |")
     assert lines[2].startswith("| agent | bad_deploy | 1 | 100% | 100% | 100% | 0 |")
+    assert lines[2].endswith("| 3.0 | 1.0 | 1290 |")  # steps, LLM calls and tokens per incident
     assert lines[3].startswith("| agent | all faults |")
     assert "False-positive rate on no-fault runs (agent): 0%" in text
 
@@ -133,6 +134,9 @@ def test_the_run_log_keeps_each_run_on_disk_as_it_lands(tmp_path: Path) -> None:
     assert again == log.results
     assert again[0].mitigated and again[0].actions == ["rollback-release"]
     assert summarize(again).rows == summarize(log.results).rows
+
+    written = write_outputs(again, summarize(again), tmp_path / "out")
+    assert RunLog.read(written["json"]) == again  # bench.json reads back the same as the run log
 
 
 def test_a_run_log_replaces_the_last_bench_only_at_its_first_run(tmp_path: Path) -> None:
