@@ -139,6 +139,7 @@ def create_app(
                 notes=notes,
             )
             metrics.incidents_open.set(store.count_unfinished())
+            metrics.start_at_zero([runbook.id for runbook in loaded])
             background = [asyncio.create_task(queue.run(), name="intake-worker")]
             if monitor is not None:
                 background.append(asyncio.create_task(monitor.run(), name="monitor"))

@@ -83,3 +83,13 @@ class AgentMetrics:
         self.workflow_steps_total = Counter(
             "sre_agent_workflow_steps_total", "Workflow node executions", ["step"], registry=registry
         )
+
+    def start_at_zero(self, diagnoses: list[str]) -> None:
+        """Every diagnosis's incident and time-to-mitigate series exist at 0 from start-up: a series
+        born at its first observation has no earlier sample, so `increase()` reads it as no change and
+        the mean time to mitigate of a fresh install would be NaN."""
+        for diagnosis in [*diagnoses, "unknown"]:
+            for outcome in ("resolved", "escalated", "failed"):
+                self.incidents_total.labels(diagnosis=diagnosis, outcome=outcome)
+            self.time_to_mitigate.labels(diagnosis=diagnosis)
+

@@ -166,6 +166,9 @@ def test_kill_switch_status_health_and_metrics(agent: AgentFactory, lab: Lab) ->
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "sre_agent_remediation_enabled 0.0" in metrics.text
     assert 'sre_agent_incidents_total{diagnosis="db-pool-exhaustion",outcome="escalated"} 1.0' in metrics.text
+    # Series an incident has not touched yet start at 0, so increase() over them is not empty or NaN.
+    assert 'sre_agent_incidents_total{diagnosis="bad-release",outcome="resolved"} 0.0' in metrics.text
+    assert 'sre_agent_time_to_mitigate_seconds_count{diagnosis="traffic-surge"} 0.0' in metrics.text
 
 
 def test_health_names_the_degraded_dependency(tmp_path: Path, lab_urls: LabUrls) -> None:
