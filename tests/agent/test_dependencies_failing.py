@@ -15,8 +15,11 @@ from lab.runner.ports import free_port
 DEAD = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
 
-def verify_entries(incident: Any) -> list[dict[str, Any]]:
-    return [e.data for e in incident.timeline if e.step == "verify"]
+async def handled(wf: Any) -> Any:
+    """A pool page through the whole workflow; the incident as it ended."""
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    return wf.store.get(incident_id)
 
 
 async def test_prometheus_lost_after_the_fix_is_verified_by_the_target_health(
@@ -26,10 +29,7 @@ async def test_prometheus_lost_after_the_fix_is_verified_by_the_target_health(
     worked is not followed by the runbook's next approach."""
     lab.on_action = lambda name: lab.down.add("prometheus")
     wf = await workflows.build()
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved", incident.timeline
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     final = incident.verification[-1]
@@ -41,10 +41,7 @@ async def test_prometheus_down_for_the_whole_incident_still_fixes_from_the_targe
     lab: Lab, workflows: WorkflowFactory
 ) -> None:
     wf = await workflows.build(PROMETHEUS_URL=DEAD)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved", incident.timeline
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert incident.verification[-1].method == "health"
@@ -59,10 +56,7 @@ async def test_an_unhealthy_target_with_prometheus_down_is_not_called_verified(
     lab.fix_action = None
     lab.on_action = lambda name: lab.down.add("prometheus")
     wf = await workflows.build(MAX_ATTEMPTS=1)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "failed"
     assert len(lab.calls) == 1
     assert not incident.verification[-1].healthy
@@ -75,10 +69,7 @@ async def test_a_verification_query_prometheus_rejects_is_no_reason_to_ask_the_t
     actions = [{"action": "remediate-db-pool-exhaustion", "risk": "low"}]
     broken = standin_runbook("db-pool-exhaustion", "TargetDbPoolExhausted", actions, promql=["bad:query"])
     wf = await workflows.build(runbooks=[broken], MAX_ATTEMPTS=1)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "failed" and lab.healthy
     final = incident.verification[-1]
     assert not final.healthy and final.method == "promql"
@@ -91,10 +82,7 @@ async def test_the_target_api_down_during_gather_is_recorded_and_the_page_still_
     lab.down.add("target")
     lab.on_action = lambda name: lab.down.discard("target")
     wf = await workflows.build()
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved", incident.timeline
     gathered = next(e for e in incident.timeline if e.step == "gather")
     assert set(gathered.data["gaps"]) >= {"health", "metrics", "pool", "logs"}
@@ -107,10 +95,7 @@ async def test_an_action_whose_answer_never_comes_is_verified_not_followed_by_an
     next approach now would act twice on one problem."""
     lab.action_delay_seconds = 1.5
     wf = await workflows.build(ACTION_TIMEOUT_SECONDS=0.3)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved", incident.timeline
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert [a.status for a in incident.actions] == ["unknown"]
@@ -126,10 +111,7 @@ async def test_an_unanswered_action_missing_from_the_audit_is_verified_before_th
     lab.fix_action = None
     lab.on_action = lambda name: lab.calls.clear()  # nothing in the audit when the agent looks
     wf = await workflows.build(ACTION_TIMEOUT_SECONDS=0.3, MAX_ATTEMPTS=2)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert [a.status for a in incident.actions] == ["unknown", "unknown"]
     assert "not in the audit yet" in (incident.actions[0].error or "")
     assert [v.healthy for v in incident.verification] == [False, False]
@@ -143,10 +125,7 @@ async def test_an_unanswered_action_the_audit_shows_failed_moves_on_without_wait
     lab.fix_action = None
     lab.audit_status = "failed"
     wf = await workflows.build(ACTION_TIMEOUT_SECONDS=0.3, MAX_ATTEMPTS=2)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert [a.status for a in incident.actions] == ["failed", "failed"]
     assert incident.verification == []
 
@@ -156,10 +135,7 @@ async def test_the_action_server_down_escalates_with_the_reason_and_no_retry_sto
 ) -> None:
     lab.down.add("actions")
     wf = await workflows.build()
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status in {"escalated", "failed"}
     assert lab.calls == []
     assert incident.escalation_reason == "action catalog unavailable (HTTP 503)"
@@ -171,10 +147,7 @@ async def test_the_action_server_lost_after_the_fix_leaves_verification_to_prome
 ) -> None:
     lab.on_action = lambda name: lab.down.add("actions")
     wf = await workflows.build()
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved", incident.timeline
     assert [a.status for a in incident.actions] == ["succeeded"]
     assert incident.verification[-1].method == "promql"
@@ -202,10 +175,7 @@ async def test_a_knowledge_store_that_fails_at_learn_still_closes_the_incident(
 ) -> None:
     knowledge = BrokenKnowledge()
     wf = await workflows.build(knowledge=knowledge)
-    incident_id = await open_incident(wf, pool_alert())
-    await wf.runner.wait(incident_id)
-
-    incident = wf.store.get(incident_id)
+    incident = await handled(wf)
     assert incident.status == "resolved" and incident.report
     assert len(knowledge.tried) == 1
     learned = next(e for e in incident.timeline if e.step == "learn")
