@@ -1,4 +1,4 @@
-"""The runbook library re-reads RUNBOOKS_PATH when a file changes, on real files and the real embedded store."""
+"""The runbook library re-reads RUNBOOKS_PATH when a file changes (real files, the real embedded store)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ def test_a_bad_file_at_start_leaves_the_others_loaded(runbook_dir: Path, tmp_pat
     (runbook_dir / "broken.md").write_text("no front matter here")
     library = open_library(runbook_dir, EmbeddedKnowledgeStore(tmp_path / "knowledge.json"))
     assert len(ids(library)) == 9
-    assert library.notes == ["runbook broken.md not loaded (no YAML front matter (the file must start with a '---' block))"]
+    assert library.notes == [
+        "runbook broken.md not loaded (no YAML front matter (the file must start with a '---' block))"
+    ]
 
 
 def test_an_unchanged_file_is_not_reparsed_and_a_lost_folder_keeps_everything(
