@@ -4,18 +4,23 @@ knowledge store, the stand-in lab over real HTTP (tests/agent/agent_testkit.py).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from agent_testkit import Lab, WorkflowFactory
+from agent_testkit import Lab, LabUrls, WorkflowFactory, agent_settings, firing_alert
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from test_workflow import open_incident, pool_alert
 
+from agent.app import create_app
 from agent.knowledge.library import RunbookLibrary
 from agent.knowledge.store import open_knowledge_store
 from agent.learning.proposed import ProposedAmendments
 from agent.workflow.deps import default_reasoning
 from agent.workflow.nodes import learn
 
+API = {"Authorization": "Bearer api-secret"}
 # The stand-in lab's pool page: pool 100 % used, "QueuePool limit ..." timeouts in the error log.
 POOL_RUNBOOK = """---
 id: db-pool-exhaustion
@@ -142,3 +147,95 @@ async def test_a_clean_resolution_proposes_nothing(
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert not (folder / "proposed").exists()
     assert learned(wf, incident_id) == {"remembered": True}
+
+
+def page(client: TestClient, fingerprint: str, starts: str) -> str:
+    payload = {
+        "receiver": "sre-agent",
+        "status": "firing",
+        "alerts": [firing_alert("TargetDbPoolExhausted", fingerprint, starts)],
+        "groupLabels": {"service": "target"},
+        "commonLabels": {"service": "target"},
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9093",
+        "version": "4",
+        "groupKey": '{}:{service="target"}',
+        "truncatedAlerts": 0,
+    }
+    assert client.post("/webhooks/alertmanager", json=payload).status_code == 202
+    return wait_final(client, lambda i: any(a["fingerprint"] == fingerprint for a in i["alerts"]))["id"]
+
+
+def wait_final(client: TestClient, match: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for summary in client.get("/agent/incidents").json()["incidents"]:
+            incident = client.get(f"/agent/incidents/{summary['id']}").json()
+            learned = incident["timeline"] and incident["timeline"][-1]["step"] == "learn"
+            if match(incident) and incident["status"] in {"resolved", "escalated", "failed"} and learned:
+                return incident
+        time.sleep(0.05)
+    raise AssertionError(client.get("/agent/incidents").json())
+
+
+def test_a_humans_resolution_makes_the_next_occurrence_a_diagnosis_from_memory(
+    tmp_path: Path, lab_urls: LabUrls, lab: Lab
+) -> None:
+    folder = runbook_folder(tmp_path, DEPENDENCY_RUNBOOK)
+    settings = agent_settings(tmp_path, lab_urls, RUNBOOKS_PATH=folder, API_TOKEN=SecretStr("api-secret"))
+    lab.fix_action = "enable-dependency-fallback"
+    with TestClient(create_app(settings)) as client:  # the real loaders: library, knowledge store, diagnoser
+        first = page(client, "fp1", "2026-11-24T10:00:00Z")
+        incident = client.get(f"/agent/incidents/{first}").json()
+        assert incident["status"] == "escalated" and lab.calls == []
+        assert incident["diagnosis"]["diagnosis_id"] == "unknown"
+        first_confidence = incident["diagnosis"]["confidence"]
+
+        url = f"/agent/incidents/{first}/resolution"
+        body = {
+            "diagnosis_id": "dependency-outage",
+            "root_cause": "inventory calls hung and held every pool connection",
+            "actions_worked": ["enable-dependency-fallback"],
+            "by": "alice",
+        }
+        assert client.post(url, json=body).status_code == 401
+        unknown = client.post(url, json={**body, "diagnosis_id": "made-up"}, headers=API)
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "diagnosis_id"]
+        assert client.post(url, json={**body, "extra": 1}, headers=API).status_code == 422
+        assert client.post("/agent/incidents/nope/resolution", json=body, headers=API).status_code == 404
+        answer = client.post(url, json=body, headers=API)
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert result["remembered"] is True
+        assert result["proposed_amendment"]["status"] == "written"
+        assert client.post(url, json=body, headers=API).status_code == 409
+
+        incident = client.get(f"/agent/incidents/{first}").json()
+        assert incident["resolution"]["by"] == "alice" and incident["status"] == "escalated"
+        assert incident["timeline"][-1]["step"] == "resolution"
+        assert "## Resolved by a human" in incident["report"]
+        proposal = (folder / "proposed" / f"dependency-outage--{first}.md").read_text()
+        assert "inventory calls hung and held every pool connection" in proposal
+        assert "alerts: add `TargetDbPoolExhausted`" in proposal
+        assert 'signals: add `{signal: "log:queuepool limit of size"' in proposal
+        listed = client.get("/agent/runbooks/proposed").json()
+        assert listed["enabled"] is True
+        assert [(p["runbook_id"], p["incident_id"]) for p in listed["proposals"]] == [
+            ("dependency-outage", first)
+        ]
+
+        second = page(client, "fp2", "2026-11-24T11:00:00Z")
+        incident = client.get(f"/agent/incidents/{second}").json()
+        diagnosis = incident["diagnosis"]
+        assert incident["status"] == "resolved", incident["timeline"]
+        assert diagnosis["diagnosis_id"] == "dependency-outage" and diagnosis["source"] == "memory"
+        assert (
+            diagnosis["confidence"] > first_confidence and diagnosis["confidence"] >= settings.MIN_CONFIDENCE
+        )
+        assert any(
+            f"past incident {first} with the same pattern (similarity" in e for e in diagnosis["evidence"]
+        )
+        assert [c["action"] for c in lab.calls] == ["enable-dependency-fallback"]
+        assert client.get("/agent/runbooks/proposed").json()["count"] == 1  # its lessons are pending already
+        learn = incident["timeline"][-1]["data"]["proposed_amendment"]
+        assert learn == {"status": "already_proposed", "detail": f"pending in dependency-outage--{first}.md"}
