@@ -78,8 +78,9 @@ class RunbookLibrary:
     def notes(self) -> list[str]:
         """Problems to show in `/agent/status` now; a problem fixed in its file drops out."""
         notes = [self._folder_problem] if self._folder_problem else []
-        for name, (_, reason) in sorted(self._bad.items()):
-            kept = self._by_file.get(name)
+        by_file, bad = self._by_file, self._bad
+        for name, (_, reason) in sorted(bad.items()):
+            kept = by_file.get(name)
             if kept is None:
                 notes.append(f"runbook {name} not loaded ({reason})")
             else:
@@ -133,41 +134,34 @@ class RunbookLibrary:
 
     # ------------------------------------------------------------------ internals
     def _reload(self, files: list[Path], changes: RunbookChanges) -> None:
+        """Build the new state aside and swap it in: `runbooks()` and `notes` read without the lock."""
         by_file: dict[str, _Loaded] = {}
+        bad: dict[str, tuple[str, str]] = {}
         for file in files:
             previous = self._by_file.get(file.name)
             try:
                 raw = file.read_bytes()
+                digest = hashlib.sha256(raw).hexdigest()
+                if previous is not None and previous.runbook.content_hash == digest:
+                    by_file[file.name] = previous
+                else:
+                    by_file[file.name] = _Loaded(parse_runbook(file, raw), datetime.now(UTC))
             except OSError as exc:  # removed or unreadable between the listing and the read
-                self._invalid(file.name, "", f"cannot read: {type(exc).__name__}", changes)
-                if previous is not None:
-                    by_file[file.name] = previous
-                continue
-            digest = hashlib.sha256(raw).hexdigest()
-            if previous is not None and previous.runbook.content_hash == digest:
-                by_file[file.name] = previous
-                self._bad.pop(file.name, None)
-                continue
-            try:
-                by_file[file.name] = _Loaded(parse_runbook(file, raw), datetime.now(UTC))
-                self._bad.pop(file.name, None)
+                bad[file.name] = self._invalid(file.name, "", f"cannot read: {type(exc).__name__}", previous)
             except RunbookError as exc:
-                self._invalid(file.name, digest, exc.reason, changes)
+                bad[file.name] = self._invalid(file.name, digest, exc.reason, previous)
+            if file.name in bad:
+                changes.invalid.append(file.name)
                 if previous is not None:
                     by_file[file.name] = previous
-        present = {f.name for f in files}
-        self._bad = {name: bad for name, bad in self._bad.items() if name in present}
-        self._by_file = by_file
         # ids are unique: `parse_runbook` requires the id to be the file's name
+        self._by_file, self._bad = by_file, bad
         self._current = [by_file[name].runbook for name in sorted(by_file)]
 
-    def _invalid(self, name: str, digest: str, reason: str, changes: RunbookChanges) -> None:
-        changes.invalid.append(name)
-        if self._bad.get(name) == (digest, reason):
-            return  # the same bad version: said already
-        self._bad[name] = (digest, reason)
-        kept = name in self._by_file
-        log.error("runbook_invalid", file=name, reason=reason, kept_last_good=kept)
+    def _invalid(self, name: str, digest: str, reason: str, previous: _Loaded | None) -> tuple[str, str]:
+        if self._bad.get(name) != (digest, reason):  # a bad version is said once
+            log.error("runbook_invalid", file=name, reason=reason, kept_last_good=previous is not None)
+        return digest, reason
 
     def _sync(self) -> None:
         if self._knowledge is None:
