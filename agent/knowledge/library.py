@@ -175,7 +175,8 @@ class RunbookLibrary:
             self._sync_problem = f"runbooks not re-indexed in the knowledge store: {type(exc).__name__}"
 
     def _folder_unreadable(self, exc: Exception) -> None:
-        problem = f"runbooks folder unreadable ({exc}): keeping the {len(self._current)} runbooks loaded"
+        kept = f"keeping the {len(self._current)} runbooks loaded" if self._current else "no runbooks loaded"
+        problem = f"runbooks folder unreadable ({exc}): {kept}"
         if problem != self._folder_problem:
             log.error("runbooks_folder_unreadable", error=type(exc).__name__, kept=len(self._current))
         self._folder_problem = problem

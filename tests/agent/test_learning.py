@@ -239,3 +239,22 @@ def test_a_humans_resolution_makes_the_next_occurrence_a_diagnosis_from_memory(
         assert client.get("/agent/runbooks/proposed").json()["count"] == 1  # its lessons are pending already
         learn = incident["timeline"][-1]["data"]["proposed_amendment"]
         assert learn == {"status": "already_proposed", "detail": f"pending in dependency-outage--{first}.md"}
+        resolved = client.post(f"/agent/incidents/{second}/resolution", json=body, headers=API)
+        assert resolved.status_code == 409 and "this one is resolved" in resolved.json()["detail"]
+
+
+def test_proposals_can_be_turned_off(tmp_path: Path, lab_urls: LabUrls, lab: Lab) -> None:
+    folder = runbook_folder(tmp_path, POOL_RUNBOOK)
+    lab.fix_action = "restart-target"
+    settings = agent_settings(
+        tmp_path, lab_urls, RUNBOOKS_PATH=folder, PROPOSED_RUNBOOKS_ENABLED=False, VERIFY_DEADLINE_SECONDS=0.3
+    )
+    with TestClient(create_app(settings)) as client:
+        incident = client.get(f"/agent/incidents/{page(client, 'fp1', '2026-11-24T10:00:00Z')}").json()
+        assert incident["status"] == "resolved" and len(lab.calls) == 2  # a lesson, not written down
+        assert client.get("/agent/runbooks/proposed").json() == {
+            "enabled": False,
+            "proposals": [],
+            "count": 0,
+        }
+    assert not (folder / "proposed").exists()
