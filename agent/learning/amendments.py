@@ -108,7 +108,7 @@ def from_resolution(
                     change=f"actions: add `{name}` (with params and risk), if the action server offers it",
                 )
             )
-        elif failed or runbook.action_names[0] != name:
+        elif runbook.action_names.index(name) > 0:  # the runbook has it, after others
             suggestions.append(_human_order(incident, runbook, name, failed))
     suggestions += new_symptoms(incident, runbook, symptoms)
     return _amendment(incident, runbook, "human", context, suggestions) if suggestions else None

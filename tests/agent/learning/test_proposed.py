@@ -1,11 +1,17 @@
-"""The proposed-amendments folder: one file per incident, written once, lessons pending already dropped."""
+"""Proposed amendments: what a human's resolution teaches, and the folder (one file per incident, written
+once, lessons pending already dropped)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from agent.learning.amendments import Amendment, Suggestion, log_needle
+from agent.diagnosis.models import AlertSummary, Diagnosis, Symptoms
+from agent.incidents.models import ActionRecord, HumanResolution, Incident
+from agent.knowledge.runbooks import load_runbooks
+from agent.learning.amendments import Amendment, Suggestion, from_resolution, log_needle
 from agent.learning.proposed import ProposedAmendments
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
 
 
 def amendment(incident_id: str, *keys: str, runbook_id: str = "disk-full") -> Amendment:
@@ -67,3 +73,43 @@ def test_log_needle_is_the_telling_words_of_the_error() -> None:
         "sslerror: certificate verify failed"
     )
     assert log_needle("<n> <id>") == ""
+
+
+def test_a_humans_resolution_teaches_the_cause_the_actions_and_the_symptoms(tmp_path: Path) -> None:
+    runbook = next(rb for rb in load_runbooks(RUNBOOKS) if rb.id == "db-pool-exhaustion")
+    incident = Incident(
+        id="inc-9",
+        status="failed",
+        escalation_reason="2 attempts did not verify recovery",
+        diagnosis=Diagnosis(diagnosis_id="db-lock-contention", confidence=0.7, root_cause="a lock"),
+        actions=[ActionRecord(key="k", action="kill-blocking-queries", status="succeeded", attempt=1)],
+    )
+    symptoms = Symptoms(
+        alerts=[AlertSummary(name="TargetDbPoolExhausted"), AlertSummary(name="TargetSomethingNew")],
+        log_error_signatures={
+            "request_failed: QueuePool limit of size <n> reached": 4,
+            "odd_thing: gremlins": 2,
+        },
+    )
+    resolution = HumanResolution(
+        diagnosis_id="db-pool-exhaustion",
+        root_cause="a leak in the new export job",
+        actions_worked=["restart-target", "page-the-dba"],
+        by="bob",
+    )
+    amendment = from_resolution(incident, runbook, symptoms, resolution)
+    assert amendment is not None and amendment.source == "human"
+    keys = [s.key for s in amendment.suggestions]
+    assert keys[0].startswith("cause:")
+    assert keys[1:] == [
+        "order:restart-target",
+        "action:page-the-dba",
+        "alert:TargetSomethingNew",
+        "log:gremlins",
+    ]
+    text = ProposedAmendments(tmp_path).write(amendment)
+    written = (tmp_path / "db-pool-exhaustion--inc-9.md").read_text()
+    assert text.status == "written"
+    assert "the agent diagnosed `db-lock-contention` (confidence 0.70" in written
+    assert "`kill-blocking-queries` ran (attempt 1) and recovery was not verified" in written
+    assert "actions: try `restart-target` earlier (the runbook has it at position 3 of 3)" in written
