@@ -154,10 +154,10 @@ def new_symptoms(incident: Incident, runbook: Runbook, symptoms: Symptoms) -> li
 def log_needle(signature: str, limit: int = 60) -> str:
     """The words a `log:` signal could match: the first telling stretch of the error text (after the
     event name) without placeholders, e.g. "queuepool limit of size" from "request_failed: QueuePool
-    limit of size <n> overflow <n> reached"."""
+    limit of size <n> overflow <n> reached"; "" when nothing tells it apart (one short word: "request")."""
     message = signature.split(": ", 1)[-1]
     parts = [p.strip(" ,;:.=()[]'\"").lower() for p in _PLACEHOLDER.split(message)]
-    useful = [p for p in parts if len(p) >= 6]
+    useful = [p for p in parts if len(p) >= 12 or (len(p) >= 6 and " " in p)]
     if not useful:
         return ""
     best = next((p for p in useful if len(p) >= 12), max(useful, key=len))
