@@ -118,12 +118,14 @@ class RunbookLibrary:
             self._fingerprint = None if racy else fingerprint
             if changes.changed or self._sync_problem is not None:
                 self._sync()
-            if changes.changed:
+            if changes.changed and not before:
+                log.info("runbooks_loaded", runbooks=changes.added)
+            elif changes.changed:
                 log.info(
                     "runbooks_reloaded", added=changes.added, updated=changes.updated, removed=changes.removed
                 )
-                if self.on_change is not None:
-                    self.on_change(self._current)
+            if changes.changed and self.on_change is not None:
+                self.on_change(self._current)
             return changes
 
     async def run(self, interval_seconds: float) -> None:
