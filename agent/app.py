@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from agent.annotations import GrafanaAnnotator
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
+from agent.api.routes import runbooks as runbook_routes
 from agent.clients.actions import ActionClient
 from agent.clients.alertmanager import AlertmanagerClient
 from agent.clients.prometheus import PrometheusClient
@@ -30,7 +31,9 @@ from agent.incidents.store import IncidentStore
 from agent.intake.correlation import Correlator
 from agent.intake.monitor import AnomalyDetector, MonitorLoop
 from agent.intake.queue import IntakeQueue
-from agent.loaders import load_knowledge, load_reasoning, load_runbooks_safely
+from agent.knowledge.library import RunbookLibrary
+from agent.learning.proposed import ProposedAmendments
+from agent.loaders import load_knowledge, load_reasoning
 from agent.runtime import AgentRuntime
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import Reasoning, WorkflowDeps
@@ -48,7 +51,11 @@ def create_app(
     knowledge: Any | None = None,
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """Tests may pass stand-ins for reasoning, runbooks, knowledge; `python -m agent` loads the real ones."""
+    """Tests may pass stand-ins for reasoning, runbooks, knowledge; `python -m agent` loads the real ones.
+
+    Runbooks passed in are fixed; otherwise a `RunbookLibrary` reads RUNBOOKS_PATH and re-reads it every
+    RUNBOOKS_CHECK_SECONDS, keeping the knowledge store in step.
+    """
     registry = registry or CollectorRegistry()
     metrics = AgentMetrics(registry)
 
@@ -68,9 +75,24 @@ def create_app(
             await conn.execute("PRAGMA journal_mode=WAL")
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            loaded = runbooks if runbooks is not None else load_runbooks_safely(settings.RUNBOOKS_PATH, notes)
+            library: RunbookLibrary | None = None
+            if runbooks is None:
+                library = RunbookLibrary(
+                    settings.RUNBOOKS_PATH, on_change=lambda rbs: metrics.start_at_zero([rb.id for rb in rbs])
+                )
+                library.refresh()
+            fixed = list(runbooks or [])
+            current = library.runbooks if library is not None else lambda: fixed
+            loaded = current()
             store_k = (
                 knowledge if knowledge is not None else load_knowledge(settings, loaded, notes, fallback)
+            )
+            if library is not None:
+                library.attach(store_k)
+            amendments = (
+                ProposedAmendments(settings.proposed_runbooks_path)
+                if settings.PROPOSED_RUNBOOKS_ENABLED
+                else None
             )
             thinking = reasoning or load_reasoning(settings, notes)
             target = TargetClient(http, settings.TARGET_API_BASE_URL)
@@ -101,10 +123,11 @@ def create_app(
                 guardrails=Guardrails(settings, store, kill_switch, breakers),
                 metrics=metrics,
                 reasoning=thinking,
-                runbooks=lambda: loaded,
+                runbooks=current,
                 knowledge=store_k,
                 baseline_rps=detector.baseline_rps,
                 annotations=annotator,
+                amendments=amendments,
             )
             runner = IncidentRunner(
                 create_graph(saver, deps), store, metrics, settings.MAX_CONCURRENT_INCIDENTS
@@ -132,7 +155,10 @@ def create_app(
                 runner=runner,
                 correlator=correlator,
                 queue=queue,
-                runbook_count=len(loaded),
+                runbooks=current,
+                library=library,
+                amendments=amendments,
+                reasoning=thinking,
                 monitor=monitor,
                 knowledge=store_k,
                 llm_enabled=thinking.llm is not None,
@@ -143,6 +169,10 @@ def create_app(
             background = [asyncio.create_task(queue.run(), name="intake-worker")]
             if monitor is not None:
                 background.append(asyncio.create_task(monitor.run(), name="monitor"))
+            if library is not None:
+                background.append(
+                    asyncio.create_task(library.run(settings.RUNBOOKS_CHECK_SECONDS), name="runbook-library")
+                )
             resumed = await runner.recover()
             log.info(
                 "agent_started", mode=settings.AGENT_MODE, runbooks=len(loaded), resumed=resumed, notes=notes
@@ -165,6 +195,14 @@ def create_app(
     app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
     app.state.runtime = None
     app.state.registry = registry
-    for router in (webhooks.router, incidents.router, control.router, health.router, knowledge_routes.router):
+    routers = (
+        webhooks.router,
+        incidents.router,
+        control.router,
+        health.router,
+        knowledge_routes.router,
+        runbook_routes.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

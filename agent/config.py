@@ -39,6 +39,15 @@ class Settings(BaseSettings):
 
     VECTOR_STORE_PATH: Path = Path("data/agent/knowledge.json")
     RUNBOOKS_PATH: Path = Path("runbooks")
+    RUNBOOKS_CHECK_SECONDS: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the runbooks folder is looked at for edited, new or removed files",
+    )
+    PROPOSED_RUNBOOKS_ENABLED: bool = Field(
+        default=True,
+        description="write proposed runbook amendments to RUNBOOKS_PATH/proposed after incidents",
+    )
     AGENT_DATA_DIR: Path = Path("data/agent")
 
     WEBHOOK_TOKEN: SecretStr = SecretStr("")
@@ -89,6 +98,11 @@ class Settings(BaseSettings):
         default=8, ge=1, description="incident workflows run at once; the others wait, already open"
     )
     LOG_LEVEL: str = "INFO"
+
+    @property
+    def proposed_runbooks_path(self) -> Path:
+        """Where proposed amendments go: a sub-folder, which the runbook loader never reads."""
+        return self.RUNBOOKS_PATH / "proposed"
 
     @field_validator("WEAVIATE_URL")
     @classmethod

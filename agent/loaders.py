@@ -1,4 +1,7 @@
-"""Wiring the reasoning parts (runbooks, knowledge store, diagnosers) into the app, degrading, never failing.
+"""Wiring the reasoning parts (knowledge store, diagnosers) into the app, degrading, never failing.
+
+Runbooks are read by `agent.knowledge.library.RunbookLibrary`, which keeps the last good version of a
+runbook file that stops parsing and notes it the same way.
 
 Each loader records a note that `/agent/status` shows when a part is missing or broken, so the agent
 still starts, pages in, and escalates rather than not running at all.
@@ -7,7 +10,6 @@ still starts, pages in, and escalates rather than not running at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,17 +20,6 @@ from agent.diagnosis.models import Diagnosis, Symptoms
 from agent.workflow.deps import Reasoning, default_reasoning
 
 log = structlog.get_logger("agent")
-
-
-def load_runbooks_safely(path: Path, notes: list[str]) -> list[Any]:
-    try:
-        from agent.knowledge.runbooks import load_runbooks
-
-        return list(load_runbooks(path))
-    except Exception as exc:  # a bad runbook must not keep the agent from paging in and escalating
-        notes.append(f"runbooks not loaded: {type(exc).__name__}: {str(exc)[:200]}")
-        log.error("runbooks_not_loaded", error=type(exc).__name__)
-        return []
 
 
 def load_knowledge(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,15 @@ class AgentRuntime:
     runner: IncidentRunner
     correlator: Correlator
     queue: IntakeQueue
-    runbook_count: int = 0
+    runbooks: Callable[[], list[Any]] = list  # the current runbooks (the library's, or a fixed list)
+    library: Any | None = None  # agent.knowledge.library.RunbookLibrary, when runbooks come from files
+    amendments: Any | None = None  # agent.learning.proposed.ProposedAmendments; None = disabled
+    reasoning: Any | None = None  # agent.workflow.deps.Reasoning
     monitor: MonitorLoop | None = None
     knowledge: Any | None = None
     llm_enabled: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def all_notes(self) -> list[str]:
+        """Start-up notes and the runbook library's current ones (a runbook file that does not parse)."""
+        return [*self.notes, *(self.library.notes if self.library is not None else [])]

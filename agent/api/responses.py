@@ -19,7 +19,8 @@ REASONS = {
     400: "the body could not be read (not UTF-8)",
     401: "missing or invalid bearer token",
     404: "no such incident",
-    409: "the incident is not waiting for approval",
+    409: "the incident is not in a state for this request (not waiting for approval; not escalated, "
+    "or resolved already)",
     422: "not an Alertmanager webhook (version 4) payload",
     503: "the agent is starting, its intake queue is full, or a part it needs is unavailable",
 }

@@ -17,18 +17,22 @@ from dataclasses import dataclass, field
 
 from agent.diagnosis.models import UNKNOWN, Diagnosis, Symptoms
 from agent.diagnosis.signals import SignalView, describe
-from agent.diagnosis.symptoms_text import parse_pattern, pattern_tags, symptoms_query
+from agent.diagnosis.symptoms_text import (
+    SAME_PATTERN_MIN_OVERLAP,
+    SAME_PATTERN_MIN_SIMILARITY,
+    same_pattern,
+    symptoms_query,
+)
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import ScoredIncident
-from agent.knowledge.text import cosine, tokenize
 
 ALERT_WEIGHT = 0.75
 ALERT_CAP = 3
 MIN_EVIDENCE = 2.0
 STRENGTH_SCALE = 3.0
 MEMORY_WEIGHT = 4.0
-MEMORY_MIN_SIMILARITY = 0.75
-MEMORY_MIN_PATTERN_OVERLAP = 0.75
+MEMORY_MIN_SIMILARITY = SAME_PATTERN_MIN_SIMILARITY
+MEMORY_MIN_PATTERN_OVERLAP = SAME_PATTERN_MIN_OVERLAP
 MEMORY_FAILED_WEIGHT = 1.5
 UNKNOWN_CONFIDENCE = 0.1
 MAX_CANDIDATES = 5
@@ -125,17 +129,13 @@ def _apply_memory(symptoms: Symptoms, scores: list[RunbookScore], past: Sequence
         return
     by_id = {s.runbook.id: s for s in scores}
     query = symptoms_query(symptoms)
-    tags, tokens = set(pattern_tags(symptoms)), tokenize(query)
     for incident in past:
         memory = incident.memory
         target = by_id.get(memory.diagnosis_id)
         if target is None or memory.outcome == "escalated":
             continue
-        theirs = parse_pattern(memory.symptoms_text)
-        if theirs is not None and _jaccard(theirs, tags) < MEMORY_MIN_PATTERN_OVERLAP:
-            continue
-        similarity = cosine(tokens, tokenize(memory.symptoms_text))
-        if similarity < MEMORY_MIN_SIMILARITY:
+        similarity = same_pattern(query, memory.symptoms_text)
+        if similarity is None:
             continue
         if memory.outcome == "resolved":
             target.memory_score = max(target.memory_score, MEMORY_WEIGHT * similarity)
@@ -150,10 +150,6 @@ def _apply_memory(symptoms: Symptoms, scores: list[RunbookScore], past: Sequence
                 f"past incident {memory.incident_id} with the same pattern was diagnosed "
                 f"{memory.diagnosis_id} and its actions failed"
             )
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def _unknown(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent.diagnosis.models import Symptoms
+from agent.knowledge.text import cosine, tokenize
 
 # tag, predicate, words added to the query
 _TAGS: list[tuple[str, Callable[[Symptoms], bool], str]] = [
@@ -50,6 +51,8 @@ _TAGS: list[tuple[str, Callable[[Symptoms], bool], str]] = [
     ("fallback-on", lambda s: bool(s.dependency_fallback_enabled), "dependency fallback enabled"),
 ]
 MAX_SIGNATURES = 5
+SAME_PATTERN_MIN_SIMILARITY = 0.75
+SAME_PATTERN_MIN_OVERLAP = 0.75
 
 
 def _rps_ratio(s: Symptoms) -> float:
@@ -72,6 +75,21 @@ def parse_pattern(text: str) -> set[str] | None:
         if line.startswith("pattern:"):
             return set(line.removeprefix("pattern:").split())
     return None
+
+
+def same_pattern(query: str, remembered: str) -> float | None:
+    """How alike two symptom texts are (token cosine) when they show the same pattern; None otherwise.
+
+    The same pattern: their `pattern:` tags overlap enough (when both have them) and their words do.
+    The diagnoser lends a past incident's diagnosis on it, and the planner its failed actions.
+    """
+    ours, theirs = parse_pattern(query), parse_pattern(remembered)
+    if ours is not None and theirs is not None:
+        union = ours | theirs
+        if union and len(ours & theirs) / len(union) < SAME_PATTERN_MIN_OVERLAP:
+            return None
+    similarity = cosine(tokenize(query), tokenize(remembered))
+    return similarity if similarity >= SAME_PATTERN_MIN_SIMILARITY else None
 
 
 def symptoms_query(symptoms: Symptoms) -> str:

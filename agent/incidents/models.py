@@ -57,6 +57,16 @@ class Verification(BaseModel):
     last_results: dict[str, Any] = Field(default_factory=dict)
 
 
+class HumanResolution(BaseModel):
+    """How a person resolved an incident the agent handed over (`POST /agent/incidents/{id}/resolution`)."""
+
+    diagnosis_id: str
+    root_cause: str
+    actions_worked: list[str] = Field(default_factory=list)
+    by: str = "operator"
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Incident(BaseModel):
     id: str
     status: IncidentStatus = "open"
@@ -77,6 +87,7 @@ class Incident(BaseModel):
     actions: list[ActionRecord] = Field(default_factory=list)
     verification: list[Verification] = Field(default_factory=list)
     escalation_reason: str | None = None
+    resolution: HumanResolution | None = None
     report: str = ""
     opened_at: datetime = Field(default_factory=utcnow)
     mitigated_at: datetime | None = None

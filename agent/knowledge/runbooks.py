@@ -166,9 +166,10 @@ class Runbook(RunbookFrontMatter):
         return [a.action for a in self.actions]
 
 
-def parse_runbook(path: Path) -> Runbook:
+def parse_runbook(path: Path, raw: bytes | None = None) -> Runbook:
+    """One runbook file (`raw`: its bytes when the caller has read them already, e.g. to hash them)."""
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if raw is None else raw
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RunbookError(path, f"cannot read: {type(exc).__name__}") from exc
@@ -197,18 +198,21 @@ def parse_runbook(path: Path) -> Runbook:
 
 def load_runbooks(path: Path | str) -> list[Runbook]:
     """Every `*.md` directly in `path` (README.md and sub-folders such as proposed/ are skipped), by id."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise RunbookError(folder, "runbooks folder does not exist")
     runbooks: dict[str, Runbook] = {}
-    for file in sorted(folder.glob("*.md")):
-        if file.name.lower() == "readme.md" or not file.is_file():
-            continue
+    for file in runbook_files(path):
         runbook = parse_runbook(file)
         if runbook.id in runbooks:
             raise RunbookError(file, f"duplicate id {runbook.id!r}")
         runbooks[runbook.id] = runbook
     return list(runbooks.values())
+
+
+def runbook_files(path: Path | str) -> list[Path]:
+    """The runbook files of a folder, by name: `*.md` directly in it, README.md and sub-folders skipped."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RunbookError(folder, "runbooks folder does not exist")
+    return [f for f in sorted(folder.glob("*.md")) if f.name.lower() != "readme.md" and f.is_file()]
 
 
 def _summarise(exc: ValidationError) -> str:

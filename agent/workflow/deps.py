@@ -48,6 +48,7 @@ class WorkflowDeps:
     runbooks: Callable[[], list[Any]]
     knowledge: Any | None = None
     annotations: Any | None = None  # agent.annotations.IncidentAnnotations; never blocks a node
+    amendments: Any | None = None  # agent.learning.proposed.ProposedAmendments; None = propose nothing
     baseline_rps: Callable[[], float | None] = lambda: None
     sleep: Callable[[float], Awaitable[None]] | None = None
     log: Any = field(default_factory=lambda: structlog.get_logger("agent.workflow"))

@@ -20,6 +20,9 @@ class AgentState(TypedDict, total=False):
     looks: int
     first_look_at: str
     diagnosis: dict[str, Any]
+    past_incidents: list[
+        dict[str, Any]
+    ]  # the similar past incidents diagnose retrieved (IncidentMemory dumps)
     confidence: float
     root_cause: str
     investigation: dict[str, Any]

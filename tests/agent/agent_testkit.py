@@ -416,11 +416,12 @@ class WorkflowFactory:
 
     async def build(
         self,
-        runbooks: list[Any] | None = None,
+        runbooks: list[Any] | Callable[[], list[Any]] | None = None,
         reasoning: Reasoning | None = None,
         interrupt_after: list[str] | None = None,
         knowledge: Any | None = None,
         annotations: Any | None = None,
+        amendments: Any | None = None,
         **overrides: Any,
     ) -> Workflow:
         settings = agent_settings(self.tmp_path, self.urls, **overrides)
@@ -436,7 +437,8 @@ class WorkflowFactory:
             settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_COOLOFF_SECONDS, metrics
         )
         self.breakers = breakers
-        loaded = runbooks if runbooks is not None else standin_runbooks()
+        fixed = standin_runbooks() if runbooks is None or callable(runbooks) else runbooks
+        current = runbooks if callable(runbooks) else lambda: fixed  # a callable: a RunbookLibrary's
         deps = WorkflowDeps(
             settings=settings,
             store=store,
@@ -448,9 +450,10 @@ class WorkflowFactory:
             guardrails=Guardrails(settings, store, kill_switch, breakers),
             metrics=metrics,
             reasoning=reasoning or standin_reasoning(),
-            runbooks=lambda: loaded,
+            runbooks=current,
             knowledge=knowledge,
             annotations=annotations,
+            amendments=amendments,
         )
         runner = IncidentRunner(
             create_graph(saver, deps, interrupt_after=interrupt_after),

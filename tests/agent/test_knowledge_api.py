@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent_testkit import LabUrls, agent_settings, standin_reasoning
@@ -66,3 +69,39 @@ def test_weaviate_down_at_start_leaves_the_embedded_store_and_a_note(
         assert any("Weaviate" in note and "embedded store" in note for note in status["notes"])
         answer = client.get("/agent/knowledge/search", params={"q": "no space left on device"}).json()
         assert answer["runbooks"][0]["runbook_id"] == "disk-full"
+
+
+def test_the_running_agent_rereads_runbooks_that_people_edit(tmp_path: Path, lab_urls: LabUrls) -> None:
+    folder = tmp_path / "runbooks"
+    shutil.copytree(RUNBOOKS, folder)
+    settings = agent_settings(tmp_path, lab_urls, RUNBOOKS_PATH=folder, RUNBOOKS_CHECK_SECONDS=0.05)
+    with TestClient(create_app(settings, reasoning=standin_reasoning())) as client:
+
+        def eventually(condition: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 10
+            while not condition():
+                assert time.monotonic() < deadline, client.get("/agent/status").json()
+                time.sleep(0.05)
+
+        def top(query: str) -> str:
+            return str(
+                client.get("/agent/knowledge/search", params={"q": query}).json()["runbooks"][0]["runbook_id"]
+            )
+
+        assert client.get("/agent/status").json()["runbooks"] == 9
+        (folder / "inventory-tls.md").write_text(
+            (folder / "dependency-outage.md")
+            .read_text()
+            .replace("id: dependency-outage", "id: inventory-tls")
+            .replace("\n# ", "\nStock lookups fail: SSLError certificate verify failed.\n\n# ", 1)
+        )
+        eventually(lambda: top("sslerror certificate verify failed") == "inventory-tls")
+        assert client.get("/agent/status").json()["runbooks"] == 10
+        assert 'sre_agent_incidents_total{diagnosis="inventory-tls",outcome="resolved"} 0.0' in (
+            client.get("/metrics").text
+        )
+
+        (folder / "disk-full.md").write_text("not a runbook any more")
+        eventually(lambda: any("disk-full.md" in n for n in client.get("/agent/status").json()["notes"]))
+        status = client.get("/agent/status").json()
+        assert status["runbooks"] == 10 and top("no space left on device") == "disk-full"

@@ -42,7 +42,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
         "queue_depth": runtime.queue.depth,
         "monitor_enabled": runtime.monitor is not None,
         "llm_model": settings.LLM_MODEL or None,
-        "runbooks": runtime.runbook_count,
+        "runbooks": len(runtime.runbooks()),
         "knowledge_store": runtime.knowledge is not None,
         "knowledge_backend": getattr(runtime.knowledge, "backend", None),
         "guardrails": {
@@ -52,7 +52,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
             "min_confidence": settings.MIN_CONFIDENCE,
             "max_attempts": settings.MAX_ATTEMPTS,
         },
-        "notes": runtime.notes,
+        "notes": runtime.all_notes(),
     }
 
 

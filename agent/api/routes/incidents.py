@@ -1,19 +1,29 @@
-"""Incidents: list, read, open one by hand, approve or reject a paused action."""
+"""Incidents: list, read, open one by hand, approve or reject a paused action, record a human's resolution."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from agent.api.deps import ApiAuth, RuntimeDep
 from agent.api.responses import errors
+from agent.diagnosis.models import Symptoms
 from agent.incidents.models import Incident, IncidentSummary, utcnow
 from agent.incidents.store import IncidentNotFound
 from agent.intake.alertmanager import Alert
 from agent.intake.correlation import IngestResult
+from agent.learning.resolution import (
+    ResolutionRefused,
+    ResolutionRequest,
+    ResolutionResult,
+    check_resolvable,
+    record_resolution,
+)
 from agent.workflow.nodes.approve import ApprovalDecision
 from agent.workflow.runner import NotAwaitingApproval
 
@@ -112,3 +122,57 @@ async def _decide(
     except NotAwaitingApproval as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     return {"incident_id": incident_id, "decision": "approved" if approved else "rejected"}
+
+
+@router.post(
+    "/incidents/{incident_id}/resolution", dependencies=[ApiAuth], responses=errors(400, 401, 404, 409)
+)
+async def resolution(incident_id: str, body: ResolutionRequest, runtime: RuntimeDep) -> ResolutionResult:
+    """How a person resolved an escalated or failed incident: recorded in its history, remembered as
+    resolved for the next incident with the same symptoms, and proposed as a runbook amendment."""
+    try:
+        incident = runtime.store.get(incident_id)
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
+    runbook = next((rb for rb in runtime.runbooks() if rb.id == body.diagnosis_id), None)
+    if runbook is None:  # the same 422 shape as the body's own validation errors
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "diagnosis_id"),
+                    "msg": "not a known runbook id",
+                    "input": body.diagnosis_id,
+                }
+            ]
+        )
+    try:
+        check_resolvable(incident)
+        if incident_id in runtime.runner.running():  # closed a moment ago: learn is finishing
+            with contextlib.suppress(TimeoutError):
+                await runtime.runner.wait(incident_id, timeout=5.0)
+            if incident_id in runtime.runner.running():
+                raise ResolutionRefused("the incident's workflow is still running")
+        snapshot = await runtime.runner.graph.aget_state(runtime.runner.config(incident_id))
+        symptoms = Symptoms.model_validate((snapshot.values or {}).get("symptoms") or {})
+        return await record_resolution(
+            incident_id,
+            body,
+            store=runtime.store,
+            runbook=runbook,
+            symptoms=symptoms,
+            knowledge=runtime.knowledge,
+            amendments=runtime.amendments,
+            symptoms_query=_symptoms_query(runtime),
+        )
+    except ResolutionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+
+
+def _symptoms_query(runtime: RuntimeDep) -> Any:
+    reasoning = runtime.reasoning
+    if reasoning is not None:
+        return reasoning.symptoms_query
+    from agent.diagnosis.symptoms_text import symptoms_query
+
+    return symptoms_query

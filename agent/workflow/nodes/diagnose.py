@@ -56,6 +56,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         "diagnosis": diagnosis.model_dump(mode="json"),
         "confidence": diagnosis.confidence,
         "root_cause": diagnosis.root_cause,
+        "past_incidents": [p.memory.model_dump(mode="json") for p in past if hasattr(p, "memory")],
         "timeline": [entry],
     }
 

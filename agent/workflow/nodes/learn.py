@@ -1,4 +1,5 @@
-"""learn: close the incident, write its report, remember it in the knowledge store, count it in metrics."""
+"""learn: close the incident, write its report, remember it in the knowledge store, count it in metrics,
+and propose a runbook amendment when a resolved incident taught its runbook something."""
 
 from __future__ import annotations
 
@@ -39,12 +40,40 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         deps.metrics.time_to_mitigate.labels(diagnosis=diagnosis_id).observe(ttm)
     deps.metrics.incidents_open.set(deps.store.count_unfinished())
     remembered = await _remember(deps, incident, state, outcome)
+    proposed = await _propose_amendment(deps, incident, state)
     if deps.annotations is not None:
         deps.annotations.close_incident(
             incident_id, diagnosis_id, outcome, f"{incident_id}: {outcome}", opened_at=incident.opened_at
         )
-    entry = deps.record(incident_id, "learn", f"incident {outcome}", {"remembered": remembered})
+    data: dict[str, Any] = {"remembered": remembered}
+    message = f"incident {outcome}"
+    if proposed is not None:
+        data["proposed_amendment"] = proposed.model_dump(exclude_none=True)
+        if proposed.status == "written":
+            message += f"; runbook amendment proposed: proposed/{proposed.file}"
+    entry = deps.record(incident_id, "learn", message, data)
     return {"timeline": [entry], "recommendation": state.get("recommendation", "")}
+
+
+async def _propose_amendment(deps: WorkflowDeps, incident: Incident, state: AgentState) -> Any | None:
+    """A reviewable proposal in RUNBOOKS_PATH/proposed when the incident taught its runbook something.
+
+    Never edits the runbook; never fails the learn step (a failure is logged). A replayed learn step finds
+    the incident's proposal written and leaves it as it is.
+    """
+    runbook = deps.runbook(incident.diagnosis_id)
+    if deps.amendments is None or runbook is None or incident.status != "resolved":
+        return None
+    try:
+        from agent.learning.amendments import from_incident
+
+        amendment = from_incident(incident, runbook, Symptoms.model_validate(state.get("symptoms") or {}))
+        if amendment is None:
+            return None
+        return await asyncio.to_thread(deps.amendments.write, amendment)
+    except Exception as exc:  # a proposal is an aid to people; the incident itself is closed
+        deps.log.warning("amendment_not_proposed", error=type(exc).__name__)
+        return None
 
 
 async def _remember(deps: WorkflowDeps, incident: Incident, state: AgentState, outcome: Outcome) -> bool:

@@ -1,5 +1,8 @@
 """plan: the runbook's next untried action that the catalog offers and the guardrails allow.
 
+Memory reorders, never adds: an action that did not fix a past incident with the same diagnosis and
+the same symptom pattern (and never fixed one) is planned after the runbook's other actions.
+
 Dry-run mode records the whole remaining plan and hands over to a human without running anything.
 """
 
@@ -10,7 +13,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from agent.diagnosis.models import Symptoms
+from agent.diagnosis.symptoms_text import same_pattern
 from agent.incidents.models import ActionRecord
+from agent.knowledge.store import IncidentMemory
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState, action_key
 
@@ -52,6 +57,14 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             )
     if not candidates:
         return _escalate(deps, incident_id, "; ".join(["no untried action left in the runbook", *notes]))
+    failed_before = remembered_failures(deps, state, runbook.id)
+    if failed_before:
+        candidates.sort(key=lambda c: c["action"] in failed_before)  # stable: the runbook's order otherwise
+        notes += [
+            f"{name} planned last: it did not fix {incident} with the same symptoms"
+            for name, incident in failed_before.items()
+            if any(c["action"] == name for c in candidates)
+        ]
 
     if deps.settings.AGENT_MODE == "dry-run":
         records = [
@@ -84,6 +97,23 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     return _escalate(
         deps, incident_id, "; ".join(["every remaining action is blocked", *notes]), plan=candidates
     )
+
+
+def remembered_failures(deps: WorkflowDeps, state: AgentState, diagnosis_id: str) -> dict[str, str]:
+    """Action → a past incident (same diagnosis, same pattern) it did not fix, unless it fixed another."""
+    query = deps.reasoning.symptoms_query(Symptoms.model_validate(state.get("symptoms") or {}))
+    failed: dict[str, str] = {}
+    worked: set[str] = set()
+    for raw in state.get("past_incidents") or []:
+        memory = IncidentMemory.model_validate(raw)
+        if memory.diagnosis_id != diagnosis_id or memory.incident_id == state["incident_id"]:
+            continue
+        if same_pattern(query, memory.symptoms_text) is None:
+            continue
+        worked.update(memory.actions_worked)
+        for name in memory.actions_failed:
+            failed.setdefault(name, memory.incident_id)
+    return {name: incident for name, incident in failed.items() if name not in worked}
 
 
 def _resolve(runbook_action: Any, signals: dict[str, Any]) -> dict[str, Any]:
