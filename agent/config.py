@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     )
     PROPOSED_RUNBOOKS_ENABLED: bool = Field(
         default=True,
-        description="write proposed runbook amendments to RUNBOOKS_PATH/proposed after incidents",
+        description="write proposed runbook amendments after incidents (to PROPOSED_RUNBOOKS_PATH)",
+    )
+    PROPOSED_RUNBOOKS_PATH: Path | None = Field(
+        default=None, description="where proposed amendments go; unset: RUNBOOKS_PATH/proposed"
     )
     AGENT_DATA_DIR: Path = Path("data/agent")
 
@@ -101,8 +104,8 @@ class Settings(BaseSettings):
 
     @property
     def proposed_runbooks_path(self) -> Path:
-        """Where proposed amendments go: a sub-folder, which the runbook loader never reads."""
-        return self.RUNBOOKS_PATH / "proposed"
+        """Where proposed amendments go: by default a sub-folder, which the runbook loader never reads."""
+        return self.PROPOSED_RUNBOOKS_PATH or self.RUNBOOKS_PATH / "proposed"
 
     @field_validator("WEAVIATE_URL")
     @classmethod

@@ -96,6 +96,7 @@ def observability_components(
                 "AGENT_DATA_DIR": str(agent_data),
                 "VECTOR_STORE_PATH": str(agent_data / "knowledge.json"),
                 "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+                "PROPOSED_RUNBOOKS_PATH": str(agent_data / "proposed-runbooks"),
                 **AGENT_PROFILE_ENV.get(profile, {}),
             },
             url=agent,
