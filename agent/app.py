@@ -16,6 +16,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from prometheus_client import CollectorRegistry
 
 from agent.annotations import GrafanaAnnotator
+from agent.api.limits import BodySizeLimit
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
 from agent.clients.actions import ActionClient
@@ -163,6 +164,11 @@ def create_app(
                     close_knowledge()
 
     app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        on_refused=lambda path: metrics.request_bodies_refused_total.inc(),
+    )
     app.state.runtime = None
     app.state.registry = registry
     for router in (webhooks.router, incidents.router, control.router, health.router, knowledge_routes.router):

@@ -20,6 +20,7 @@ REASONS = {
     401: "missing or invalid bearer token",
     404: "no such incident",
     409: "the incident is not waiting for approval",
+    413: "the request body is larger than MAX_REQUEST_BODY_BYTES",
     422: "not an Alertmanager webhook (version 4) payload",
     503: "the agent is starting, its intake queue is full, or a part it needs is unavailable",
 }
