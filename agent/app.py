@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,12 +34,20 @@ from agent.intake.monitor import AnomalyDetector, MonitorLoop
 from agent.intake.queue import IntakeQueue
 from agent.loaders import load_knowledge, load_reasoning, load_runbooks_safely
 from agent.runtime import AgentRuntime
+from agent.telemetry.degraded import KnowledgeWatch, LLMWatch, corrupt_copies
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import Reasoning, WorkflowDeps
 from agent.workflow.graph import create_graph
 from agent.workflow.runner import IncidentRunner
 
 log = structlog.get_logger("agent")
+
+
+def _import_litellm() -> None:
+    """litellm's import (seconds), in a thread at start-up rather than in the event loop at first use."""
+    from agent.diagnosis.llm import _litellm
+
+    _litellm()
 
 
 def create_app(
@@ -52,9 +61,12 @@ def create_app(
     """Tests may pass stand-ins for reasoning, runbooks, knowledge; `python -m agent` loads the real ones."""
     registry = registry or CollectorRegistry()
     metrics = AgentMetrics(registry)
+    watch: list[KnowledgeWatch] = []
 
     def fallback(operation: str) -> None:
         metrics.knowledge_fallbacks_total.labels(operation=operation).inc()
+        for knowledge_watch in watch:
+            knowledge_watch.weaviate_fallbacks.add(operation)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,10 +82,20 @@ def create_app(
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             loaded = runbooks if runbooks is not None else load_runbooks_safely(settings.RUNBOOKS_PATH, notes)
+            aside_before = corrupt_copies(settings.VECTOR_STORE_PATH)
             store_k = (
                 knowledge if knowledge is not None else load_knowledge(settings, loaded, notes, fallback)
             )
+            if store_k is not None and knowledge is None:  # /health says what the store could not do
+                set_aside = sorted(corrupt_copies(settings.VECTOR_STORE_PATH) - aside_before)
+                store_k = KnowledgeWatch(store_k, settings.VECTOR_STORE_PATH, set_aside)
+                watch.append(store_k)
             thinking = reasoning or load_reasoning(settings, notes)
+            if thinking.llm is not None:
+                warm_up = (
+                    asyncio.ensure_future(asyncio.to_thread(_import_litellm)) if settings.LLM_MODEL else None
+                )
+                thinking = dataclasses.replace(thinking, llm=LLMWatch(thinking.llm, warm_up))
             target = TargetClient(http, settings.TARGET_API_BASE_URL)
             prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
             actions = ActionClient(
@@ -137,6 +159,8 @@ def create_app(
                 monitor=monitor,
                 knowledge=store_k,
                 llm_enabled=thinking.llm is not None,
+                llm=thinking.llm,
+                annotations=annotator,
                 notes=notes,
             )
             metrics.incidents_open.set(store.count_unfinished())
