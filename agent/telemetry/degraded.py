@@ -97,7 +97,7 @@ class KnowledgeWatch:
         A missing file is fine: it is written with the first incident."""
         try:
             stat = self.path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return True
         except OSError:
             return False
