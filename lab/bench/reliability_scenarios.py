@@ -6,7 +6,9 @@ Grouped by the agent process they need: `main` (one agent, faults that need no s
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,8 @@ import httpx
 
 from lab.agent_process import AgentProcess
 from lab.bench.reliability_harness import API_TOKEN, WEBHOOK_TOKEN, Harness, Outcome, Row
+from lab.runner.monitoring import alertmanager_argv, alertmanager_binary, render_monitoring
+from lab.runner.ports import Ports
 from lab.standins import ACTION_TOKEN, notification
 
 PLANTED = "hunter2-planted-secret"
@@ -190,12 +194,67 @@ def hostile_inputs(h: Harness, agent: AgentProcess) -> list[Row]:
 
 
 def resend_while_down(h: Harness, agent: AgentProcess) -> Row:
-    """Alertmanager retries a notification it could not deliver (connection refused, 5xx) with backoff;
-    then repeat_interval sends it again. The agent is stopped for the first tries."""
+    """A real Alertmanager (the lab profile's config: group_wait 1 s, group_interval 5 s) pages the
+    agent while it is stopped: its deliveries are refused, it retries, and the agent restarted gets
+    the page once. Without an Alertmanager binary, a sender that retries the same way stands in."""
     h.broken_target()
     before = h.mark(agent)
-    body = notification([h.alert()])
+    alert = h.alert()
     agent.stop()
+    binary = alertmanager_binary()
+    if binary is None:
+        return _resend_without_alertmanager(h, agent, before, alert)
+    token_file = h.work / "webhook.token"
+    token_file.write_text(WEBHOOK_TOKEN)
+    ports = Ports.free().model_copy(update={"agent": int(agent.env["PORT"])})
+    config = render_monitoring("lab", h.work / "alertmanager", ports, token_file)
+    log = h.work / "alertmanager.log"
+    with log.open("wb") as out:
+        manager = subprocess.Popen(alertmanager_argv(config), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(f"{config.alertmanager_url}/-/ready")
+        posted = {
+            "labels": alert["labels"],
+            "annotations": alert["annotations"],
+            "startsAt": alert["startsAt"],
+        }
+        httpx.post(f"{config.alertmanager_url}/api/v2/alerts", json=[posted], timeout=5).raise_for_status()
+        deadline = time.monotonic() + 30
+        while "connection refused" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        agent.start(timeout=60)
+        outcome = h.settle(agent, before, pages=1)
+        time.sleep(6)  # one more group_interval: a second delivery would open or merge here
+        outcome = h.settle(agent, before, pages=1, timeout=5)
+        text = log.read_text(errors="replace")
+        refused = sum(int(n) for n in re.findall(r"after (\d+) attempts", text)) or text.count(
+            "attempt failed"
+        )
+    finally:
+        manager.terminate()
+        manager.wait(10)
+    accepted = _metric(agent, 'sre_agent_webhook_requests_total{result="accepted"}')
+    did = (
+        f"real Alertmanager ({config.profile.name} profile): {refused} delivery attempts refused while"
+        f" stopped; after the restart {accepted:.0f} accepted: {outcome.summary()}"
+    )
+    if refused == 0:
+        outcome.lost.append("Alertmanager never tried while the agent was down (test did not exercise it)")
+    return Row(
+        "Alertmanager re-sends while the agent is down",
+        did,
+        len(outcome.incidents),
+        len(outcome.calls),
+        outcome.lost,
+        1,
+        1,
+    )
+
+
+def _resend_without_alertmanager(
+    h: Harness, agent: AgentProcess, before: tuple[set[str], int], alert: dict[str, Any]
+) -> Row:
+    body = notification([alert])
     refused = 0
     for _ in range(3):
         try:
@@ -206,7 +265,7 @@ def resend_while_down(h: Harness, agent: AgentProcess) -> Row:
     agent.start(timeout=60)
     codes = [h.post(agent, body).status_code, h.post(agent, body).status_code]  # the retry, then a repeat
     outcome = h.settle(agent, before, pages=1)
-    did = f"{refused} sends refused while stopped; after restart {codes}: {outcome.summary()}"
+    did = f"(no Alertmanager: a retrying sender) {refused} refused; then {codes}: {outcome.summary()}"
     return Row(
         "Alertmanager re-sends while the agent is down",
         did,
@@ -216,6 +275,25 @@ def resend_while_down(h: Harness, agent: AgentProcess) -> Row:
         1,
         1,
     )
+
+
+def _wait_ready(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready")
+
+
+def _metric(agent: AgentProcess, sample: str) -> float:
+    for line in httpx.get(f"{agent.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def sigkill_mid_action(h: Harness, agent: AgentProcess) -> Row:
