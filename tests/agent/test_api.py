@@ -160,7 +160,8 @@ def test_kill_switch_status_health_and_metrics(agent: AgentFactory, lab: Lab) ->
     assert body["dependencies"]["action_server"]["ok"] is True
     for secret in (API_TOKEN, WEBHOOK_TOKEN, "action-secret"):
         assert secret not in status.text
-    assert client.get("/health").json()["status"] == "ok"
+    health = client.get("/health").json()  # every dependency answers; remediation is halted
+    assert health["status"] == "degraded" and health["degraded"] == ["remediation"]
 
     metrics = client.get("/metrics", follow_redirects=False)
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
