@@ -6,11 +6,13 @@ Grouped by the agent process they need: `main` (one agent, faults that need no s
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,11 +130,48 @@ def main_agent_scenarios(h: Harness) -> list[Row]:
         row.lost.append("/health did not report the unwritable store")
     directory.unlink()
     rows.append(row)
+    directory.mkdir()
+    rows.append(read_only_knowledge(h, agent, directory))
 
     rows += hostile_inputs(h, agent)
     rows.append(resend_while_down(h, agent))
     rows.append(sigkill_mid_action(h, agent))
     return rows
+
+
+def read_only_knowledge(h: Harness, agent: AgentProcess, directory: Path) -> Row:
+    """The disk the knowledge file lives on goes read-only (EROFS, what a kernel does after disk errors),
+    through a read-only bind mount of its directory: root cannot write there either (chmod would not
+    stop root). Skipped where mounting is not allowed."""
+    fault = "knowledge directory remounted read-only mid-run"
+    try:
+        mount = _read_only(directory)
+        mount.__enter__()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return Row(fault, f"skipped: cannot bind-mount here ({type(exc).__name__})", 0, 0, [], 0, 0)
+    try:
+        row, outcome = _page(h, agent, fault, notification([h.alert()]))
+        part = _health_part(agent, "knowledge")
+    finally:
+        mount.__exit__(None, None, None)
+    learned = [e["data"] for i in outcome.incidents for e in i["timeline"] if e["step"] == "learn"]
+    row.did = (
+        f"{row.did}; remembered={all(d.get('remembered') for d in learned)}; /health knowledge"
+        f" file_writable={part['file_writable']}, last_failure={part['last_failure']}"
+    )
+    if part["ok"]:
+        row.lost.append("/health did not report the read-only store")
+    return row
+
+
+@contextlib.contextmanager
+def _read_only(directory: Path) -> Iterator[None]:
+    subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True, capture_output=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(directory)], check=False, capture_output=True)
 
 
 def hostile_inputs(h: Harness, agent: AgentProcess) -> list[Row]:

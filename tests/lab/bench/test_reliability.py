@@ -24,7 +24,7 @@ def test_every_fault_and_bad_input_loses_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     assert "anything lost" in done.stdout
     rows = json.loads((tmp_path / "reliability.json").read_text())
-    assert len(rows) == 21
+    assert len(rows) == 22
     for row in rows:
         assert row["lost"] == [], row
         assert (row["incidents"], row["actions"]) == (row["expected_incidents"], row["expected_actions"]), row
