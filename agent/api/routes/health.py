@@ -128,7 +128,7 @@ async def probe_dependencies(runtime: AgentRuntime) -> dict[str, Probe]:
     return dict(zip(names, results, strict=True))
 
 
-def knowledge_health(knowledge: object | None) -> KnowledgeHealth:
+def knowledge_health(knowledge: object | None, weaviate_configured: bool = False) -> KnowledgeHealth:
     if knowledge is None:
         return KnowledgeHealth(
             ok=False, available=False, reason="no knowledge store: diagnosing without past incidents"
@@ -151,6 +151,8 @@ def knowledge_health(knowledge: object | None) -> KnowledgeHealth:
         reasons.append(f"{failure.operation} failed ({failure.error})")
     if fallbacks:
         reasons.append(f"Weaviate failed {fallbacks} time(s) lately: answered from the file")
+    if weaviate_configured and getattr(knowledge, "backend", None) != "weaviate":
+        reasons.append("Weaviate was unavailable at start-up: on the embedded store until a restart")
     return KnowledgeHealth(
         ok=not reasons,
         reason="; ".join(reasons),
@@ -192,7 +194,7 @@ def agent_parts(runtime: AgentRuntime) -> AgentParts:
     pending = int(getattr(annotator, "pending", 0) or 0)
     backlog = grafana and pending >= ANNOTATION_BACKLOG
     return AgentParts(
-        knowledge=knowledge_health(runtime.knowledge),
+        knowledge=knowledge_health(runtime.knowledge, bool(runtime.settings.WEAVIATE_URL)),
         llm=llm_health(runtime.llm, bool(runtime.settings.LLM_MODEL)),
         remediation=RemediationHealth(
             ok=not engaged,
