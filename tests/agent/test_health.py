@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agent_testkit import Lab, ServedApp, agent_settings, firing_alert, standin_reasoning
+from agent_testkit import Lab, ServedApp, firing_alert, standin_reasoning
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from agent.app import create_app
+from agent.annotations.models import PendingEntry
 from agent.diagnosis.llm import LLMDiagnoser
+from lab.runner.ports import free_port
 from lab.standins import LLMStandIn, notification
 
 TOKEN = "api-secret"
@@ -138,18 +139,14 @@ def test_intake_queue_full_is_degraded_intake(
 
 
 def test_an_erroring_llm_is_degraded_llm_and_the_page_handled_deterministically(
-    serve: Callable[[FastAPI], ServedApp], tmp_path: Path, lab_urls: Any, lab: Lab
+    serve: Callable[[FastAPI], ServedApp], served_agent: Callable[..., ServedApp]
 ) -> None:
     standin = LLMStandIn(answer={})
     standin.mode = "error"
     llm_url = f"{serve(standin.app).url}/v1"
-    llm = LLMDiagnoser(model="openai/stand-in", api_base=llm_url, timeout_seconds=5, api_key="k")
     reasoning = standin_reasoning()
-    reasoning.llm = llm
-    settings = agent_settings(tmp_path, lab_urls, LLM_MODEL="openai/stand-in")
-    from agent_testkit import standin_runbooks
-
-    url = serve(create_app(settings, reasoning=reasoning, runbooks=standin_runbooks())).url
+    reasoning.llm = LLMDiagnoser(model="openai/stand-in", api_base=llm_url, timeout_seconds=5, api_key="k")
+    url = served_agent(reasoning=reasoning, LLM_MODEL="openai/stand-in").url
     assert health(url)["agent"]["llm"] == {
         "ok": True,
         "reason": "",
@@ -163,3 +160,20 @@ def test_an_erroring_llm_is_degraded_llm_and_the_page_handled_deterministically(
     llm_part = health(url)["agent"]["llm"]
     assert not llm_part["ok"] and llm_part["fallbacks_recent"] == {"error": 1}
     assert "deterministic" in llm_part["reason"] and len(standin.requests) == 1
+
+
+def test_an_annotation_backlog_grafana_does_not_take_is_degraded_annotations(
+    served_agent: Callable[..., ServedApp], tmp_path: Path
+) -> None:
+    """Sixty annotations left in the outbox by an earlier run, and a Grafana that does not answer."""
+    outbox = tmp_path / "agent" / "annotations.jsonl"
+    outbox.parent.mkdir(parents=True)
+    entries = [
+        PendingEntry(key=f"k{i}", ref=f"r{i}", method="create", body={"text": "x"}, enqueued_at=time.time())
+        for i in range(60)
+    ]
+    outbox.write_text("".join(e.model_dump_json() + "\n" for e in entries))
+    url = served_agent(GRAFANA_URL=f"http://127.0.0.1:{free_port()}", GRAFANA_TOKEN=SecretStr("g")).url
+    annotations = health(url)["agent"]["annotations"]
+    assert annotations["grafana_configured"] and annotations["pending"] == 60
+    assert not annotations["ok"] and "kept in the outbox" in annotations["reason"]
