@@ -8,7 +8,7 @@ with a 4xx for good, so the limit is set well above any notification it sends wi
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +18,7 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, on_refused: Any = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, on_refused: Callable[[str], None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.on_refused = on_refused  # called with the request path when a body is refused
