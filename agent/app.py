@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from prometheus_client import CollectorRegistry
 
 from agent.annotations import GrafanaAnnotator
+from agent.api.limits import BodySizeLimit
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
 from agent.api.routes import runbooks as runbook_routes
@@ -35,12 +37,20 @@ from agent.knowledge.library import RunbookLibrary
 from agent.learning.proposed import ProposedAmendments
 from agent.loaders import load_knowledge, load_reasoning
 from agent.runtime import AgentRuntime
+from agent.telemetry.degraded import KnowledgeWatch, LLMWatch, corrupt_copies
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import Reasoning, WorkflowDeps
 from agent.workflow.graph import create_graph
 from agent.workflow.runner import IncidentRunner
 
 log = structlog.get_logger("agent")
+
+
+def _import_litellm() -> None:
+    """litellm's import (seconds), in a thread at start-up rather than in the event loop at first use."""
+    from agent.diagnosis.llm import _litellm
+
+    _litellm()
 
 
 def create_app(
@@ -58,9 +68,12 @@ def create_app(
     """
     registry = registry or CollectorRegistry()
     metrics = AgentMetrics(registry)
+    watch: list[KnowledgeWatch] = []
 
     def fallback(operation: str) -> None:
         metrics.knowledge_fallbacks_total.labels(operation=operation).inc()
+        for knowledge_watch in watch:
+            knowledge_watch.weaviate_fallbacks.add(operation)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,9 +97,14 @@ def create_app(
             fixed = list(runbooks or [])
             current = library.runbooks if library is not None else lambda: fixed
             loaded = current()
+            aside_before = corrupt_copies(settings.VECTOR_STORE_PATH)
             store_k = (
                 knowledge if knowledge is not None else load_knowledge(settings, loaded, notes, fallback)
             )
+            if store_k is not None and knowledge is None:  # /health says what the store could not do
+                set_aside = sorted(corrupt_copies(settings.VECTOR_STORE_PATH) - aside_before)
+                store_k = KnowledgeWatch(store_k, settings.VECTOR_STORE_PATH, set_aside)
+                watch.append(store_k)
             if library is not None:
                 library.attach(store_k)
             amendments = (
@@ -95,6 +113,11 @@ def create_app(
                 else None
             )
             thinking = reasoning or load_reasoning(settings, notes)
+            if thinking.llm is not None:
+                warm_up = (
+                    asyncio.ensure_future(asyncio.to_thread(_import_litellm)) if settings.LLM_MODEL else None
+                )
+                thinking = dataclasses.replace(thinking, llm=LLMWatch(thinking.llm, warm_up))
             target = TargetClient(http, settings.TARGET_API_BASE_URL)
             prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
             actions = ActionClient(
@@ -162,6 +185,8 @@ def create_app(
                 monitor=monitor,
                 knowledge=store_k,
                 llm_enabled=thinking.llm is not None,
+                llm=thinking.llm,
+                annotations=annotator,
                 notes=notes,
             )
             metrics.incidents_open.set(store.count_unfinished())
@@ -193,6 +218,11 @@ def create_app(
                     close_knowledge()
 
     app = FastAPI(title="sre-agent", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.MAX_REQUEST_BODY_BYTES,
+        on_refused=lambda path: metrics.request_bodies_refused_total.inc(),
+    )
     app.state.runtime = None
     app.state.registry = registry
     routers = (

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     HTTP_TIMEOUT_SECONDS: float = 5.0
     ACTION_TIMEOUT_SECONDS: float = 120.0
     INTAKE_QUEUE_SIZE: int = 100
+    MAX_REQUEST_BODY_BYTES: int = Field(
+        default=4 * 2**20, gt=0, description="larger request bodies are answered 413 before being read"
+    )
+    WEBHOOK_MAX_ALERTS: int = Field(
+        default=500,
+        gt=0,
+        description="alerts kept from one notification (firing first), like Alertmanager's own max_alerts;"
+        " the rest are counted, not stored",
+    )
     MAX_CONCURRENT_INCIDENTS: int = Field(
         default=8, ge=1, description="incident workflows run at once; the others wait, already open"
     )

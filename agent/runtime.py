@@ -43,6 +43,8 @@ class AgentRuntime:
     monitor: MonitorLoop | None = None
     knowledge: Any | None = None
     llm_enabled: bool = False
+    llm: Any | None = None  # the LLM diagnoser as the workflow calls it (watched for /health)
+    annotations: Any | None = None
     notes: list[str] = field(default_factory=list)
 
     def all_notes(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""python -m lab up | bench | demo"""
+"""python -m lab up | bench | demo | storm | reliability"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m lab", description="The SRE agent's lab.")
-    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm}")
+    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm,reliability}")
     up = commands.add_parser("up", help="run the lab until Ctrl-C")
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -28,6 +28,12 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.storm import add_arguments as add_storm_arguments
 
     add_storm_arguments(storm)
+    reliability = commands.add_parser(
+        "reliability", help="each fault around the agent and each bad input, on real processes: a table"
+    )
+    from lab.bench.reliability import add_arguments as add_reliability_arguments
+
+    add_reliability_arguments(reliability)
     return root
 
 
@@ -46,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from lab.bench.storm import run
 
         return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")], args.idle_seconds)
+    if args.command == "reliability":
+        from lab.bench.reliability import run as reliability
+
+        return reliability(args.out, [s for s in args.suites.split(",") if s], args.keep)
     if args.command == "demo":
         from lab.bench.demo import demo
 

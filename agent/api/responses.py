@@ -21,6 +21,7 @@ REASONS = {
     404: "no such incident",
     409: "the incident is not in a state for this request (not waiting for approval; not escalated, "
     "or resolved already)",
+    413: "the request body is larger than MAX_REQUEST_BODY_BYTES",
     422: "not an Alertmanager webhook (version 4) payload",
     503: "the agent is starting, its intake queue is full, or a part it needs is unavailable",
 }

@@ -3,6 +3,11 @@
 Unknown fields are ignored (newer Alertmanagers add `notification_reason`, `routeLabels`). An alert's
 state is its `status`: a firing alert carries a zero-year or future `endsAt`, so `endsAt` is never read
 for that.
+
+Bounded on the way in, so one hostile or runaway notification cannot make the incident store, the
+timeline or the LLM prompt unbounded: at most `MAX_PAIRS` labels and annotations per alert (the
+ones the agent reads first), keys and values cut at fixed lengths with a marker, and
+`capped()` keeps at most N alerts (firing first), like Alertmanager's own `max_alerts`.
 """
 
 from __future__ import annotations
@@ -10,11 +15,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.diagnosis.models import AlertSummary
 
 AlertStatus = Literal["firing", "resolved"]
+MAX_PAIRS = 64
+MAX_KEY_CHARS = 128
+MAX_LABEL_CHARS = 1024
+MAX_ANNOTATION_CHARS = 8192
+CUT = "…[cut]"
+READ_FIRST = ("alertname", "service", "severity", "summary", "description")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+
+
+def bounded(pairs: dict[str, str], value_limit: int) -> dict[str, str]:
+    """At most MAX_PAIRS pairs (the names the agent reads first kept), each key and value cut to size."""
+    if len(pairs) <= MAX_PAIRS and all(
+        len(k) <= MAX_KEY_CHARS and len(v) <= value_limit for k, v in pairs.items()
+    ):
+        return pairs
+    keys = [k for k in READ_FIRST if k in pairs] + sorted(k for k in pairs if k not in READ_FIRST)
+    return {_cut(k, MAX_KEY_CHARS): _cut(pairs[k], value_limit) for k in keys[:MAX_PAIRS]}
 
 
 class Alert(BaseModel):
@@ -27,6 +52,16 @@ class Alert(BaseModel):
     endsAt: datetime | None = None
     generatorURL: str = ""
     fingerprint: str = ""
+
+    @field_validator("labels")
+    @classmethod
+    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return bounded(value, MAX_LABEL_CHARS)
+
+    @field_validator("annotations")
+    @classmethod
+    def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        return bounded(value, MAX_ANNOTATION_CHARS)
 
     @property
     def name(self) -> str:
@@ -62,6 +97,23 @@ class WebhookNotification(BaseModel):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[Alert] = Field(min_length=1)
+
+    @field_validator("groupLabels", "commonLabels")
+    @classmethod
+    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return bounded(value, MAX_LABEL_CHARS)
+
+    @field_validator("commonAnnotations")
+    @classmethod
+    def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        return bounded(value, MAX_ANNOTATION_CHARS)
+
+    def capped(self, max_alerts: int) -> tuple[WebhookNotification, int]:
+        """At most `max_alerts` alerts, firing ones first; and how many were left out."""
+        if len(self.alerts) <= max_alerts:
+            return self, 0
+        ordered = sorted(self.alerts, key=lambda a: a.status != "firing")
+        return self.model_copy(update={"alerts": ordered[:max_alerts]}), len(self.alerts) - max_alerts
 
     @property
     def service(self) -> str:

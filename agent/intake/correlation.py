@@ -90,7 +90,8 @@ class Correlator:
         return IngestResult(incident_id=incident.id, created=True, new_alerts=len(alerts))
 
     def _merge(self, incident: Incident, alerts: list[Alert], reason: str) -> IngestResult:
-        new = [a for a in alerts if a.dedup_key() not in set(incident.seen_keys)]
+        seen = set(incident.seen_keys)
+        new = [a for a in alerts if a.dedup_key() not in seen]
         if not new:
             return IngestResult(incident_id=incident.id, note="duplicate notification")
 

@@ -11,6 +11,7 @@ import structlog
 
 from agent.intake.alertmanager import WebhookNotification
 from agent.intake.correlation import Correlator
+from agent.telemetry.degraded import RecentEvents
 from agent.telemetry.metrics import AgentMetrics
 
 log = structlog.get_logger("agent.intake")
@@ -21,15 +22,21 @@ class IntakeQueue:
         self._queue: asyncio.Queue[WebhookNotification] = asyncio.Queue(maxsize=maxsize)
         self._correlator = correlator
         self._metrics = metrics
+        self.refused = RecentEvents()  # notifications answered 503 lately, for /health
 
     @property
     def depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def capacity(self) -> int:
+        return self._queue.maxsize
+
     def offer(self, notification: WebhookNotification) -> bool:
         try:
             self._queue.put_nowait(notification)
         except asyncio.QueueFull:
+            self.refused.add()
             return False
         self._metrics.queue_depth.set(self.depth)
         return True

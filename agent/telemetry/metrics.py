@@ -62,6 +62,16 @@ class AgentMetrics:
             ["result"],
             registry=registry,
         )
+        self.webhook_alerts_dropped_total = Counter(
+            "sre_agent_webhook_alerts_dropped_total",
+            "Alerts left out of notifications over WEBHOOK_MAX_ALERTS (the notification itself is kept)",
+            registry=registry,
+        )
+        self.request_bodies_refused_total = Counter(
+            "sre_agent_request_bodies_refused_total",
+            "Requests answered 413: body over MAX_REQUEST_BODY_BYTES",
+            registry=registry,
+        )
         self.queue_depth = Gauge(
             "sre_agent_queue_depth", "Notifications waiting for the intake worker", registry=registry
         )

@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_testkit import Lab, LabUrls, ServedApp, WorkflowFactory
+from agent_testkit import (
+    Lab,
+    LabUrls,
+    ServedApp,
+    WorkflowFactory,
+    agent_settings,
+    standin_reasoning,
+    standin_runbooks,
+)
 from fastapi import FastAPI
 from pydantic import SecretStr
 from weaviate_standin import WeaviateStandIn
 
+from agent.app import create_app
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
 from agent.knowledge.weaviate_collections import connect_weaviate
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
@@ -41,6 +50,25 @@ def lab_urls(lab: Lab, serve: Callable[[FastAPI], ServedApp]) -> LabUrls:
     """One server for the three stand-ins (their paths do not overlap): one start-up and shutdown per test."""
     url = serve(lab.combined_app()).url
     return LabUrls(target=url, action=url, prometheus=url)
+
+
+@pytest.fixture
+def served_agent(
+    tmp_path: Path, lab_urls: LabUrls, serve: Callable[[FastAPI], ServedApp]
+) -> Callable[..., ServedApp]:
+    """The agent's real app (lifespan, SQLite, its own knowledge file) on a real port, against the lab
+    stand-ins; stand-in runbooks and reasoning unless given (`reasoning=`, `runbooks=`)."""
+
+    def start(reasoning: Any = None, runbooks: Any = None, **overrides: Any) -> ServedApp:
+        settings = agent_settings(tmp_path, lab_urls, **overrides)
+        app = create_app(
+            settings,
+            reasoning=reasoning or standin_reasoning(),
+            runbooks=runbooks if runbooks is not None else standin_runbooks(),
+        )
+        return serve(app)
+
+    return start
 
 
 @pytest.fixture

@@ -5,61 +5,18 @@ checkpoints and incident store, the real runbooks and diagnoser; stand-ins only 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from agent_testkit import ACTION_TOKEN, Lab, LabUrls, firing_alert
 
+from lab.agent_process import ROOT, AgentProcess
 from lab.runner.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_TOKEN = "hook-secret"
-
-
-class AgentProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.url = f"http://127.0.0.1:{env['PORT']}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "agent"],
-                env={**os.environ, **self.env},
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/health", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"agent did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def incidents(self) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.url}/agent/incidents", timeout=5).json()["incidents"]
 
 
 @pytest.fixture
@@ -74,6 +31,7 @@ def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
         "AGENT_DATA_DIR": str(tmp_path / "agent"),
         "VECTOR_STORE_PATH": str(tmp_path / "agent" / "knowledge.json"),
         "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+        "PROPOSED_RUNBOOKS_PATH": str(tmp_path / "proposed-runbooks"),
         "VERIFY_HOLD_SECONDS": "1",
         "VERIFY_POLL_SECONDS": "0.2",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",

@@ -56,6 +56,9 @@ def test_weaviate_serves_the_agent_and_failures_are_counted(
         assert answer["runbooks"][0]["runbook_id"] == "db-lock-contention"
         metrics = client.get("/metrics").text
         assert 'sre_agent_knowledge_fallbacks_total{operation="search_runbooks"} 1.0' in metrics
+        knowledge = client.get("/health").json()["agent"]["knowledge"]
+        assert not knowledge["ok"] and knowledge["backend"] == "weaviate"
+        assert knowledge["weaviate_fallbacks_recent"] >= 1 and "answered from the file" in knowledge["reason"]
 
 
 def test_weaviate_down_at_start_leaves_the_embedded_store_and_a_note(
@@ -69,6 +72,8 @@ def test_weaviate_down_at_start_leaves_the_embedded_store_and_a_note(
         assert any("Weaviate" in note and "embedded store" in note for note in status["notes"])
         answer = client.get("/agent/knowledge/search", params={"q": "no space left on device"}).json()
         assert answer["runbooks"][0]["runbook_id"] == "disk-full"
+        knowledge = client.get("/health").json()["agent"]["knowledge"]
+        assert not knowledge["ok"] and "unavailable at start-up" in knowledge["reason"]
 
 
 def test_the_running_agent_rereads_runbooks_that_people_edit(tmp_path: Path, lab_urls: LabUrls) -> None:

@@ -38,7 +38,9 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
             }
             for i in runtime.store.unfinished()
         ],
-        "dependencies": await probe_dependencies(runtime),
+        "dependencies": {
+            name: probe.model_dump() for name, probe in (await probe_dependencies(runtime)).items()
+        },
         "queue_depth": runtime.queue.depth,
         "monitor_enabled": runtime.monitor is not None,
         "llm_model": settings.LLM_MODEL or None,

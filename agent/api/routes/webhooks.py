@@ -1,8 +1,15 @@
-"""POST /webhooks/alertmanager: check, validate, queue, answer 202 at once (503 only to ask for a re-send)."""
+"""POST /webhooks/alertmanager: check, validate, queue, answer 202 at once (503 only to ask for a re-send).
+
+Hostile or runaway input is bounded, never a 5xx (which Alertmanager would re-send forever): a body
+over MAX_REQUEST_BODY_BYTES is a 413 (`agent.api.limits`), JSON too deep or not UTF-8 a 422 (pydantic's
+parser has a recursion limit, `json.loads` raised RecursionError), and a notification with more than
+WEBHOOK_MAX_ALERTS alerts is accepted with the first ones kept, firing first, the rest counted in
+`sre_agent_webhook_alerts_dropped_total` and named in the answer, the way Alertmanager's own
+`max_alerts` truncates. A 4xx drops the page for good, so a page is never refused for its size alone
+below the body limit.
+"""
 
 from __future__ import annotations
-
-import json
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -19,7 +26,7 @@ router = APIRouter()
 @router.post(
     "/webhooks/alertmanager",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(401, 422),
+    responses=errors(401, 413, 422),
     # The body is parsed here, not by FastAPI, so each refusal is counted; the document still says it.
     openapi_extra={
         "requestBody": {
@@ -38,10 +45,11 @@ async def alertmanager_webhook(
         counter.labels(result="unauthorized").inc()
         raise
     try:
-        notification = WebhookNotification.model_validate(json.loads(await request.body()))
-    except (ValueError, ValidationError) as exc:
+        notification = WebhookNotification.model_validate_json(await request.body())
+    except ValidationError as exc:
         counter.labels(result="invalid").inc()
         raise HTTPException(422, detail=_reason(exc)) from None
+    notification, dropped = notification.capped(runtime.settings.WEBHOOK_MAX_ALERTS)
     if not runtime.queue.offer(notification):
         counter.labels(result="queue_full").inc()
         return JSONResponse(
@@ -50,16 +58,18 @@ async def alertmanager_webhook(
             headers={"Retry-After": "5"},
         )
     counter.labels(result="accepted").inc()
-    return JSONResponse(
-        {"accepted": True, "alerts": len(notification.alerts), "queue_depth": runtime.queue.depth},
-        status.HTTP_202_ACCEPTED,
-    )
+    answer = {"accepted": True, "alerts": len(notification.alerts), "queue_depth": runtime.queue.depth}
+    if dropped:
+        runtime.metrics.webhook_alerts_dropped_total.inc(dropped)
+        answer["alerts_dropped"] = dropped
+    return JSONResponse(answer, status.HTTP_202_ACCEPTED)
 
 
-def _reason(exc: Exception) -> str:
-    """A client-safe reason: the first invalid field and what is wrong with it."""
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        return f"invalid Alertmanager payload: {where}: {error['msg']}"
-    return "body is not valid JSON"
+def _reason(exc: ValidationError) -> str:
+    """A client-safe reason: the first invalid field and what is wrong with it (never the input)."""
+    error = exc.errors(include_input=False)[0]
+    if error["type"] == "json_invalid":
+        cause = str(error.get("ctx", {}).get("error", "")).split(" at line")[0]
+        return f"body is not valid JSON ({cause})" if cause else "body is not valid JSON"
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"invalid Alertmanager payload: {where}: {error['msg']}"

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from situations import SITUATIONS, alerts, snapshot
 
 from agent.diagnosis.llm import LLMDiagnoser, LLMDiagnosisAnswer, build_messages, parse_answer, redact
 from agent.knowledge.runbooks import Runbook
+from lab.standins import LLMStandIn
 
 CATALOG = ["restart-target", "kill-blocking-queries", "remediate-db-pool-exhaustion"]
 VALID = {
@@ -25,56 +24,22 @@ VALID = {
 }
 
 
-class StandIn:
-    """Answers chat completions as told (`mode`) and keeps every request body it received."""
-
-    def __init__(self) -> None:
-        self.mode = "valid"
-        self.requests: list[dict[str, Any]] = []
-        self.release = threading.Event()
-        self.app = FastAPI()
-        self.app.post("/v1/chat/completions")(self.complete)
-
-    async def complete(self, request: Request) -> dict[str, Any]:
-        self.requests.append(await request.json())
-        if self.mode == "hang":
-            deadline = time.monotonic() + 10
-            while not self.release.is_set() and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-        content = {
-            "valid": json.dumps(VALID),
-            "garbage": "I think it is probably the database, maybe?",
-            "unknown_id": json.dumps({**VALID, "diagnosis_id": "cosmic-rays"}),
-            "hang": json.dumps(VALID),
-        }[self.mode]
-        return {
-            "id": "chatcmpl-standin",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": "stand-in",
-            "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-            ],
-            "usage": {"prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290},
-        }
-
-
 @pytest.fixture
 def stand_in(serve: Callable[[FastAPI], Any]) -> Any:
-    server = StandIn()
+    server = LLMStandIn(answer=VALID)
     served = serve(server.app)
     server.url = f"{served.url}/v1"
     yield server
     server.release.set()
 
 
-def diagnoser(stand_in: StandIn, timeout: float = 10.0) -> LLMDiagnoser:
+def diagnoser(stand_in: LLMStandIn, timeout: float = 10.0) -> LLMDiagnoser:
     return LLMDiagnoser(
         model="openai/stand-in", api_base=stand_in.url, timeout_seconds=timeout, api_key="stand-in-key"
     )
 
 
-async def test_valid_answer(stand_in: StandIn, runbooks: list[Runbook]) -> None:
+async def test_valid_answer(stand_in: LLMStandIn, runbooks: list[Runbook]) -> None:
     outcome = await diagnoser(stand_in).diagnose(SITUATIONS["db-lock-contention"], runbooks, [], CATALOG)
     assert outcome.fallback_reason is None
     assert outcome.diagnosis is not None
@@ -93,7 +58,7 @@ async def test_valid_answer(stand_in: StandIn, runbooks: list[Runbook]) -> None:
 
 @pytest.mark.parametrize(("mode", "reason"), [("garbage", "unparsable"), ("unknown_id", "unknown_id")])
 async def test_unusable_answers_fall_back(
-    stand_in: StandIn, runbooks: list[Runbook], mode: str, reason: str
+    stand_in: LLMStandIn, runbooks: list[Runbook], mode: str, reason: str
 ) -> None:
     stand_in.mode = mode
     outcome = await diagnoser(stand_in).diagnose(SITUATIONS["disk-full"], runbooks, [], CATALOG)
@@ -102,7 +67,7 @@ async def test_unusable_answers_fall_back(
     assert outcome.prompt_tokens == 1234  # tokens were spent even though the answer is unusable
 
 
-async def test_no_answer_until_the_timeout(stand_in: StandIn, runbooks: list[Runbook]) -> None:
+async def test_no_answer_until_the_timeout(stand_in: LLMStandIn, runbooks: list[Runbook]) -> None:
     stand_in.mode = "hang"
     started = time.monotonic()
     outcome = await diagnoser(stand_in, timeout=0.5).diagnose(SITUATIONS["disk-full"], runbooks, [], CATALOG)
