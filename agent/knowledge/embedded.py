@@ -6,8 +6,9 @@ file is something an engineer can open. Writes are atomic (temp file + os.replac
 be read is moved aside as `<name>.corrupt-<time>` and rebuilt (runbooks come back with the next sync,
 past incidents are lost and that is logged), never an exception at start-up.
 
-Semantic search is a later extra: pass an `Embedder` and its cosine similarity is blended into the
-ranking; without one (the default) ranking is lexical only.
+Semantic search is an optional extra (`embedder.py`): with an `Embedder`, ranking is hybrid, the lexical
+score blended with the embeddings' cosine, and a document sharing no word with the query is still found
+when it means the same; vectors are cached beside the file (`vectors.py`). Without one, ranking is lexical.
 """
 
 from __future__ import annotations
@@ -17,26 +18,32 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+import numpy as np
 import structlog
 from langchain_core.documents import Document
+from numpy.typing import NDArray
 from pydantic import ValidationError
 from rank_bm25 import BM25Okapi
 
+from agent.knowledge.embedder import Embedder
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
-from agent.knowledge.text import blended_score, cosine, tokenize
+from agent.knowledge.text import (
+    SEMANTIC_MIN_SIMILARITY,
+    blended_score,
+    cosine,
+    coverage,
+    hybrid_score,
+    tokenize,
+)
+from agent.knowledge.vectors import VectorCache
 
 FORMAT_VERSION = 1
 log = structlog.get_logger("agent.knowledge")
-
-
-class Embedder(Protocol):
-    """Text → vectors (e.g. a local sentence-transformers model); optional, not built yet."""
-
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
 def runbook_document(runbook: Runbook) -> Document:
@@ -61,45 +68,52 @@ def incident_document(memory: IncidentMemory) -> Document:
     return Document(page_content=memory.symptoms_text, metadata=memory.model_dump(mode="json"))
 
 
-class _Index:
-    """BM25 over one collection, rebuilt lazily after a change."""
+@dataclass(frozen=True)
+class Hit:
+    doc: Document
+    score: float
+    similarity: float  # token cosine, the `similarity` the diagnoser weighs
+    semantic: float | None  # embeddings' cosine, when an embedder is present
 
-    def __init__(self, docs: list[Document], embedder: Embedder | None) -> None:
+
+class _Index:
+    """BM25 (and the documents' vectors, with an embedder) over one collection, rebuilt after a change."""
+
+    def __init__(self, docs: list[Document], vectors: VectorCache | None) -> None:
         self.docs = docs
         self.tokens = [tokenize(d.page_content) for d in docs]
+        self.terms = [set(t) for t in self.tokens] if vectors else []
         self.bm25 = BM25Okapi(self.tokens) if docs else None
-        self.vectors = embedder.embed([d.page_content for d in docs]) if embedder and docs else None
-        self.embedder = embedder
+        self.cache = vectors
+        self.matrix = vectors.vectors([d.page_content for d in docs]) if vectors and docs else None
 
-    def rank(self, query: str, k: int) -> list[tuple[Document, float, float]]:
-        """(document, ranking score, token cosine), best first; documents sharing no token are left out."""
+    def rank(self, query: str, k: int) -> list[Hit]:
+        """Best first. Lexically, documents sharing no token are left out; semantically, the unrelated."""
         q = tokenize(query)
-        if not q or self.bm25 is None:
-            return []
-        bm25 = [float(s) for s in self.bm25.get_scores(q)]
-        top = max(bm25)
-        sims = [cosine(q, tokens) for tokens in self.tokens]
         semantic = self._semantic(query)
+        if self.bm25 is None or (not q and semantic is None):
+            return []
+        bm25 = [float(s) for s in self.bm25.get_scores(q)] if q else [0.0] * len(self.docs)
+        top = max(bm25)
         ranked = []
         for i, doc in enumerate(self.docs):
-            if sims[i] == 0:
+            sim = cosine(q, self.tokens[i]) if q else 0.0
+            lexical = blended_score(bm25[i], top, sim) if sim > 0 else 0.0
+            if semantic is None:
+                if sim > 0:
+                    ranked.append(Hit(doc, lexical, sim, None))
                 continue
-            score = blended_score(bm25[i], top, sims[i])
-            if semantic is not None:
-                score = 0.5 * score + 0.5 * semantic[i]
-            ranked.append((doc, score, sims[i]))
-        ranked.sort(key=lambda r: r[1], reverse=True)
+            meaning = float(semantic[i])
+            if sim > 0 or meaning >= SEMANTIC_MIN_SIMILARITY:
+                covered = coverage(q, self.terms[i]) if sim > 0 else 0.0
+                ranked.append(Hit(doc, hybrid_score(lexical, covered, meaning), sim, meaning))
+        ranked.sort(key=lambda h: h.score, reverse=True)
         return ranked[:k]
 
-    def _semantic(self, query: str) -> list[float] | None:
-        if self.embedder is None or self.vectors is None:
+    def _semantic(self, query: str) -> NDArray[np.float32] | None:
+        if self.cache is None or self.matrix is None or not query.strip():
             return None
-        (qv,) = self.embedder.embed([query])
-        return [max(0.0, _dot(qv, v)) for v in self.vectors]
-
-
-def _dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=False))
+        return np.clip(self.matrix @ self.cache.query(query), 0.0, 1.0)
 
 
 class EmbeddedKnowledgeStore:
@@ -108,6 +122,7 @@ class EmbeddedKnowledgeStore:
     def __init__(self, path: Path, embedder: Embedder | None = None) -> None:
         self.path = path
         self.embedder = embedder
+        self.vectors = VectorCache(path.with_name(f"{path.name}.vectors"), embedder) if embedder else None
         self._lock = threading.RLock()
         self._runbooks: dict[str, Document] = {}
         self._incidents: dict[str, IncidentMemory] = {}
@@ -141,12 +156,13 @@ class EmbeddedKnowledgeStore:
             ranked = self._index("runbooks").rank(query, k)
         return [
             ScoredRunbook(
-                runbook_id=d.metadata["id"],
-                score=round(score, 4),
-                title=d.metadata.get("title", ""),
-                snippet=snippet(d.page_content),
+                runbook_id=h.doc.metadata["id"],
+                score=round(h.score, 4),
+                title=h.doc.metadata.get("title", ""),
+                snippet=snippet(h.doc.page_content),
+                semantic_similarity=_rounded(h.semantic),
             )
-            for d, score, _ in ranked
+            for h in ranked
         ]
 
     def runbook_ids(self) -> list[str]:
@@ -166,12 +182,13 @@ class EmbeddedKnowledgeStore:
             ranked = self._index("incidents").rank(query, k)
             return [
                 ScoredIncident(
-                    incident_id=d.metadata["incident_id"],
-                    score=round(score, 4),
-                    similarity=round(min(1.0, sim), 4),
-                    memory=self._incidents[d.metadata["incident_id"]],
+                    incident_id=h.doc.metadata["incident_id"],
+                    score=round(h.score, 4),
+                    similarity=round(min(1.0, h.similarity), 4),
+                    semantic_similarity=_rounded(h.semantic),
+                    memory=self._incidents[h.doc.metadata["incident_id"]],
                 )
-                for d, score, sim in ranked
+                for h in ranked
             ]
 
     def incidents(self) -> list[IncidentMemory]:
@@ -191,7 +208,10 @@ class EmbeddedKnowledgeStore:
                 if name == "runbooks"
                 else [incident_document(m) for m in self._incidents.values()]
             )
-            self._indexes[name] = _Index(docs, self.embedder)
+            self._indexes[name] = _Index(docs, self.vectors)
+            if self.vectors is not None:
+                live = [d.page_content for d in self._runbooks.values()]
+                self.vectors.compact(live + [m.symptoms_text for m in self._incidents.values()])
         return self._indexes[name]
 
     def _load(self) -> None:
@@ -241,6 +261,10 @@ class EmbeddedKnowledgeStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(min(1.0, value), 4)
 
 
 def snippet(text: str, limit: int = 240) -> str:

@@ -66,3 +66,21 @@ def blended_score(bm25: float, top_bm25: float, similarity: float) -> float:
     BM25 alone is unstable on a handful of documents (IDF goes to zero); the cosine keeps the order.
     """
     return 0.5 * max(bm25, 0.0) / (top_bm25 if top_bm25 > 0 else 1.0) + 0.5 * similarity
+
+
+# Hybrid ranking, with an embedder. The lexical score is relative to the search's best BM25, so a document
+# sharing one stray word with a short query gets full lexical marks; in the blend it counts in proportion to
+# the share of the query's terms it holds (`coverage`). A document sharing no word joins only from the
+# embeddings' cosine (all-MiniLM-L6-v2 puts unrelated operations texts near 0.1-0.3, rewordings above 0.4).
+SEMANTIC_WEIGHT = 0.5
+SEMANTIC_MIN_SIMILARITY = 0.35
+
+
+def coverage(query: list[str], document: set[str]) -> float:
+    """The share of the query's distinct terms the document holds, 0..1."""
+    terms = set(query)
+    return len(terms & document) / len(terms) if terms else 0.0
+
+
+def hybrid_score(lexical: float, covered: float, semantic: float) -> float:
+    return (1 - SEMANTIC_WEIGHT) * lexical * covered + SEMANTIC_WEIGHT * max(semantic, 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from knowledge_kit import RUNBOOKS, memory
 
@@ -102,8 +103,12 @@ def test_search_ranks_the_right_runbook_first(tmp_path: Path, query: str, expect
 
 
 class ConstantEmbedder:
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0] for _ in texts]
+    """Every text means the same: the semantic half of the blend cannot reorder anything."""
+
+    model_id = "constant-2"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
 
 
 def test_embedder_seam_blends_without_breaking_lexical_order(tmp_path: Path) -> None:
