@@ -1,4 +1,4 @@
-"""python -m lab up | bench | demo"""
+"""python -m lab up | bench | demo | storm | bench-knowledge"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m lab", description="The SRE agent's lab.")
-    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm}")
+    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm,bench-knowledge}")
     up = commands.add_parser("up", help="run the lab until Ctrl-C")
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -28,6 +28,12 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.storm import add_arguments as add_storm_arguments
 
     add_storm_arguments(storm)
+    knowledge = commands.add_parser(
+        "bench-knowledge", help="retrieval quality, search latency and the semantic extra's cost, as numbers"
+    )
+    from lab.bench.knowledge import add_arguments as add_knowledge_arguments
+
+    add_knowledge_arguments(knowledge)
     return root
 
 
@@ -46,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from lab.bench.storm import run
 
         return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")], args.idle_seconds)
+    if args.command == "bench-knowledge":
+        from lab.bench.knowledge import run as bench_knowledge
+
+        return bench_knowledge(args)
     if args.command == "demo":
         from lab.bench.demo import demo
 

@@ -177,6 +177,13 @@ class EmbeddedKnowledgeStore:
             self._indexes.pop("incidents", None)
             self._save()
 
+    def add_incidents(self, memories: list[IncidentMemory]) -> None:
+        """Remember many at once with one write (an import, the knowledge bench), not one per incident."""
+        with self._lock:
+            self._incidents.update((m.incident_id, m) for m in memories)
+            self._indexes.pop("incidents", None)
+            self._save()
+
     def search_incidents(self, query: str, k: int = 5) -> list[ScoredIncident]:
         with self._lock:
             ranked = self._index("incidents").rank(query, k)

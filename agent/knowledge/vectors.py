@@ -25,6 +25,7 @@ from agent.knowledge.embedder import Embedder
 log = structlog.get_logger("agent.knowledge")
 KEY_BYTES = 32
 QUERY_CACHE_SIZE = 32
+APPEND_EVERY = 2048  # texts embedded between two appends to the file
 
 
 def text_key(text: str) -> bytes:
@@ -49,10 +50,12 @@ class VectorCache:
         for key, text in zip(keys, texts, strict=True):
             if key not in self._rows:
                 missing.setdefault(key, text)
-        if missing:
-            fresh = self.embedder.embed(list(missing.values()))
-            self.embedded += len(missing)
-            self._append(list(missing), fresh)
+        pending = list(missing.items())
+        for start in range(0, len(pending), APPEND_EVERY):  # a start-up killed mid-way keeps what it did
+            chunk = pending[start : start + APPEND_EVERY]
+            fresh = self.embedder.embed([text for _, text in chunk])
+            self.embedded += len(chunk)
+            self._append([key for key, _ in chunk], fresh)
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([self._rows[k] for k in keys])

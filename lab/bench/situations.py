@@ -222,3 +222,16 @@ DEPENDENCY_WITH_FULL_POOL = SITUATIONS["dependency-outage"].model_copy(
         },
     }
 )
+
+# How a person might describe each fault in a ticket or a chat: other words than the runbook's.
+REWORDED: dict[str, str] = {
+    "target-down": "the whole service vanished and is unreachable",
+    "db-pool-exhaustion": "too many connections are checked out and never returned",
+    "db-lock-contention": "writes hang because another transaction holds the lock",
+    "memory-leak": "the web app keeps eating more RAM over hours",
+    "cpu-saturation": "processor pegged at full utilisation",
+    "bad-release": "users got errors right after we shipped the new version",
+    "dependency-outage": "upstream stock lookup stopped responding",
+    "traffic-surge": "way more visitors than usual hitting us",
+    "disk-full": "the storage volume ran out of room",
+}
