@@ -14,10 +14,12 @@ when it means the same; vectors are cached beside the file (`vectors.py`). Witho
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +34,7 @@ from rank_bm25 import BM25Okapi
 from agent.knowledge.embedder import Embedder
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
-from agent.knowledge.text import (
-    SEMANTIC_MIN_SIMILARITY,
-    blended_score,
-    cosine,
-    coverage,
-    hybrid_score,
-    tokenize,
-)
+from agent.knowledge.text import SEMANTIC_MIN_SIMILARITY, hybrid_score, tokenize
 from agent.knowledge.vectors import VectorCache
 
 FORMAT_VERSION = 1
@@ -77,13 +72,20 @@ class Hit:
 
 
 class _Index:
-    """BM25 (and the documents' vectors, with an embedder) over one collection, rebuilt after a change."""
+    """BM25 (and the documents' vectors, with an embedder) over one collection, rebuilt after a change.
+
+    Scores are computed over postings with numpy instead of per document in Python (rank_bm25's
+    `get_scores` looks every query term up in every document): the same formulas in the same order, so
+    the same floats as `BM25Okapi.get_scores`, `cosine` and `blended_score`, at 100k documents too.
+    """
 
     def __init__(self, docs: list[Document], vectors: VectorCache | None) -> None:
         self.docs = docs
-        self.tokens = [tokenize(d.page_content) for d in docs]
-        self.terms = [set(t) for t in self.tokens] if vectors else []
-        self.bm25 = BM25Okapi(self.tokens) if docs else None
+        tokens = [tokenize(d.page_content) for d in docs]
+        self.bm25 = BM25Okapi(tokens) if docs else None
+        counts = [Counter(t) for t in tokens]
+        self.norms = np.array([math.sqrt(sum(n * n for n in c.values())) for c in counts])
+        self.postings = _postings(counts)
         self.cache = vectors
         self.matrix = vectors.vectors([d.page_content for d in docs]) if vectors and docs else None
 
@@ -93,27 +95,75 @@ class _Index:
         semantic = self._semantic(query)
         if self.bm25 is None or (not q and semantic is None):
             return []
-        bm25 = [float(s) for s in self.bm25.get_scores(q)] if q else [0.0] * len(self.docs)
-        top = max(bm25)
-        ranked = []
-        for i, doc in enumerate(self.docs):
-            sim = cosine(q, self.tokens[i]) if q else 0.0
-            lexical = blended_score(bm25[i], top, sim) if sim > 0 else 0.0
-            if semantic is None:
-                if sim > 0:
-                    ranked.append(Hit(doc, lexical, sim, None))
+        sims = self._cosine(q)
+        bm25 = self._bm25(q)
+        top = float(bm25.max())
+        lexical = 0.5 * np.maximum(bm25, 0.0) / (top if top > 0 else 1.0) + 0.5 * sims
+        if semantic is None:
+            scores, keep = lexical, sims > 0
+        else:
+            scores = hybrid_score(lexical, self._coverage(q), semantic)
+            keep = (sims > 0) | (semantic >= SEMANTIC_MIN_SIMILARITY)
+        candidates = np.flatnonzero(keep)
+        best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+        return [
+            Hit(
+                self.docs[i],
+                float(scores[i]),
+                float(sims[i]),
+                None if semantic is None else float(semantic[i]),
+            )
+            for i in best
+        ]
+
+    def _bm25(self, q: list[str]) -> NDArray[np.float64]:
+        """`BM25Okapi.get_scores(q)` from the postings (a term in no document adds 0, as there)."""
+        assert self.bm25 is not None
+        bm = self.bm25
+        scores = np.zeros(len(self.docs))
+        lengths = bm.k1 * (1 - bm.b + bm.b * np.asarray(bm.doc_len) / bm.avgdl)
+        for term in q:  # repeated terms count again, as in rank_bm25
+            if term not in self.postings:
                 continue
-            meaning = float(semantic[i])
-            if sim > 0 or meaning >= SEMANTIC_MIN_SIMILARITY:
-                covered = coverage(q, self.terms[i]) if sim > 0 else 0.0
-                ranked.append(Hit(doc, hybrid_score(lexical, covered, meaning), sim, meaning))
-        ranked.sort(key=lambda h: h.score, reverse=True)
-        return ranked[:k]
+            docs, freq = self.postings[term]
+            scores[docs] += (bm.idf.get(term) or 0) * (freq * (bm.k1 + 1) / (freq + lengths[docs]))
+        return scores
+
+    def _cosine(self, q: list[str]) -> NDArray[np.float64]:
+        """`cosine(q, document tokens)` for every document."""
+        counts = Counter(q)
+        dots = np.zeros(len(self.docs))
+        for term, n in counts.items():
+            if term in self.postings:
+                docs, freq = self.postings[term]
+                dots[docs] += n * freq
+        query_norm = math.sqrt(sum(n * n for n in counts.values()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(dots > 0, dots / (query_norm * self.norms), 0.0)
+
+    def _coverage(self, q: list[str]) -> NDArray[np.float64]:
+        """`coverage(q, document terms)` for every document."""
+        terms = set(q)
+        held = np.zeros(len(self.docs))
+        for term in terms & self.postings.keys():
+            held[self.postings[term][0]] += 1
+        return held / len(terms) if terms else held
 
     def _semantic(self, query: str) -> NDArray[np.float32] | None:
         if self.cache is None or self.matrix is None or not query.strip():
             return None
         return np.clip(self.matrix @ self.cache.query(query), 0.0, 1.0)
+
+
+def _postings(counts: list[Counter[str]]) -> dict[str, tuple[NDArray[np.intp], NDArray[np.float64]]]:
+    """term → (the documents holding it, how often each holds it)."""
+    docs: dict[str, list[int]] = {}
+    freqs: dict[str, list[int]] = {}
+    for i, count in enumerate(counts):
+        for term, n in count.items():
+            docs.setdefault(term, []).append(i)
+            freqs.setdefault(term, []).append(n)
+    return {t: (np.array(docs[t], dtype=np.intp), np.array(freqs[t], dtype=np.float64)) for t in docs}
 
 
 class EmbeddedKnowledgeStore:

@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -76,11 +80,6 @@ SEMANTIC_WEIGHT = 0.5
 SEMANTIC_MIN_SIMILARITY = 0.35
 
 
-def coverage(query: list[str], document: set[str]) -> float:
-    """The share of the query's distinct terms the document holds, 0..1."""
-    terms = set(query)
-    return len(terms & document) / len(terms) if terms else 0.0
-
-
-def hybrid_score(lexical: float, covered: float, semantic: float) -> float:
-    return (1 - SEMANTIC_WEIGHT) * lexical * covered + SEMANTIC_WEIGHT * max(semantic, 0.0)
+def hybrid_score(lexical: NDArray[Any], covered: NDArray[Any], semantic: NDArray[Any]) -> NDArray[np.float64]:
+    """Per document: the lexical score, its query coverage (0..1) and the embeddings' cosine (0..1)."""
+    return (1 - SEMANTIC_WEIGHT) * lexical * covered + SEMANTIC_WEIGHT * np.maximum(semantic, 0.0)

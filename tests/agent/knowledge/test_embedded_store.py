@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from knowledge_kit import RUNBOOKS, memory
+from rank_bm25 import BM25Okapi
 
+from agent.knowledge.embedded import runbook_document
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
+from agent.knowledge.text import blended_score, cosine, tokenize
 
 
 def test_persists_across_reopen(tmp_path: Path, runbook_dir: Path) -> None:
@@ -115,3 +118,27 @@ def test_embedder_seam_blends_without_breaking_lexical_order(tmp_path: Path) -> 
     store = open_knowledge_store(tmp_path / "k.json", embedder=ConstantEmbedder())
     store.sync_runbooks(load_runbooks(RUNBOOKS))
     assert store.search_runbooks("no space left on device")[0].runbook_id == "disk-full"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["database is locked", "no space left on device disk full", "pool pool exhausted QueuePool", "zzz"],
+)
+def test_vectorized_ranking_gives_rank_bm25s_scores(tmp_path: Path, query: str) -> None:
+    """The store scores over postings with numpy; the numbers are the per-document reference formulas'."""
+    runbooks = load_runbooks(RUNBOOKS)
+    store = open_knowledge_store(tmp_path / "k.json")
+    store.sync_runbooks(runbooks)
+    tokens = [tokenize(runbook_document(r).page_content) for r in runbooks]
+    q = tokenize(query)
+    bm25 = BM25Okapi(tokens).get_scores(q)
+    reference = sorted(
+        (
+            (round(blended_score(float(bm25[i]), float(max(bm25)), cosine(q, t)), 4), runbooks[i].id)
+            for i, t in enumerate(tokens)
+            if cosine(q, t) > 0
+        ),
+        key=lambda r: r[0],
+        reverse=True,
+    )
+    assert [(h.score, h.runbook_id) for h in store.search_runbooks(query, k=9)] == reference
