@@ -107,6 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    if console.width < 120:  # piped to a file: room for the tables' columns
+        console = Console(width=120)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     result = bench_knowledge(sizes, args.queries, args.distinct, args.lexical_only, args.seed, console)
     print_bench(result, console)
@@ -119,7 +121,13 @@ def bench_knowledge(
     sizes: list[int], queries: int, distinct: int, lexical_only: bool, seed: int, console: Console
 ) -> KnowledgeBench:
     runbooks = load_runbooks(ROOT / "runbooks")
-    embedder, extra = (None, ExtraCost(installed=False, reason="--lexical-only")) if lexical_only else _load()
+    if lexical_only:
+        embedder, extra = (
+            None,
+            ExtraCost(installed=False, reason="--lexical-only", install_mib=install_sizes()),
+        )
+    else:
+        embedder, extra = _load()
     work = Path(tempfile.mkdtemp(prefix="bench-knowledge-"))
     try:
         quality = measure_quality(runbooks, embedder, work)
@@ -332,7 +340,7 @@ def print_bench(result: KnowledgeBench, console: Console) -> None:
     parts = ", ".join(
         f"{name} {mib:.0f}" for name, mib in sorted(extra.install_mib.items(), key=lambda i: -i[1])
     )
-    console.print(f"semantic extra installed size: {total:.0f} MiB ({parts or 'none installed'})")
+    console.print(f"semantic extra installed size: {total:.0f} MiB ({parts or 'not installed'})")
     if extra.installed:
         console.print(
             f"model load (import included): {extra.model_load_seconds:.1f} s,"
