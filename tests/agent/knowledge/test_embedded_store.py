@@ -142,3 +142,14 @@ def test_vectorized_ranking_gives_rank_bm25s_scores(tmp_path: Path, query: str) 
         reverse=True,
     )
     assert [(h.score, h.runbook_id) for h in store.search_runbooks(query, k=9)] == reference
+
+
+def test_vector_file_is_compacted_when_stale_rows_outnumber_live_ones(tmp_path: Path) -> None:
+    store = open_knowledge_store(tmp_path / "k.json", embedder=ConstantEmbedder())
+    rows = tmp_path / "k.json.vectors" / "constant-2.f32"
+    row = 32 + 2 * 4  # sha256 + two float32
+    for n in range(4):  # the same incident re-remembered with a new text each time
+        store.add_incident(memory("inc-1", f"disk full {'again ' * n}"))
+        store.search_incidents("disk full")
+    assert rows.stat().st_size <= 2 * row, "the stale vectors were dropped"
+    assert store.search_incidents("disk full")[0].incident_id == "inc-1"
