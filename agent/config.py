@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     LLM_API_BASE: str = ""
     LLM_TIMEOUT_SECONDS: float = 30.0
 
+    EMBEDDING_MODEL: str = Field(
+        default="auto",
+        description="semantic search: `auto` = the packaged all-MiniLM-L6-v2 when the `semantic` extra is "
+        "installed, a path = a local sentence-transformers model, empty = lexical only",
+    )
     VECTOR_STORE_PATH: Path = Path("data/agent/knowledge.json")
     RUNBOOKS_PATH: Path = Path("runbooks")
     RUNBOOKS_CHECK_SECONDS: float = Field(

@@ -32,7 +32,13 @@ def load_knowledge(
     try:
         from agent.knowledge.store import open_knowledge_store
 
-        record = open_knowledge_store(settings.VECTOR_STORE_PATH)
+        embedder = None
+        if settings.WEAVIATE_URL and settings.EMBEDDING_MODEL:
+            # Weaviate ranks lexically (no vectors are sent yet); the file, its fallback, must answer alike.
+            log.info("knowledge_lexical_only", reason="semantic search is not built for Weaviate yet")
+        else:
+            embedder = load_embedder_safely(settings.EMBEDDING_MODEL, notes)
+        record = open_knowledge_store(settings.VECTOR_STORE_PATH, embedder=embedder)
     except Exception as exc:  # diagnosis works without past incidents
         notes.append(f"knowledge store unavailable: {type(exc).__name__}")
         log.warning("knowledge_unavailable", error=type(exc).__name__)
@@ -47,6 +53,22 @@ def load_knowledge(
         notes.append(f"runbooks not indexed: {type(exc).__name__}")
         log.warning("runbooks_not_indexed", error=type(exc).__name__)
     return record
+
+
+def load_embedder_safely(model: str, notes: list[str]) -> Any | None:
+    """The embedder for hybrid search, or None (lexical only, with a note unless asked for by `""`)."""
+    if not model:
+        log.info("knowledge_lexical_only", reason="EMBEDDING_MODEL is empty")
+        return None
+    try:
+        from agent.knowledge.embedder import load_embedder
+
+        return load_embedder(model)
+    except Exception as exc:  # EmbedderUnavailable, or numpy missing: search still works lexically
+        reason = str(exc)[:200] or type(exc).__name__
+        notes.append(f"semantic search off ({reason}): runbooks and incidents are ranked lexically")
+        log.warning("embedder_unavailable", model=model, reason=reason)
+        return None
 
 
 def _open_weaviate(

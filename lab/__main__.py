@@ -1,4 +1,4 @@
-"""python -m lab up | bench | demo | storm | reliability"""
+"""python -m lab up | bench | demo | storm | reliability | bench-knowledge"""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m lab", description="The SRE agent's lab.")
-    commands = root.add_subparsers(dest="command", metavar="{up,bench,demo,storm,reliability}")
+    commands = root.add_subparsers(
+        dest="command", metavar="{up,bench,demo,storm,reliability,bench-knowledge}"
+    )
     up = commands.add_parser("up", help="run the lab until Ctrl-C")
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
@@ -34,6 +36,12 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.reliability import add_arguments as add_reliability_arguments
 
     add_reliability_arguments(reliability)
+    knowledge = commands.add_parser(
+        "bench-knowledge", help="retrieval quality, search latency and the semantic extra's cost, as numbers"
+    )
+    from lab.bench.knowledge import add_arguments as add_knowledge_arguments
+
+    add_knowledge_arguments(knowledge)
     return root
 
 
@@ -56,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from lab.bench.reliability import run as reliability
 
         return reliability(args.out, [s for s in args.suites.split(",") if s], args.keep)
+    if args.command == "bench-knowledge":
+        from lab.bench.knowledge import run as bench_knowledge
+
+        return bench_knowledge(args)
     if args.command == "demo":
         from lab.bench.demo import demo
 

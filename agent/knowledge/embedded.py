@@ -6,37 +6,39 @@ file is something an engineer can open. Writes are atomic (temp file + os.replac
 be read is moved aside as `<name>.corrupt-<time>` and rebuilt (runbooks come back with the next sync,
 past incidents are lost and that is logged), never an exception at start-up.
 
-Semantic search is a later extra: pass an `Embedder` and its cosine similarity is blended into the
-ranking; without one (the default) ranking is lexical only.
+Semantic search is an optional extra (`embedder.py`): with an `Embedder`, ranking is hybrid, the lexical
+score blended with the embeddings' cosine, and a document sharing no word with the query is still found
+when it means the same; vectors are cached beside the file (`vectors.py`). Without one, ranking is lexical.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+import numpy as np
 import structlog
 from langchain_core.documents import Document
+from numpy.typing import NDArray
 from pydantic import ValidationError
 from rank_bm25 import BM25Okapi
 
+from agent.knowledge.embedder import Embedder
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
-from agent.knowledge.text import blended_score, cosine, tokenize
+from agent.knowledge.text import SEMANTIC_MIN_SIMILARITY, hybrid_score, tokenize
+from agent.knowledge.vectors import VectorCache
 
 FORMAT_VERSION = 1
 log = structlog.get_logger("agent.knowledge")
-
-
-class Embedder(Protocol):
-    """Text → vectors (e.g. a local sentence-transformers model); optional, not built yet."""
-
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
 def runbook_document(runbook: Runbook) -> Document:
@@ -61,45 +63,107 @@ def incident_document(memory: IncidentMemory) -> Document:
     return Document(page_content=memory.symptoms_text, metadata=memory.model_dump(mode="json"))
 
 
+@dataclass(frozen=True)
+class Hit:
+    doc: Document
+    score: float
+    similarity: float  # token cosine, the `similarity` the diagnoser weighs
+    semantic: float | None  # embeddings' cosine, when an embedder is present
+
+
 class _Index:
-    """BM25 over one collection, rebuilt lazily after a change."""
+    """BM25 (and the documents' vectors, with an embedder) over one collection, rebuilt after a change.
 
-    def __init__(self, docs: list[Document], embedder: Embedder | None) -> None:
+    Scores are computed over postings with numpy instead of per document in Python (rank_bm25's
+    `get_scores` looks every query term up in every document): the same formulas in the same order, so
+    the same floats as `BM25Okapi.get_scores`, `cosine` and `blended_score`, at 100k documents too.
+    """
+
+    def __init__(self, docs: list[Document], vectors: VectorCache | None) -> None:
         self.docs = docs
-        self.tokens = [tokenize(d.page_content) for d in docs]
-        self.bm25 = BM25Okapi(self.tokens) if docs else None
-        self.vectors = embedder.embed([d.page_content for d in docs]) if embedder and docs else None
-        self.embedder = embedder
+        tokens = [tokenize(d.page_content) for d in docs]
+        self.bm25 = BM25Okapi(tokens) if docs else None
+        counts = [Counter(t) for t in tokens]
+        self.norms = np.array([math.sqrt(sum(n * n for n in c.values())) for c in counts])
+        self.postings = _postings(counts)
+        self.cache = vectors
+        self.matrix = vectors.vectors([d.page_content for d in docs]) if vectors and docs else None
 
-    def rank(self, query: str, k: int) -> list[tuple[Document, float, float]]:
-        """(document, ranking score, token cosine), best first; documents sharing no token are left out."""
+    def rank(self, query: str, k: int) -> list[Hit]:
+        """Best first. Lexically, documents sharing no token are left out; semantically, the unrelated."""
         q = tokenize(query)
-        if not q or self.bm25 is None:
-            return []
-        bm25 = [float(s) for s in self.bm25.get_scores(q)]
-        top = max(bm25)
-        sims = [cosine(q, tokens) for tokens in self.tokens]
         semantic = self._semantic(query)
-        ranked = []
-        for i, doc in enumerate(self.docs):
-            if sims[i] == 0:
+        if self.bm25 is None or (not q and semantic is None):
+            return []
+        sims = self._cosine(q)
+        bm25 = self._bm25(q)
+        top = float(bm25.max())
+        lexical = 0.5 * np.maximum(bm25, 0.0) / (top if top > 0 else 1.0) + 0.5 * sims
+        if semantic is None:
+            scores, keep = lexical, sims > 0
+        else:
+            scores = hybrid_score(lexical, self._coverage(q), semantic)
+            keep = (sims > 0) | (semantic >= SEMANTIC_MIN_SIMILARITY)
+        candidates = np.flatnonzero(keep)
+        best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+        return [
+            Hit(
+                self.docs[i],
+                float(scores[i]),
+                float(sims[i]),
+                None if semantic is None else float(semantic[i]),
+            )
+            for i in best
+        ]
+
+    def _bm25(self, q: list[str]) -> NDArray[np.float64]:
+        """`BM25Okapi.get_scores(q)` from the postings (a term in no document adds 0, as there)."""
+        assert self.bm25 is not None
+        bm = self.bm25
+        scores = np.zeros(len(self.docs))
+        lengths = bm.k1 * (1 - bm.b + bm.b * np.asarray(bm.doc_len) / bm.avgdl)
+        for term in q:  # repeated terms count again, as in rank_bm25
+            if term not in self.postings:
                 continue
-            score = blended_score(bm25[i], top, sims[i])
-            if semantic is not None:
-                score = 0.5 * score + 0.5 * semantic[i]
-            ranked.append((doc, score, sims[i]))
-        ranked.sort(key=lambda r: r[1], reverse=True)
-        return ranked[:k]
+            docs, freq = self.postings[term]
+            scores[docs] += (bm.idf.get(term) or 0) * (freq * (bm.k1 + 1) / (freq + lengths[docs]))
+        return scores
 
-    def _semantic(self, query: str) -> list[float] | None:
-        if self.embedder is None or self.vectors is None:
+    def _cosine(self, q: list[str]) -> NDArray[np.float64]:
+        """`cosine(q, document tokens)` for every document."""
+        counts = Counter(q)
+        dots = np.zeros(len(self.docs))
+        for term, n in counts.items():
+            if term in self.postings:
+                docs, freq = self.postings[term]
+                dots[docs] += n * freq
+        query_norm = math.sqrt(sum(n * n for n in counts.values()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(dots > 0, dots / (query_norm * self.norms), 0.0)
+
+    def _coverage(self, q: list[str]) -> NDArray[np.float64]:
+        """`coverage(q, document terms)` for every document."""
+        terms = set(q)
+        held = np.zeros(len(self.docs))
+        for term in terms & self.postings.keys():
+            held[self.postings[term][0]] += 1
+        return held / len(terms) if terms else held
+
+    def _semantic(self, query: str) -> NDArray[np.float32] | None:
+        if self.cache is None or self.matrix is None or not query.strip():
             return None
-        (qv,) = self.embedder.embed([query])
-        return [max(0.0, _dot(qv, v)) for v in self.vectors]
+        return np.clip(self.matrix @ self.cache.query(query), 0.0, 1.0)
 
 
-def _dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=False))
+def _postings(counts: list[Counter[str]]) -> dict[str, tuple[NDArray[np.intp], NDArray[np.float64]]]:
+    """term → (the documents holding it, how often each holds it)."""
+    docs: dict[str, list[int]] = {}
+    freqs: dict[str, list[int]] = {}
+    for i, count in enumerate(counts):
+        for term, n in count.items():
+            docs.setdefault(term, []).append(i)
+            freqs.setdefault(term, []).append(n)
+    return {t: (np.array(docs[t], dtype=np.intp), np.array(freqs[t], dtype=np.float64)) for t in docs}
 
 
 class EmbeddedKnowledgeStore:
@@ -108,6 +172,7 @@ class EmbeddedKnowledgeStore:
     def __init__(self, path: Path, embedder: Embedder | None = None) -> None:
         self.path = path
         self.embedder = embedder
+        self.vectors = VectorCache(path.with_name(f"{path.name}.vectors"), embedder) if embedder else None
         self._lock = threading.RLock()
         self._runbooks: dict[str, Document] = {}
         self._incidents: dict[str, IncidentMemory] = {}
@@ -141,12 +206,13 @@ class EmbeddedKnowledgeStore:
             ranked = self._index("runbooks").rank(query, k)
         return [
             ScoredRunbook(
-                runbook_id=d.metadata["id"],
-                score=round(score, 4),
-                title=d.metadata.get("title", ""),
-                snippet=snippet(d.page_content),
+                runbook_id=h.doc.metadata["id"],
+                score=round(h.score, 4),
+                title=h.doc.metadata.get("title", ""),
+                snippet=snippet(h.doc.page_content),
+                semantic_similarity=_rounded(h.semantic),
             )
-            for d, score, _ in ranked
+            for h in ranked
         ]
 
     def runbook_ids(self) -> list[str]:
@@ -161,17 +227,25 @@ class EmbeddedKnowledgeStore:
             self._indexes.pop("incidents", None)
             self._save()
 
+    def add_incidents(self, memories: list[IncidentMemory]) -> None:
+        """Remember many at once with one write (an import, the knowledge bench), not one per incident."""
+        with self._lock:
+            self._incidents.update((m.incident_id, m) for m in memories)
+            self._indexes.pop("incidents", None)
+            self._save()
+
     def search_incidents(self, query: str, k: int = 5) -> list[ScoredIncident]:
         with self._lock:
             ranked = self._index("incidents").rank(query, k)
             return [
                 ScoredIncident(
-                    incident_id=d.metadata["incident_id"],
-                    score=round(score, 4),
-                    similarity=round(min(1.0, sim), 4),
-                    memory=self._incidents[d.metadata["incident_id"]],
+                    incident_id=h.doc.metadata["incident_id"],
+                    score=round(h.score, 4),
+                    similarity=round(min(1.0, h.similarity), 4),
+                    semantic_similarity=_rounded(h.semantic),
+                    memory=self._incidents[h.doc.metadata["incident_id"]],
                 )
-                for d, score, sim in ranked
+                for h in ranked
             ]
 
     def incidents(self) -> list[IncidentMemory]:
@@ -191,7 +265,10 @@ class EmbeddedKnowledgeStore:
                 if name == "runbooks"
                 else [incident_document(m) for m in self._incidents.values()]
             )
-            self._indexes[name] = _Index(docs, self.embedder)
+            self._indexes[name] = _Index(docs, self.vectors)
+            if self.vectors is not None:
+                live = [d.page_content for d in self._runbooks.values()]
+                self.vectors.compact(live + [m.symptoms_text for m in self._incidents.values()])
         return self._indexes[name]
 
     def _load(self) -> None:
@@ -241,6 +318,10 @@ class EmbeddedKnowledgeStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(min(1.0, value), 4)
 
 
 def snippet(text: str, limit: int = 240) -> str:

@@ -2,7 +2,8 @@
 
 The embedded file store (`embedded.py`) is the default and always the record; with WEAVIATE_URL set,
 `weaviate_store.py` implements the same protocol over it (Weaviate as the index, the file as the fallback)
-without the workflow noticing. Both rank the same way and fill `similarity` the same way.
+without the workflow noticing. Both rank the same way and fill `similarity` (the token cosine) the same
+way; the embeddings' cosine, when an embedder is loaded, is the separate `semantic_similarity`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from agent.knowledge.embedded import Embedder
+    from agent.knowledge.embedder import Embedder
     from agent.knowledge.runbooks import Runbook
 
 
@@ -42,12 +43,18 @@ class ScoredRunbook(BaseModel):
     score: float = Field(description="ranking score, comparable only within one search")
     snippet: str = ""
     title: str = ""
+    semantic_similarity: float | None = Field(
+        default=None, ge=0, le=1, description="embeddings' cosine; None when ranking is lexical only"
+    )
 
 
 class ScoredIncident(BaseModel):
     incident_id: str
     score: float = Field(description="ranking score, comparable only within one search")
     similarity: float = Field(ge=0, le=1, description="token cosine similarity of the symptom texts")
+    semantic_similarity: float | None = Field(
+        default=None, ge=0, le=1, description="embeddings' cosine; None when ranking is lexical only"
+    )
     memory: IncidentMemory
 
     @property

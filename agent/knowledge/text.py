@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -66,3 +70,16 @@ def blended_score(bm25: float, top_bm25: float, similarity: float) -> float:
     BM25 alone is unstable on a handful of documents (IDF goes to zero); the cosine keeps the order.
     """
     return 0.5 * max(bm25, 0.0) / (top_bm25 if top_bm25 > 0 else 1.0) + 0.5 * similarity
+
+
+# Hybrid ranking, with an embedder. The lexical score is relative to the search's best BM25, so a document
+# sharing one stray word with a short query gets full lexical marks; in the blend it counts in proportion to
+# the share of the query's terms it holds (`coverage`). A document sharing no word joins only from the
+# embeddings' cosine (all-MiniLM-L6-v2 puts unrelated operations texts near 0.1-0.3, rewordings above 0.4).
+SEMANTIC_WEIGHT = 0.5
+SEMANTIC_MIN_SIMILARITY = 0.35
+
+
+def hybrid_score(lexical: NDArray[Any], covered: NDArray[Any], semantic: NDArray[Any]) -> NDArray[np.float64]:
+    """Per document: the lexical score, its query coverage (0..1) and the embeddings' cosine (0..1)."""
+    return (1 - SEMANTIC_WEIGHT) * lexical * covered + SEMANTIC_WEIGHT * np.maximum(semantic, 0.0)

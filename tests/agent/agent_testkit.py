@@ -140,6 +140,7 @@ def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Se
         HTTP_TIMEOUT_SECONDS=2.0,
         RUNBOOKS_PATH=tmp_path / "no-runbooks",
         VECTOR_STORE_PATH=tmp_path / "knowledge.json",
+        EMBEDDING_MODEL="",  # lexical: a test that wants the model passes it (loaded once per session)
     )
     if urls is not None:
         values |= dict(

@@ -22,6 +22,7 @@ from weaviate_standin import WeaviateStandIn
 
 from agent.app import create_app
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
+from agent.knowledge.embedder import AUTO, EmbedderUnavailable, SentenceTransformerEmbedder, load_embedder
 from agent.knowledge.weaviate_collections import connect_weaviate
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
 
@@ -99,3 +100,12 @@ def weaviate_store(weaviate_server: WeaviateStandIn) -> Iterator[Callable[..., W
     yield open_store
     for store in opened:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per session (a few seconds); needs the `semantic` extra."""
+    try:
+        return load_embedder(AUTO)
+    except EmbedderUnavailable as exc:
+        pytest.skip(f"semantic search not installed: {exc}")

@@ -30,6 +30,7 @@ def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         "AGENT_DATA_DIR": str(tmp_path / "agent"),
         "VECTOR_STORE_PATH": str(tmp_path / "agent" / "knowledge.json"),
+        "EMBEDDING_MODEL": "",  # lexical: this test is about restarts, not worth a model load per start
         "RUNBOOKS_PATH": str(ROOT / "runbooks"),
         "PROPOSED_RUNBOOKS_PATH": str(tmp_path / "proposed-runbooks"),
         "VERIFY_HOLD_SECONDS": "1",

@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from weaviate_standin import WeaviateStandIn
 
 from agent.app import create_app
+from agent.knowledge.embedder import SentenceTransformerEmbedder
 from agent.knowledge.runbooks import load_runbooks
+from agent.knowledge.store import open_knowledge_store
 from lab.runner.ports import free_port
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -110,3 +112,35 @@ def test_the_running_agent_rereads_runbooks_that_people_edit(tmp_path: Path, lab
         eventually(lambda: any("disk-full.md" in n for n in client.get("/agent/status").json()["notes"]))
         status = client.get("/agent/status").json()
         assert status["runbooks"] == 10 and top("no space left on device") == "disk-full"
+
+
+def test_an_embedding_model_that_cannot_load_leaves_lexical_search_and_a_note(
+    tmp_path: Path, lab_urls: LabUrls
+) -> None:
+    settings = agent_settings(tmp_path, lab_urls, EMBEDDING_MODEL=str(tmp_path / "no-model-here"))
+    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    with TestClient(app) as client:
+        notes = client.get("/agent/status").json()["notes"]
+        assert any("semantic search off" in n and "ranked lexically" in n for n in notes), notes
+        best = client.get("/agent/knowledge/search", params={"q": "no space left on device"}).json()
+        assert best["runbooks"][0]["runbook_id"] == "disk-full"
+        assert best["runbooks"][0]["semantic_similarity"] is None
+
+
+def test_the_agent_searches_by_meaning_with_the_embedder(
+    tmp_path: Path, lab_urls: LabUrls, minilm: SentenceTransformerEmbedder
+) -> None:
+    runbooks = load_runbooks(RUNBOOKS)
+    knowledge = open_knowledge_store(tmp_path / "knowledge.json", embedder=minilm)
+    knowledge.sync_runbooks(runbooks)
+    app = create_app(
+        agent_settings(tmp_path, lab_urls),
+        reasoning=standin_reasoning(),
+        runbooks=runbooks,
+        knowledge=knowledge,
+    )
+    with TestClient(app) as client:
+        assert client.get("/agent/status").json()["notes"] == []
+        query = {"q": "the storage volume ran out of room", "k": 1}
+        (best,) = client.get("/agent/knowledge/search", params=query).json()["runbooks"]
+        assert best["runbook_id"] == "disk-full" and best["semantic_similarity"] > 0.4

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from situations import (
+
+from agent.diagnosis.deterministic import diagnose
+from agent.diagnosis.models import UNKNOWN
+from agent.diagnosis.symptoms_text import symptoms_query
+from agent.knowledge.runbooks import Runbook
+from agent.knowledge.store import IncidentMemory, ScoredIncident
+from lab.bench.situations import (
     DEPENDENCY_AFTER_HARMLESS_RELEASE,
     LOCK_WITH_SATURATED_POOL,
     SITUATIONS,
@@ -14,12 +20,6 @@ from situations import (
     alerts,
     snapshot,
 )
-
-from agent.diagnosis.deterministic import diagnose
-from agent.diagnosis.models import UNKNOWN
-from agent.diagnosis.symptoms_text import symptoms_query
-from agent.knowledge.runbooks import Runbook
-from agent.knowledge.store import IncidentMemory, ScoredIncident
 
 
 @pytest.mark.parametrize("expected", sorted(SITUATIONS))

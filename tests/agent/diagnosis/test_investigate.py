@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from situations import (
+
+from agent.diagnosis.deterministic import diagnose
+from agent.diagnosis.investigate import investigate
+from agent.diagnosis.models import UNKNOWN, Diagnosis
+from agent.knowledge.runbooks import Runbook
+from lab.bench.situations import (
     CPU_HOG_UNREACHABLE,
     CPU_HOG_WITH_FULL_POOL,
     DEPENDENCY_AFTER_HARMLESS_RELEASE,
@@ -13,11 +18,6 @@ from situations import (
     SITUATIONS,
     UNEXPLAINED_ALERT,
 )
-
-from agent.diagnosis.deterministic import diagnose
-from agent.diagnosis.investigate import investigate
-from agent.diagnosis.models import UNKNOWN, Diagnosis
-from agent.knowledge.runbooks import Runbook
 
 CONFUSABLE = [
     (LOCK_WITH_SATURATED_POOL, "db-pool-exhaustion", "db-lock-contention"),

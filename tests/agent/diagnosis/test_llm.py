@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from situations import SITUATIONS, alerts, snapshot
 
 from agent.diagnosis.llm import LLMDiagnoser, LLMDiagnosisAnswer, build_messages, parse_answer, redact
 from agent.knowledge.runbooks import Runbook
+from lab.bench.situations import SITUATIONS, alerts, snapshot
 from lab.standins import LLMStandIn
 
 CATALOG = ["restart-target", "kill-blocking-queries", "remediate-db-pool-exhaustion"]

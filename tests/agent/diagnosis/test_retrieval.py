@@ -1,20 +1,25 @@
-"""The symptoms text of each situation finds its runbook first in the embedded store."""
+"""The symptoms text of each situation finds its runbook first in the embedded store, with or without
+the embedder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from situations import SITUATIONS
 
 from agent.diagnosis.symptoms_text import parse_pattern, pattern_tags, symptoms_query
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import open_knowledge_store
+from lab.bench.situations import SITUATIONS
 
 
+@pytest.mark.parametrize("ranking", ["lexical", "hybrid"])
 @pytest.mark.parametrize("expected", sorted(SITUATIONS))
-def test_symptoms_text_retrieves_the_runbook(tmp_path: Path, runbooks: list[Runbook], expected: str) -> None:
-    store = open_knowledge_store(tmp_path / "k.json")
+def test_symptoms_text_retrieves_the_runbook(
+    tmp_path: Path, runbooks: list[Runbook], expected: str, ranking: str, request: pytest.FixtureRequest
+) -> None:
+    embedder = request.getfixturevalue("minilm") if ranking == "hybrid" else None
+    store = open_knowledge_store(tmp_path / "k.json", embedder=embedder)
     store.sync_runbooks(runbooks)
     assert store.search_runbooks(symptoms_query(SITUATIONS[expected]))[0].runbook_id == expected
 

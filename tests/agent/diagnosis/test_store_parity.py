@@ -11,14 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from situations import DEPENDENCY_AFTER_HARMLESS_RELEASE, LOCK_WITH_SATURATED_POOL, SITUATIONS
 
 from agent.diagnosis.deterministic import diagnose
 from agent.diagnosis.models import Symptoms
 from agent.diagnosis.symptoms_text import symptoms_query
+from agent.knowledge.embedder import SentenceTransformerEmbedder
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, KnowledgeStore, open_knowledge_store
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+from lab.bench.situations import DEPENDENCY_AFTER_HARMLESS_RELEASE, LOCK_WITH_SATURATED_POOL, SITUATIONS
 
 PAST = {  # incident id → (situation it looked like, what it turned out to be, outcome)
     "inc-pool": ("db-pool-exhaustion", "db-pool-exhaustion", "resolved"),
@@ -85,3 +86,25 @@ def test_either_store_gives_the_same_diagnosis(
     both = similarities[0].keys() & similarities[1].keys()
     assert len(both) >= 2 and all(similarities[0][i] == similarities[1][i] for i in both)
     assert not weaviate.fallbacks, "the Weaviate side was answered by Weaviate"
+
+
+@pytest.mark.parametrize("symptoms", list(SITUATIONS.values()), ids=list(SITUATIONS))
+def test_hybrid_ranking_keeps_the_diagnosis(
+    tmp_path: Path, runbooks: list[Runbook], minilm: SentenceTransformerEmbedder, symptoms: Symptoms
+) -> None:
+    """The embedder reorders retrieval, not the meaning of `similarity`: the deterministic diagnosis holds."""
+    lexical = open_knowledge_store(tmp_path / "lexical.json")
+    hybrid = open_knowledge_store(tmp_path / "hybrid.json", embedder=minilm)
+    query = symptoms_query(symptoms)
+    answers, similarities = [], []
+    for store in (lexical, hybrid):
+        remember(store, runbooks)
+        past = store.search_incidents(query, k=3)
+        diagnosis = diagnose(symptoms, runbooks, past)
+        answers.append(
+            (diagnosis.diagnosis_id, diagnosis.confidence, store.search_runbooks(query, k=1)[0].runbook_id)
+        )
+        similarities.append({p.incident_id: p.similarity for p in past})
+    assert answers[0] == answers[1]
+    both = similarities[0].keys() & similarities[1].keys()
+    assert all(similarities[0][i] == similarities[1][i] for i in both)

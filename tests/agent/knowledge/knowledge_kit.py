@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
+from agent.knowledge.embedder import Embedder
 from agent.knowledge.store import IncidentMemory
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
@@ -19,3 +23,16 @@ def memory(incident_id: str, text: str, diagnosis: str = "disk-full") -> Inciden
         actions_worked=["clean-disk"],
         time_to_mitigate_seconds=42.5,
     )
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        self.texts += texts
+        return self.inner.embed(texts)

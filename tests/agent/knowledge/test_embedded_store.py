@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from knowledge_kit import RUNBOOKS, memory
+from rank_bm25 import BM25Okapi
 
+from agent.knowledge.embedded import runbook_document
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
+from agent.knowledge.text import blended_score, cosine, tokenize
 
 
 def test_persists_across_reopen(tmp_path: Path, runbook_dir: Path) -> None:
@@ -102,11 +106,50 @@ def test_search_ranks_the_right_runbook_first(tmp_path: Path, query: str, expect
 
 
 class ConstantEmbedder:
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0] for _ in texts]
+    """Every text means the same: the semantic half of the blend cannot reorder anything."""
+
+    model_id = "constant-2"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
 
 
 def test_embedder_seam_blends_without_breaking_lexical_order(tmp_path: Path) -> None:
     store = open_knowledge_store(tmp_path / "k.json", embedder=ConstantEmbedder())
     store.sync_runbooks(load_runbooks(RUNBOOKS))
     assert store.search_runbooks("no space left on device")[0].runbook_id == "disk-full"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["database is locked", "no space left on device disk full", "pool pool exhausted QueuePool", "zzz"],
+)
+def test_vectorized_ranking_gives_rank_bm25s_scores(tmp_path: Path, query: str) -> None:
+    """The store scores over postings with numpy; the numbers are the per-document reference formulas'."""
+    runbooks = load_runbooks(RUNBOOKS)
+    store = open_knowledge_store(tmp_path / "k.json")
+    store.sync_runbooks(runbooks)
+    tokens = [tokenize(runbook_document(r).page_content) for r in runbooks]
+    q = tokenize(query)
+    bm25 = BM25Okapi(tokens).get_scores(q)
+    reference = sorted(
+        (
+            (round(blended_score(float(bm25[i]), float(max(bm25)), cosine(q, t)), 4), runbooks[i].id)
+            for i, t in enumerate(tokens)
+            if cosine(q, t) > 0
+        ),
+        key=lambda r: r[0],
+        reverse=True,
+    )
+    assert [(h.score, h.runbook_id) for h in store.search_runbooks(query, k=9)] == reference
+
+
+def test_vector_file_is_compacted_when_stale_rows_outnumber_live_ones(tmp_path: Path) -> None:
+    store = open_knowledge_store(tmp_path / "k.json", embedder=ConstantEmbedder())
+    rows = tmp_path / "k.json.vectors" / "constant-2.f32"
+    row = 32 + 2 * 4  # sha256 + two float32
+    for n in range(4):  # the same incident re-remembered with a new text each time
+        store.add_incident(memory("inc-1", f"disk full {'again ' * n}"))
+        store.search_incidents("disk full")
+    assert rows.stat().st_size <= 2 * row, "the stale vectors were dropped"
+    assert store.search_incidents("disk full")[0].incident_id == "inc-1"
