@@ -104,6 +104,7 @@ class Harness:
             "AGENT_DATA_DIR": str(data / "agent"),
             "VECTOR_STORE_PATH": str(data / "knowledge" / "knowledge.json"),
             "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+            "EMBEDDING_MODEL": "",  # lexical: each scenario starts an agent; a model load each is ~10 s
             "PROPOSED_RUNBOOKS_PATH": str(data / "proposed-runbooks"),
             "VERIFY_HOLD_SECONDS": "1",
             "VERIFY_POLL_SECONDS": "0.2",

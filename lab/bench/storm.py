@@ -109,6 +109,7 @@ def run(groups: int, resends: int, rates: list[float], idle_seconds: float = 20.
         "AGENT_DATA_DIR": str(data_dir),
         "VECTOR_STORE_PATH": str(data_dir / "knowledge.json"),
         "RUNBOOKS_PATH": str(ROOT / "runbooks"),
+        "EMBEDDING_MODEL": os.environ.get("EMBEDDING_MODEL", ""),  # lexical unless asked: the footprint below
         "PROPOSED_RUNBOOKS_PATH": str(data_dir / "proposed-runbooks"),
         "TARGET_API_BASE_URL": dead,
         "ACTION_SERVER_URL": dead,
