@@ -104,6 +104,9 @@ def load_reasoning(settings: Settings, notes: list[str]) -> Reasoning:
                 model=settings.LLM_MODEL,
                 api_base=settings.LLM_API_BASE or None,
                 timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
+                api_key=settings.LLM_API_KEY.get_secret_value() or None,
+                max_prompt_chars=settings.LLM_MAX_PROMPT_CHARS,
+                response_format=settings.LLM_RESPONSE_FORMAT,
             )
         except Exception as exc:
             notes.append(f"LLM diagnoser unavailable: {type(exc).__name__}")

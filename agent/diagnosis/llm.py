@@ -24,6 +24,7 @@ from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import ScoredIncident
 
 FallbackReason = Literal["timeout", "error", "unparsable", "unknown_id"]
+ResponseFormatMode = Literal["auto", "json_schema", "json_object", "none"]
 MAX_PROMPT_CHARS = 12_000
 MAX_LOG_LINE = 200
 MAX_LOG_LINES = 5
@@ -170,6 +171,7 @@ class LLMDiagnoser:
         api_key: str | None = None,
         max_tokens: int = 400,
         max_prompt_chars: int = MAX_PROMPT_CHARS,
+        response_format: ResponseFormatMode = "auto",
     ) -> None:
         self.model = model
         self.api_base = api_base or None
@@ -177,16 +179,24 @@ class LLMDiagnoser:
         self.api_key = api_key
         self.max_tokens = max_tokens
         self.max_prompt_chars = max_prompt_chars
+        self.response_format_mode = response_format
 
-    def response_format(self, litellm: Any) -> dict[str, Any]:
+    def response_format(self, litellm: Any) -> dict[str, Any] | None:
+        """What to ask for: `json_schema` (OpenAI, vLLM, Ollama through litellm), `json_object` with the
+        schema beside it (llama-cpp-python's server, which rejects json_schema), or None (plain text).
+        `auto` asks litellm whether the model supports json_schema."""
+        mode = self.response_format_mode
+        if mode == "none":
+            return None
         schema = LLMDiagnosisAnswer.model_json_schema()
-        try:
-            native = bool(litellm.supports_response_schema(model=self.model))
-        except Exception:  # unknown providers raise instead of answering False
-            native = False
-        if native:
+        if mode == "auto":
+            try:
+                native = bool(litellm.supports_response_schema(model=self.model))
+            except Exception:  # unknown providers raise instead of answering False
+                native = False
+            mode = "json_schema" if native else "json_object"
+        if mode == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": "diagnosis", "schema": schema}}
-        # OpenAI-compatible local servers (llama.cpp) take the schema beside json_object.
         return {"type": "json_object", "schema": schema}
 
     async def diagnose(
@@ -203,10 +213,12 @@ class LLMDiagnoser:
             "messages": messages,
             "temperature": 0,
             "max_tokens": self.max_tokens,
-            "response_format": self.response_format(litellm),
             "timeout": self.timeout,
             "num_retries": 0,
         }
+        response_format = self.response_format(litellm)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_key:
