@@ -99,7 +99,11 @@ def build_messages(
     catalog_actions: Sequence[str],
     max_chars: int = MAX_PROMPT_CHARS,
 ) -> list[dict[str, str]]:
-    """System + user messages; the user message is cut to `max_chars` (data first to go)."""
+    """System + user messages; the user message is cut to `max_chars` (data first to go).
+
+    The data is JSON with non-ASCII escaped, so the prompt is ASCII but for the two cut marks: a
+    byte-level BPE tokenizer (GPT-2's, SmolLM2's, Llama 3's) makes at most one token of a character,
+    and `max_chars` bounds the prompt's tokens too, whatever a log line holds."""
     values = {k: v for k, v in symptoms.as_signals().items() if v is not None and not k.startswith("alert:")}
     alerts = [
         {
@@ -148,9 +152,10 @@ def build_messages(
         f"Remediation actions available: {', '.join(catalog_actions)}\n"
         f"Measured values (trusted, from metrics): {json.dumps(values, separators=(',', ':'), default=str)}\n"
     )
-    if len(head) > max_chars // 2:
-        head = head[: max_chars // 2 - 2] + "…\n"
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # The runbooks are the choices: they keep up to 3/4 of the room (the catalog is ~6,600 characters).
+    if len(head) > max_chars * 3 // 4:
+        head = head[: max_chars * 3 // 4 - 2] + "…\n"
+    body = json.dumps(data, separators=(",", ":"))
     room = max(0, max_chars - len(head) - 40)
     if len(body) > room:
         body = body[: max(0, room - 1)] + "…"
@@ -181,14 +186,21 @@ class LLMDiagnoser:
         self.max_prompt_chars = max_prompt_chars
         self.response_format_mode = response_format
 
-    def response_format(self, litellm: Any) -> dict[str, Any] | None:
+    def response_format(self, litellm: Any, choices: Sequence[str] = ()) -> dict[str, Any] | None:
         """What to ask for: `json_schema` (OpenAI, vLLM, Ollama through litellm), `json_object` with the
         schema beside it (llama-cpp-python's server, which rejects json_schema), or None (plain text).
-        `auto` asks litellm whether the model supports json_schema."""
+        `auto` asks litellm whether the model supports json_schema. With `choices`, diagnosis_id is an
+        enum of them: a server that constrains decoding to the schema cannot name a runbook that is not
+        there (the answer is still validated: not every server honours a schema)."""
         mode = self.response_format_mode
         if mode == "none":
             return None
         schema = LLMDiagnosisAnswer.model_json_schema()
+        if choices:
+            schema["properties"]["diagnosis_id"] = {
+                **schema["properties"]["diagnosis_id"],
+                "enum": [*choices, UNKNOWN],
+            }
         if mode == "auto":
             try:
                 native = bool(litellm.supports_response_schema(model=self.model))
@@ -216,7 +228,7 @@ class LLMDiagnoser:
             "timeout": self.timeout,
             "num_retries": 0,
         }
-        response_format = self.response_format(litellm)
+        response_format = self.response_format(litellm, [rb.id for rb in runbooks])
         if response_format is not None:
             kwargs["response_format"] = response_format
         if self.api_base:

@@ -88,7 +88,9 @@ async def test_valid_answer(stand_in: StandIn, runbooks: list[Runbook]) -> None:
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert "database is locked" in request["messages"][1]["content"]
     assert request["response_format"]["type"] == "json_object"
-    assert request["response_format"]["schema"]["properties"].keys() >= {"diagnosis_id", "confidence"}
+    properties = request["response_format"]["schema"]["properties"]
+    assert properties.keys() >= {"diagnosis_id", "confidence"}
+    assert properties["diagnosis_id"]["enum"] == [*(rb.id for rb in runbooks), "unknown"]
 
 
 @pytest.mark.parametrize(
