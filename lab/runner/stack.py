@@ -44,10 +44,13 @@ class Stack:
         env: dict[str, dict[str, str]] | None = None,
         stop_grace_seconds: float = 8.0,
         extra_webhooks: list[str] | None = None,
+        llm: str | None = None,
     ) -> None:
         """`env` adds variables per component name (tests shorten windows this way).
 
         `extra_webhooks` receive every Alertmanager notification the agent receives (the bench's baseline).
+        `llm="local"` adds the llama.cpp server (`lab.runner.local_llm`) and points the agent at it;
+        LocalLLMUnavailable when its extra is not installed.
         """
         self.ports = ports or Ports()
         self.profile = profile
@@ -75,6 +78,8 @@ class Stack:
                 self.monitoring, self.ports, self.paths, self.tokens, profile
             ):
                 self.add(spec)
+        if llm is not None:
+            self._add_llm(llm)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
@@ -82,6 +87,17 @@ class Stack:
         """Adds a component (exporter, Prometheus, the agent...) before `start`."""
         if spec.name not in self._without:
             self.specs.append(spec)
+
+    def _add_llm(self, llm: str) -> None:
+        if llm != "local":
+            raise ValueError(f"unknown llm {llm!r}: the lab runs only 'local'")
+        from lab.runner.local_llm import agent_llm_env, llm_component
+
+        self.add(llm_component(self.ports.llm))
+        for spec in self.specs:
+            if spec.name == "agent":
+                spec.env = {**spec.env, **agent_llm_env(self.ports.llm)}
+                spec.depends_on = [*spec.depends_on, "llm"]
 
     def agent_seconds(self, name: str, default: float) -> float:
         """A duration setting of the agent as this stack starts it (profile env, then `env` overrides)."""
