@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from lab.runner.components import HOST, ComponentSpec
 
@@ -24,7 +27,9 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_PROMPT_CHARS = 12_000
 ANSWER_TOKENS = 400  # LLMDiagnoser's max_tokens
 N_CTX = 16_384
-N_THREADS = 2
+# One thread: the lab's eight other processes share the two cores, and llama.cpp's threads spin while
+# they wait for each other, so a second thread slowed everything else without speeding prompts up.
+N_THREADS = 1
 
 
 class LocalLLMUnavailable(RuntimeError):
@@ -81,5 +86,27 @@ def agent_llm_env(port: int) -> dict[str, str]:
         "LLM_API_KEY": "local",
         "LLM_RESPONSE_FORMAT": "json_object",
         "LLM_MAX_PROMPT_CHARS": str(MAX_PROMPT_CHARS),
-        "LLM_TIMEOUT_SECONDS": "30",
+        # A first prompt (~2,300 tokens) takes tens of seconds on a busy 2-core machine; the runbooks'
+        # prefix is then cached by the server and later prompts evaluate only their data.
+        "LLM_TIMEOUT_SECONDS": "60",
     }
+
+
+def warm_up(port: int, runbooks_dir: Path, timeout_seconds: float = 600.0) -> float:
+    """Evaluates the prompt's constant prefix (system prompt and runbooks, ~1,900 of a first prompt's
+    ~2,300 tokens) once, before the agent starts: the server keeps it, so the agent's first page costs
+    only its own data. Returns the seconds it took."""
+    from agent.diagnosis.llm import build_messages
+    from agent.diagnosis.models import Symptoms
+    from agent.knowledge.runbooks import load_runbooks
+
+    messages = build_messages(Symptoms(), load_runbooks(runbooks_dir), [], [], MAX_PROMPT_CHARS)
+    started = time.monotonic()
+    response = httpx.post(
+        f"http://{HOST}:{port}/v1/chat/completions",
+        json={"model": MODEL_ALIAS, "messages": messages, "max_tokens": 1, "temperature": 0},
+        headers={"Authorization": "Bearer local"},
+        timeout=timeout_seconds,
+    )
+    response.raise_for_status()
+    return time.monotonic() - started

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -78,6 +79,7 @@ class Stack:
                 self.monitoring, self.ports, self.paths, self.tokens, profile
             ):
                 self.add(spec)
+        self._after_healthy: dict[str, Callable[[], object]] = {}
         if llm is not None:
             self._add_llm(llm)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -91,9 +93,10 @@ class Stack:
     def _add_llm(self, llm: str) -> None:
         if llm != "local":
             raise ValueError(f"unknown llm {llm!r}: the lab runs only 'local'")
-        from lab.runner.local_llm import agent_llm_env, llm_component
+        from lab.runner.local_llm import agent_llm_env, llm_component, warm_up
 
         self.add(llm_component(self.ports.llm))
+        self._after_healthy["llm"] = lambda: warm_up(self.ports.llm, ROOT / "runbooks")
         for spec in self.specs:
             if spec.name == "agent":
                 spec.env = {**spec.env, **agent_llm_env(self.ports.llm)}
@@ -152,6 +155,8 @@ class Stack:
                 if spec.argv is not None:
                     self._spawn(spec)
                 self._wait_healthy(spec)
+                if spec.name in self._after_healthy:
+                    self._get_ready(spec.name)
         except BaseException:
             self.stop()
             raise
@@ -208,6 +213,14 @@ class Stack:
                 return
             time.sleep(0.1)
         raise StackError(f"{spec.name} did not answer {spec.health_url} in time{self._tail(spec.name)}")
+
+    def _get_ready(self, name: str) -> None:
+        """What a component needs once it answers and before its dependents start (the LLM's warm-up)."""
+        try:
+            self._after_healthy[name]()
+        except Exception as exc:  # any failure here is the component's: name it with its log
+            reason = f"{type(exc).__name__}: {exc}"
+            raise StackError(f"{name} did not get ready: {reason}{self._tail(name)}") from exc
 
     def _tail(self, name: str, lines: int = 15) -> str:
         try:

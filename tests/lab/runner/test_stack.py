@@ -156,7 +156,7 @@ def test_the_local_llm_is_a_component_the_agent_is_pointed_at(tmp_path: Path) ->
     assert spec.argv is not None and spec.argv[1:3] == ["-m", "llama_cpp.server"]
     flags = dict(zip(spec.argv[3::2], spec.argv[4::2], strict=True))
     assert flags["--model"] == str(tmp_path / "model.gguf") and flags["--port"] == str(ports.llm)
-    assert int(flags["--n_ctx"]) == local_llm.N_CTX and flags["--n_threads"] == "2"
+    assert int(flags["--n_ctx"]) == local_llm.N_CTX and flags["--n_threads"] == str(local_llm.N_THREADS)
     # at most a token a character (ASCII prompt, byte-level BPE): the longest prompt and answer fit
     from agent.diagnosis.llm import SYSTEM_PROMPT
 
