@@ -46,13 +46,6 @@ from agent.workflow.runner import IncidentRunner
 log = structlog.get_logger("agent")
 
 
-def _import_litellm() -> None:
-    """litellm's import (seconds), in a thread at start-up rather than in the event loop at first use."""
-    from agent.diagnosis.llm import _litellm
-
-    _litellm()
-
-
 def create_app(
     settings: Settings,
     *,
@@ -114,10 +107,7 @@ def create_app(
             )
             thinking = reasoning or load_reasoning(settings, notes)
             if thinking.llm is not None:
-                warm_up = (
-                    asyncio.ensure_future(asyncio.to_thread(_import_litellm)) if settings.LLM_MODEL else None
-                )
-                thinking = dataclasses.replace(thinking, llm=LLMWatch(thinking.llm, warm_up))
+                thinking = dataclasses.replace(thinking, llm=LLMWatch(thinking.llm))
             target = TargetClient(http, settings.TARGET_API_BASE_URL)
             prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
             actions = ActionClient(

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AgentMode = Literal["autonomous", "approval", "dry-run"]
+ResponseFormatMode = Literal["auto", "json_schema", "json_object", "none"]
 
 
 class Settings(BaseSettings):
@@ -35,7 +36,23 @@ class Settings(BaseSettings):
 
     LLM_MODEL: str = ""
     LLM_API_BASE: str = ""
+    LLM_API_KEY: SecretStr = Field(
+        default=SecretStr(""),
+        description="sent to the provider; empty = litellm's own (OPENAI_API_KEY...). An `openai/...` model "
+        "on a self-hosted server without keys still needs a non-empty value",
+    )
     LLM_TIMEOUT_SECONDS: float = 30.0
+    LLM_RESPONSE_FORMAT: ResponseFormatMode = Field(
+        default="auto",
+        description="structured output asked of the model: auto = json_schema where litellm says the model "
+        "supports it, else json_object with the schema beside it (llama.cpp); none = plain text. The "
+        "answer is validated either way",
+    )
+    LLM_MAX_PROMPT_CHARS: int = Field(
+        default=12_000,
+        ge=2_000,
+        description="the user message is cut to this (data first to go): keep it within the model's context",
+    )
 
     EMBEDDING_MODEL: str = Field(
         default="auto",

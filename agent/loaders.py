@@ -111,12 +111,16 @@ def load_reasoning(settings: Settings, notes: list[str]) -> Reasoning:
     llm = None
     if settings.LLM_MODEL:
         try:
-            from agent.diagnosis.llm import LLMDiagnoser
+            from agent.diagnosis.llm import LLMDiagnoser, _litellm
 
+            _litellm()  # ~1.5 s (much more on a busy machine): at start-up, not in the event loop mid-page
             llm = LLMDiagnoser(
                 model=settings.LLM_MODEL,
                 api_base=settings.LLM_API_BASE or None,
                 timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
+                api_key=settings.LLM_API_KEY.get_secret_value() or None,
+                max_prompt_chars=settings.LLM_MAX_PROMPT_CHARS,
+                response_format=settings.LLM_RESPONSE_FORMAT,
             )
         except Exception as exc:
             notes.append(f"LLM diagnoser unavailable: {type(exc).__name__}")

@@ -18,6 +18,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--profile", choices=["lab", "production"], default="lab")
     up.add_argument("--run-dir", type=Path, default=Path(".run"))
     up.add_argument("--without", action="append", default=[], metavar="COMPONENT", choices=COMPONENTS)
+    up.add_argument(
+        "--llm",
+        choices=["local"],
+        default=None,
+        help="local: run SmolLM2-135M behind llama.cpp's server and let the agent's LLM diagnose",
+    )
     bench = commands.add_parser("bench", help="the blind benchmark: every fault, the agent and a baseline")
     from lab.bench.cli import add_arguments
 
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from lab.runner.cli import up
 
-        return up(args.run_dir, args.profile, args.without)
+        return up(args.run_dir, args.profile, args.without, args.llm)
     if args.command == "bench":
         from lab.bench.cli import bench
 

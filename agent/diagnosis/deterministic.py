@@ -123,6 +123,16 @@ def diagnose(
     )
 
 
+def supported(
+    symptoms: Symptoms, runbooks: Sequence[Runbook], past: Sequence[ScoredIncident] = ()
+) -> set[str]:
+    """Runbook ids the measured evidence could make the diagnosis (eligible: enough signal or memory
+    evidence): the choices an LLM's answer may be acted on from."""
+    scores = score_runbooks(symptoms, runbooks)
+    _apply_memory(symptoms, scores, past)
+    return {s.runbook.id for s in scores if s.eligible}
+
+
 def _apply_memory(symptoms: Symptoms, scores: list[RunbookScore], past: Sequence[ScoredIncident]) -> None:
     """A finished incident with the same pattern lends its diagnosis as evidence (a failed one doubts it)."""
     if not past:

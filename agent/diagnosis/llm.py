@@ -24,6 +24,7 @@ from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import ScoredIncident
 
 FallbackReason = Literal["timeout", "error", "unparsable", "unknown_id"]
+ResponseFormatMode = Literal["auto", "json_schema", "json_object", "none"]
 MAX_PROMPT_CHARS = 12_000
 MAX_LOG_LINE = 200
 MAX_LOG_LINES = 5
@@ -98,7 +99,11 @@ def build_messages(
     catalog_actions: Sequence[str],
     max_chars: int = MAX_PROMPT_CHARS,
 ) -> list[dict[str, str]]:
-    """System + user messages; the user message is cut to `max_chars` (data first to go)."""
+    """System + user messages; the user message is cut to `max_chars` (data first to go).
+
+    The data is JSON with non-ASCII escaped, so the prompt is ASCII but for the two cut marks: a
+    byte-level BPE tokenizer (GPT-2's, SmolLM2's, Llama 3's) makes at most one token of a character,
+    and `max_chars` bounds the prompt's tokens too, whatever a log line holds."""
     values = {k: v for k, v in symptoms.as_signals().items() if v is not None and not k.startswith("alert:")}
     alerts = [
         {
@@ -147,9 +152,10 @@ def build_messages(
         f"Remediation actions available: {', '.join(catalog_actions)}\n"
         f"Measured values (trusted, from metrics): {json.dumps(values, separators=(',', ':'), default=str)}\n"
     )
-    if len(head) > max_chars // 2:
-        head = head[: max_chars // 2 - 2] + "…\n"
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # The runbooks are the choices: they keep up to 3/4 of the room (the catalog is ~6,600 characters).
+    if len(head) > max_chars * 3 // 4:
+        head = head[: max_chars * 3 // 4 - 2] + "…\n"
+    body = json.dumps(data, separators=(",", ":"))
     room = max(0, max_chars - len(head) - 40)
     if len(body) > room:
         body = body[: max(0, room - 1)] + "…"
@@ -170,6 +176,7 @@ class LLMDiagnoser:
         api_key: str | None = None,
         max_tokens: int = 400,
         max_prompt_chars: int = MAX_PROMPT_CHARS,
+        response_format: ResponseFormatMode = "auto",
     ) -> None:
         self.model = model
         self.api_base = api_base or None
@@ -177,16 +184,31 @@ class LLMDiagnoser:
         self.api_key = api_key
         self.max_tokens = max_tokens
         self.max_prompt_chars = max_prompt_chars
+        self.response_format_mode = response_format
 
-    def response_format(self, litellm: Any) -> dict[str, Any]:
+    def response_format(self, litellm: Any, choices: Sequence[str] = ()) -> dict[str, Any] | None:
+        """What to ask for: `json_schema` (OpenAI, vLLM, Ollama through litellm), `json_object` with the
+        schema beside it (llama-cpp-python's server, which rejects json_schema), or None (plain text).
+        `auto` asks litellm whether the model supports json_schema. With `choices`, diagnosis_id is an
+        enum of them: a server that constrains decoding to the schema cannot name a runbook that is not
+        there (the answer is still validated: not every server honours a schema)."""
+        mode = self.response_format_mode
+        if mode == "none":
+            return None
         schema = LLMDiagnosisAnswer.model_json_schema()
-        try:
-            native = bool(litellm.supports_response_schema(model=self.model))
-        except Exception:  # unknown providers raise instead of answering False
-            native = False
-        if native:
+        if choices:
+            schema["properties"]["diagnosis_id"] = {
+                **schema["properties"]["diagnosis_id"],
+                "enum": [*choices, UNKNOWN],
+            }
+        if mode == "auto":
+            try:
+                native = bool(litellm.supports_response_schema(model=self.model))
+            except Exception:  # unknown providers raise instead of answering False
+                native = False
+            mode = "json_schema" if native else "json_object"
+        if mode == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": "diagnosis", "schema": schema}}
-        # OpenAI-compatible local servers (llama.cpp) take the schema beside json_object.
         return {"type": "json_object", "schema": schema}
 
     async def diagnose(
@@ -203,10 +225,12 @@ class LLMDiagnoser:
             "messages": messages,
             "temperature": 0,
             "max_tokens": self.max_tokens,
-            "response_format": self.response_format(litellm),
             "timeout": self.timeout,
             "num_retries": 0,
         }
+        response_format = self.response_format(litellm, [rb.id for rb in runbooks])
+        if response_format is not None:
+            kwargs["response_format"] = response_format
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_key:

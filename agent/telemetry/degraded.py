@@ -8,8 +8,6 @@ Nothing here is a metric label: the metrics keep their bounded labels, this is f
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import tempfile
@@ -122,24 +120,20 @@ def corrupt_copies(path: Path) -> set[str]:
 class LLMWatch:
     """The LLM diagnoser, passed through; remembers each recent call's result (ok or fallback reason).
 
-    `warm_up` (the litellm import, 1.5 s idle and 15 s on a busy machine) runs in a thread from
-    start-up and is awaited before the first call: imported on first use inside the event loop, it
-    froze the webhook and the API for that long during the first LLM-diagnosed incident.
+    litellm itself is imported when the diagnoser is loaded (`agent.loaders.load_reasoning`), at
+    start-up: imported on first use inside the event loop, it froze the webhook and the API for seconds
+    during the first LLM-diagnosed incident.
     """
 
-    def __init__(self, llm: Any, warm_up: asyncio.Future[Any] | None = None) -> None:
+    def __init__(self, llm: Any) -> None:
         self.llm = llm
         self.calls = RecentEvents()
         self.last_result: str | None = None
-        self.warm_up = warm_up
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.llm, name)
 
     async def diagnose(self, *args: Any, **kwargs: Any) -> Any:
-        if self.warm_up is not None:
-            with contextlib.suppress(Exception):  # a failed import fails the call, counted as usual
-                await self.warm_up
         try:
             outcome = await self.llm.diagnose(*args, **kwargs)
         except Exception:

@@ -25,14 +25,23 @@ class Reasoning:
     investigate: Callable[..., Any]
     symptoms_query: Callable[[Any], str]
     llm: Any | None = None  # an object with `async diagnose(symptoms, runbooks, past, catalog_actions)`
+    # (symptoms, runbooks, past) -> runbook ids the evidence supports; None: the deterministic diagnosis
+    # and its candidates. An LLM answer outside them is not acted on.
+    supported: Callable[..., set[str]] | None = None
 
 
 def default_reasoning(llm: Any | None = None) -> Reasoning:
-    from agent.diagnosis.deterministic import diagnose
+    from agent.diagnosis.deterministic import diagnose, supported
     from agent.diagnosis.investigate import investigate
     from agent.diagnosis.symptoms_text import symptoms_query
 
-    return Reasoning(diagnose=diagnose, investigate=investigate, symptoms_query=symptoms_query, llm=llm)
+    return Reasoning(
+        diagnose=diagnose,
+        investigate=investigate,
+        symptoms_query=symptoms_query,
+        llm=llm,
+        supported=supported,
+    )
 
 
 @dataclass

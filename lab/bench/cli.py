@@ -13,6 +13,7 @@ from lab.bench.baseline import RestartOnEveryPage
 from lab.bench.report import RunLog, print_summary, summarize, write_outputs
 from lab.bench.runbench import BENCH_AGENT_ENV, BenchConfig, run_bench
 from lab.bench.scenario import RunResult
+from lab.runner.local_llm import LocalLLMUnavailable
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack, StackError
 
@@ -48,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RUNS",
         help="no runs: summarize a bench.json or runs.jsonl again and write the outputs to --out",
+    )
+    parser.add_argument(
+        "--llm",
+        choices=["local"],
+        default=None,
+        help="local: the agent diagnoses with SmolLM2-135M on llama.cpp's server, started with the stack",
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
@@ -101,13 +108,21 @@ def bench(args: argparse.Namespace) -> int:
     receiver = None
     if config.baseline:
         receiver = RestartOnEveryPage(action_url="", action_token="", port=free_port())
-    stack = Stack(
-        ports=Ports(),
-        run_dir=args.run_dir,
-        profile=args.profile,
-        env={} if args.attach else {"agent": BENCH_AGENT_ENV},
-        extra_webhooks=[receiver.url] if receiver else [],
-    )
+    if args.attach is not None and args.llm is not None:
+        console.print("[red]--llm starts a model with the stack: run `python -m lab up --llm local`[/red]")
+        return 2
+    try:
+        stack = Stack(
+            ports=Ports(),
+            run_dir=args.run_dir,
+            profile=args.profile,
+            env={} if args.attach else {"agent": BENCH_AGENT_ENV},
+            extra_webhooks=[receiver.url] if receiver else [],
+            llm=args.llm,
+        )
+    except LocalLLMUnavailable as exc:
+        console.print(f"[red]--llm {args.llm}:[/red] {exc}")
+        return 1
     if args.attach is not None and not args.no_baseline:
         # The running Alertmanager notifies the agent only: there is no way to add the baseline to it.
         console.print("attached to a running lab: the restart-on-every-page baseline is skipped")

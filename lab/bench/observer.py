@@ -74,7 +74,8 @@ class IncidentView(BaseModel):
 
 
 class AgentObserver:
-    def __init__(self, agent_url: str, token: str = "", timeout: float = 5.0) -> None:
+    def __init__(self, agent_url: str, token: str = "", timeout: float = 15.0) -> None:
+        """15 s: an agent sharing two cores with the lab (and a local LLM) can be slow to answer."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.Client(base_url=agent_url, headers=headers, timeout=timeout)
 

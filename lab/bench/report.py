@@ -32,6 +32,7 @@ class Row(BaseModel):
     steps_per_incident: float | None
     llm_calls_per_incident: float | None = None
     tokens_per_incident: float | None
+    llm_agreement_rate: float | None = None  # LLM answers equal to the deterministic diagnosis
 
 
 class Summary(BaseModel):
@@ -63,6 +64,8 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
     def per_incident(values: list[int]) -> float | None:
         return sum(values) / len(with_incident) if with_incident else None
 
+    answers = sum(r.llm_answers for r in runs)
+
     return Row(
         responder=responder,
         fault=fault,
@@ -81,6 +84,7 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
         steps_per_incident=per_incident([r.workflow_steps for r in with_incident]),
         llm_calls_per_incident=per_incident([r.llm_calls for r in with_incident]),
         tokens_per_incident=per_incident([r.llm_tokens for r in with_incident]),
+        llm_agreement_rate=sum(r.llm_agreed for r in runs) / answers if answers else None,
     )
 
 
@@ -123,6 +127,7 @@ COLUMNS = (
     "TTM/floor",
     "steps",
     "LLM calls",
+    "LLM agreed",
     "tokens",
 )
 
@@ -142,6 +147,7 @@ def _cells(row: Row) -> list[str]:
         _fmt(row.ttm_over_floor, "{:.2f}"),
         _fmt(row.steps_per_incident),
         _fmt(row.llm_calls_per_incident),
+        _fmt(row.llm_agreement_rate, "{:.0%}"),
         _fmt(row.tokens_per_incident, "{:.0f}"),
     ]
 

@@ -55,6 +55,9 @@ class RunResult(BaseModel):
     workflow_steps: int = 0
     llm_calls: int = 0
     llm_tokens: int = 0
+    llm_answers: int = Field(default=0, description="diagnose steps where the LLM named a valid runbook id")
+    llm_agreed: int = Field(default=0, description="of those, the answers equal to the deterministic one")
+    llm_fallbacks: int = Field(default=0, description="diagnose steps that did not act on the LLM's answer")
     floor_seconds: float | None = None
     page_floor_seconds: float | None = Field(
         default=None, description="the fastest page the alerts that fired allow (detection's floor)"
@@ -216,6 +219,10 @@ def score_agent_run(
     result.workflow_steps = sum(len(i.timeline) for i in incidents)
     result.llm_calls = sum(int(e.data.get("llm_calls") or 0) for i in incidents for e in i.timeline)
     result.llm_tokens = sum(int(e.data.get("llm_tokens") or 0) for i in incidents for e in i.timeline)
+    diagnoses = [e.data for i in incidents for e in i.timeline if e.step == "diagnose"]
+    result.llm_answers = sum(d.get("llm_answer") is not None for d in diagnoses)
+    result.llm_agreed = sum(d.get("llm_agreed") is True for d in diagnoses)
+    result.llm_fallbacks = sum(d.get("llm_fallback") is not None for d in diagnoses)
     for incident in incidents:
         result.actions.extend(incident.executed_actions())
     if first.status == "resolved" and first.mitigated_at is not None:

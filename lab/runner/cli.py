@@ -10,6 +10,7 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from lab.runner.local_llm import LocalLLMUnavailable
 from lab.runner.stack import Stack, StackError
 
 
@@ -27,7 +28,7 @@ def listing(stack: Stack) -> Table:
     return table
 
 
-def up(run_dir: Path, profile: str, without: list[str]) -> int:
+def up(run_dir: Path, profile: str, without: list[str], llm: str | None = None) -> int:
     console = Console()
     stopping = threading.Event()
 
@@ -39,7 +40,11 @@ def up(run_dir: Path, profile: str, without: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stack = Stack(run_dir=run_dir, profile=profile, without=without)
+    try:
+        stack = Stack(run_dir=run_dir, profile=profile, without=without, llm=llm)
+    except LocalLLMUnavailable as exc:
+        console.print(f"[red]--llm {llm}:[/red] {exc}")
+        return 1
     try:
         with console.status("starting the lab..."):
             stack.start()

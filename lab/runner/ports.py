@@ -17,6 +17,7 @@ class Ports(BaseModel):
     exporter: int = 9102
     prometheus: int = 9090
     alertmanager: int = 9093
+    llm: int = 8090  # only with `--llm local`
 
     @classmethod
     def free(cls) -> Ports:

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -44,10 +45,13 @@ class Stack:
         env: dict[str, dict[str, str]] | None = None,
         stop_grace_seconds: float = 8.0,
         extra_webhooks: list[str] | None = None,
+        llm: str | None = None,
     ) -> None:
         """`env` adds variables per component name (tests shorten windows this way).
 
         `extra_webhooks` receive every Alertmanager notification the agent receives (the bench's baseline).
+        `llm="local"` adds the llama.cpp server (`lab.runner.local_llm`) and points the agent at it;
+        LocalLLMUnavailable when its extra is not installed.
         """
         self.ports = ports or Ports()
         self.profile = profile
@@ -75,6 +79,9 @@ class Stack:
                 self.monitoring, self.ports, self.paths, self.tokens, profile
             ):
                 self.add(spec)
+        self._after_healthy: dict[str, Callable[[], object]] = {}
+        if llm is not None:
+            self._add_llm(llm)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
 
@@ -82,6 +89,18 @@ class Stack:
         """Adds a component (exporter, Prometheus, the agent...) before `start`."""
         if spec.name not in self._without:
             self.specs.append(spec)
+
+    def _add_llm(self, llm: str) -> None:
+        if llm != "local":
+            raise ValueError(f"unknown llm {llm!r}: the lab runs only 'local'")
+        from lab.runner.local_llm import agent_llm_env, llm_component, warm_up
+
+        self.add(llm_component(self.ports.llm))
+        self._after_healthy["llm"] = lambda: warm_up(self.ports.llm, ROOT / "runbooks")
+        for spec in self.specs:
+            if spec.name == "agent":
+                spec.env = {**spec.env, **agent_llm_env(self.ports.llm)}
+                spec.depends_on = [*spec.depends_on, "llm"]
 
     def agent_seconds(self, name: str, default: float) -> float:
         """A duration setting of the agent as this stack starts it (profile env, then `env` overrides)."""
@@ -136,6 +155,8 @@ class Stack:
                 if spec.argv is not None:
                     self._spawn(spec)
                 self._wait_healthy(spec)
+                if spec.name in self._after_healthy:
+                    self._get_ready(spec.name)
         except BaseException:
             self.stop()
             raise
@@ -192,6 +213,14 @@ class Stack:
                 return
             time.sleep(0.1)
         raise StackError(f"{spec.name} did not answer {spec.health_url} in time{self._tail(spec.name)}")
+
+    def _get_ready(self, name: str) -> None:
+        """What a component needs once it answers and before its dependents start (the LLM's warm-up)."""
+        try:
+            self._after_healthy[name]()
+        except Exception as exc:  # any failure here is the component's: name it with its log
+            reason = f"{type(exc).__name__}: {exc}"
+            raise StackError(f"{name} did not get ready: {reason}{self._tail(name)}") from exc
 
     def _tail(self, name: str, lines: int = 15) -> str:
         try:

@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry
 from test_alertmanager_model import FIRING
 from test_workflow import open_incident, pool_alert
 
+from agent.diagnosis.llm import LLMOutcome
+from agent.diagnosis.models import Diagnosis
 from agent.intake.alertmanager import WebhookNotification
 from agent.intake.queue import IntakeQueue
 from agent.telemetry.metrics import AgentMetrics
@@ -40,6 +42,58 @@ async def test_llm_failure_falls_back_to_the_deterministic_diagnoser(
     assert wf.store.get(incident_id).status == "resolved"
     assert wf.metric("sre_agent_llm_fallbacks_total", reason="exception") == 1
     assert wf.metric("sre_agent_llm_calls_total", result="error") == 1
+
+
+class ScriptedLLM:
+    """Answers every diagnosis with the same runbook id, as a (weak) model might."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    async def diagnose(self, *args: Any) -> LLMOutcome:
+        diagnosis = Diagnosis(diagnosis_id=self.answer, confidence=0.97, source="llm")
+        return LLMOutcome(diagnosis=diagnosis, prompt_tokens=900, completion_tokens=40)
+
+
+def _diagnose_data(wf: Any, incident_id: str) -> dict[str, Any]:
+    (entry,) = [e for e in wf.store.get(incident_id).timeline if e.step == "diagnose"]
+    return dict(entry.data)
+
+
+async def test_an_llm_answer_agreeing_with_the_evidence_is_acted_on_and_recorded(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    reasoning = standin_reasoning()
+    reasoning.llm = ScriptedLLM("db-pool-exhaustion")
+    wf = await workflows.build(reasoning=reasoning)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    assert wf.store.get(incident_id).status == "resolved"
+    data = _diagnose_data(wf, incident_id)
+    assert data["source"] == "llm" and data["llm_tokens"] == 940
+    assert data["llm_answer"] == "db-pool-exhaustion"
+    assert (data["llm_agreed"], data["llm_fallback"]) == (True, None)
+    assert wf.metric("sre_agent_llm_calls_total", result="ok") == 1
+
+
+async def test_an_llm_answer_the_evidence_does_not_support_is_not_acted_on(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """A pool page answered "bad-release": a known runbook, valid JSON, but nothing measured points there."""
+    reasoning = standin_reasoning()
+    reasoning.llm = ScriptedLLM("bad-release")
+    wf = await workflows.build(reasoning=reasoning)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = wf.store.get(incident_id)
+    assert incident.status == "resolved"
+    assert [a.action for a in incident.actions] == ["remediate-db-pool-exhaustion"]  # never a rollback
+    data = _diagnose_data(wf, incident_id)
+    assert data["diagnosis"] == "db-pool-exhaustion" and data["source"] == "deterministic"
+    assert data["llm_answer"] == "bad-release"
+    assert (data["llm_agreed"], data["llm_fallback"]) == (False, "unsupported")
+    assert data["deterministic_diagnosis"] == "db-pool-exhaustion"
+    assert wf.metric("sre_agent_llm_fallbacks_total", reason="unsupported") == 1
 
 
 async def test_every_workflow_log_line_carries_the_incident_id(lab: Lab, workflows: WorkflowFactory) -> None:

@@ -1,14 +1,21 @@
 """diagnose: runbooks + similar past incidents → a Diagnosis; the LLM when configured, else (or on any LLM
-failure, counted by reason) the deterministic diagnoser."""
+failure, counted by reason) the deterministic diagnoser.
+
+With an LLM the deterministic diagnosis is still made: the timeline records whether the model agreed
+with it, and an answer naming a runbook the measured evidence does not support is not acted on
+(fallback reason `unsupported`): a model can choose between explanations of the evidence, not invent
+one. "unknown" is always accepted, since it only escalates.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.diagnosis.models import UNKNOWN, Diagnosis, Symptoms
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
 
@@ -19,12 +26,12 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     symptoms = Symptoms.model_validate(state["symptoms"])
     runbooks = deps.runbooks()
     past = await _past_incidents(deps, symptoms)
-    diagnosis: Diagnosis | None = None
-    tokens = 0
+    deterministic: Diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
+    diagnosis = deterministic
+    llm = LLMVerdict()
     if deps.reasoning.llm is not None:
-        diagnosis, tokens = await _llm_diagnosis(deps, symptoms, runbooks, past)
-    if diagnosis is None:
-        diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
+        llm = await _llm_diagnosis(deps, symptoms, runbooks, past, deterministic)
+        diagnosis = llm.diagnosis or deterministic
     deps.metrics.diagnosis_confidence.labels(diagnosis=diagnosis.diagnosis_id).observe(diagnosis.confidence)
 
     def mutate(incident: Any) -> None:
@@ -48,8 +55,10 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             "evidence": diagnosis.evidence,
             "candidates": diagnosis.candidates,
             "similar_incidents": [_past_id(p) for p in past],
+            "source": diagnosis.source,
             "llm_calls": int(deps.reasoning.llm is not None),
-            "llm_tokens": tokens,
+            "llm_tokens": llm.tokens,
+            **llm.timeline_data(deterministic),
         },
     )
     return {
@@ -77,9 +86,31 @@ def _past_id(past: Any) -> str:
     return str(getattr(past, "incident_id", None) or getattr(past, "id", "") or "")
 
 
+@dataclass
+class LLMVerdict:
+    """What the LLM said, whether it is acted on (`diagnosis`), and why not (`fallback_reason`)."""
+
+    diagnosis: Diagnosis | None = None
+    answer: str | None = None  # the runbook id it named, valid or not; None: no usable answer
+    fallback_reason: str | None = None
+    tokens: int = 0
+    called: bool = False
+
+    def timeline_data(self, deterministic: Diagnosis) -> dict[str, Any]:
+        if not self.called:
+            return {}
+        agreed = None if self.answer is None else self.answer == deterministic.diagnosis_id
+        return {
+            "llm_answer": self.answer,
+            "llm_fallback": self.fallback_reason,
+            "llm_agreed": agreed,
+            "deterministic_diagnosis": deterministic.diagnosis_id,
+        }
+
+
 async def _llm_diagnosis(
-    deps: WorkflowDeps, symptoms: Symptoms, runbooks: list[Any], past: list[Any]
-) -> tuple[Diagnosis | None, int]:
+    deps: WorkflowDeps, symptoms: Symptoms, runbooks: list[Any], past: list[Any], deterministic: Diagnosis
+) -> LLMVerdict:
     """The LLM's diagnosis (None: fall back) and the tokens it cost, counted in metrics either way."""
     llm = deps.reasoning.llm
     assert llm is not None
@@ -91,20 +122,45 @@ async def _llm_diagnosis(
         deps.log.warning("llm_failed", error=type(exc).__name__)
         deps.metrics.llm_calls_total.labels(result="error").inc()
         deps.metrics.llm_fallbacks_total.labels(reason="exception").inc()
-        return None, 0
+        return LLMVerdict(fallback_reason="exception", called=True)
     prompt = int(getattr(outcome, "prompt_tokens", 0) or 0)
     completion = int(getattr(outcome, "completion_tokens", 0) or 0)
     deps.metrics.llm_tokens_total.labels(kind="prompt").inc(prompt)
     deps.metrics.llm_tokens_total.labels(kind="completion").inc(completion)
+    verdict = LLMVerdict(tokens=prompt + completion, called=True)
     if outcome.diagnosis is None:
+        reason = _bounded_reason(outcome.fallback_reason)
         deps.metrics.llm_calls_total.labels(result="invalid").inc()
-        deps.metrics.llm_fallbacks_total.labels(reason=_bounded_reason(outcome.fallback_reason)).inc()
-        return None, prompt + completion
+        deps.metrics.llm_fallbacks_total.labels(reason=reason).inc()
+        verdict.fallback_reason = reason
+        return verdict
     deps.metrics.llm_calls_total.labels(result="ok").inc()
-    return outcome.diagnosis, prompt + completion
+    verdict.answer = outcome.diagnosis.diagnosis_id
+    if not _supported(deps, symptoms, runbooks, past, deterministic, verdict.answer):
+        deps.metrics.llm_fallbacks_total.labels(reason="unsupported").inc()
+        verdict.fallback_reason = "unsupported"
+        return verdict
+    # The evidence's ranking stays beside the model's choice: investigate asks the rivals' checks too.
+    verdict.diagnosis = outcome.diagnosis.model_copy(update={"candidates": deterministic.candidates})
+    return verdict
 
 
-FALLBACK_REASONS = ("timeout", "unparsable", "unknown_id", "error")
+def _supported(
+    deps: WorkflowDeps,
+    symptoms: Symptoms,
+    runbooks: list[Any],
+    past: list[Any],
+    deterministic: Diagnosis,
+    answer: str,
+) -> bool:
+    if answer in (UNKNOWN, deterministic.diagnosis_id):
+        return True
+    if deps.reasoning.supported is None:
+        return answer in {rid for rid, _ in deterministic.candidates}
+    return answer in deps.reasoning.supported(symptoms, runbooks, past)
+
+
+FALLBACK_REASONS = ("timeout", "unparsable", "unknown_id", "unsupported", "error")
 
 
 def _bounded_reason(reason: str | None) -> str:

@@ -53,7 +53,42 @@ async def test_valid_answer(stand_in: LLMStandIn, runbooks: list[Runbook]) -> No
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert "database is locked" in request["messages"][1]["content"]
     assert request["response_format"]["type"] == "json_object"
-    assert request["response_format"]["schema"]["properties"].keys() >= {"diagnosis_id", "confidence"}
+    properties = request["response_format"]["schema"]["properties"]
+    assert properties.keys() >= {"diagnosis_id", "confidence"}
+    assert properties["diagnosis_id"]["enum"] == [*(rb.id for rb in runbooks), "unknown"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "sent"),
+    [("json_schema", "json_schema"), ("json_object", "json_object"), ("auto", "json_object"), ("none", None)],
+)
+async def test_the_response_format_asked_for_is_configurable(
+    stand_in: LLMStandIn, runbooks: list[Runbook], setting: str, sent: str | None
+) -> None:
+    """auto: json_schema only where litellm knows the model supports it (not an unknown openai/ model)."""
+    llm = LLMDiagnoser(
+        model="openai/stand-in",
+        api_base=stand_in.url,
+        api_key="k",
+        response_format=setting,  # type: ignore[arg-type]
+    )
+    outcome = await llm.diagnose(SITUATIONS["disk-full"], runbooks, [], CATALOG)
+    assert outcome.diagnosis is not None  # the answer is validated whatever was asked for
+    (request,) = stand_in.requests
+    if sent is None:
+        assert "response_format" not in request
+        return
+    assert request["response_format"]["type"] == sent
+    schema = request["response_format"]["schema" if sent == "json_object" else "json_schema"]
+    assert "diagnosis_id" in str(schema)
+
+
+def test_auto_asks_for_json_schema_where_litellm_says_the_model_supports_it() -> None:
+    from agent.diagnosis.llm import _litellm
+
+    fmt = LLMDiagnoser(model="gpt-4o-mini").response_format(_litellm())
+    assert fmt is not None and fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["schema"]["properties"].keys() >= {"diagnosis_id", "confidence"}
 
 
 @pytest.mark.parametrize(("mode", "reason"), [("garbage", "unparsable"), ("unknown_id", "unknown_id")])

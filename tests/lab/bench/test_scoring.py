@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lab.bench.groundtruth import FaultTruth
-from lab.bench.observer import IncidentView
+from lab.bench.observer import IncidentView, TimelineEntry
 from lab.bench.report import RunLog, render_markdown, summarize, write_outputs
 from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
 
@@ -117,7 +117,9 @@ def test_the_markdown_table_has_a_row_per_fault_and_responder_and_the_totals() -
     lines = text.splitlines()
     assert lines[0].startswith("| responder | fault | runs |")
     assert lines[2].startswith("| agent | bad_deploy | 1 | 100% | 100% | 100% | 0 |")
-    assert lines[2].endswith("| 3.0 | 1.0 | 1290 |")  # steps, LLM calls and tokens per incident
+    # steps, LLM calls, LLM agreement (no answer in this timeline) and tokens per incident
+    assert lines[2].endswith("| 3.0 | 1.0 | - | 1290 |")
+
     assert lines[3].startswith("| agent | all faults |")
     assert "False-positive rate on no-fault runs (agent): 0%" in text
 
@@ -146,3 +148,26 @@ def test_a_run_log_replaces_the_last_bench_only_at_its_first_run(tmp_path: Path)
     assert log.results == [] and len(RunLog.read(path)) == 2
     log.record(result("crash"))
     assert [r.fault for r in RunLog.read(path)] == ["crash"]
+
+
+def test_llm_answers_agreeing_with_the_evidence_are_counted_per_fault() -> None:
+    def diagnose(answer: str | None, agreed: bool | None, fallback: str | None) -> dict[str, Any]:
+        data = {"llm_calls": 1, "llm_answer": answer, "llm_agreed": agreed, "llm_fallback": fallback}
+        return {"ts": at(10), "step": "diagnose", "data": data}
+
+    view = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    # an agreeing answer, one the evidence did not support, and one unparsable (no answer, a fallback)
+    view.timeline[1:2] = [
+        TimelineEntry.model_validate(e)
+        for e in (
+            diagnose("bad-release", True, None),
+            diagnose("disk-full", False, "unsupported"),
+            diagnose(None, None, "unparsable"),
+        )
+    ]
+    scored = score_agent_run(result(), [view], BAD_DEPLOY, FLOORS)
+    assert (scored.llm_calls, scored.llm_answers, scored.llm_agreed, scored.llm_fallbacks) == (3, 2, 1, 2)
+    row = summarize([scored, score_agent_run(result(), [], BAD_DEPLOY, FLOORS)]).rows[0]
+    assert row.llm_agreement_rate == 0.5
+    assert "| 50% |" in render_markdown(summarize([scored]))
+    assert summarize([score_agent_run(result(), [], BAD_DEPLOY)]).rows[0].llm_agreement_rate is None

@@ -148,6 +148,36 @@ def test_the_lab_components_are_wired_to_each_other(tmp_path: Path) -> None:
     assert specs["loadgen"].env["LOADGEN_TARGET_URL"] == stack.urls["target"]
 
 
+def test_the_local_llm_is_a_component_the_agent_is_pointed_at(tmp_path: Path) -> None:
+    from lab.runner import local_llm
+
+    ports = Ports.free()
+    spec = local_llm.llm_component(ports.llm, model=tmp_path / "model.gguf")
+    assert spec.argv is not None and spec.argv[1:3] == ["-m", "llama_cpp.server"]
+    flags = dict(zip(spec.argv[3::2], spec.argv[4::2], strict=True))
+    assert flags["--model"] == str(tmp_path / "model.gguf") and flags["--port"] == str(ports.llm)
+    assert int(flags["--n_ctx"]) == local_llm.N_CTX and flags["--n_threads"] == str(local_llm.N_THREADS)
+    # at most a token a character (ASCII prompt, byte-level BPE): the longest prompt and answer fit
+    from agent.diagnosis.llm import SYSTEM_PROMPT
+
+    longest = local_llm.MAX_PROMPT_CHARS + len(SYSTEM_PROMPT) + 128  # 128: the chat template's tokens
+    assert longest + local_llm.ANSWER_TOKENS <= local_llm.N_CTX
+    assert spec.health_url == f"http://127.0.0.1:{ports.llm}/v1/models"
+    env = local_llm.agent_llm_env(ports.llm)
+    assert env["LLM_MODEL"] == f"openai/{local_llm.MODEL_ALIAS}" == f"openai/{flags['--model_alias']}"
+    assert env["LLM_API_BASE"] == f"{spec.url}/v1" and env["LLM_RESPONSE_FORMAT"] == "json_object"
+    with pytest.raises(ValueError, match="only 'local'"):
+        Stack(ports=ports, run_dir=tmp_path, llm="hosted")
+    try:
+        stack = Stack(ports=ports, run_dir=tmp_path, llm="local")
+    except local_llm.LocalLLMUnavailable as exc:
+        assert "scripts/install-local-llm" in str(exc)
+        return
+    specs = {s.name: s for s in stack.specs}
+    assert "llm" in specs["agent"].depends_on and specs["agent"].env["LLM_API_BASE"] == env["LLM_API_BASE"]
+    assert stack.log_file("llm") == tmp_path.resolve() / "logs" / "llm.log"
+
+
 @pytest.mark.parametrize("argv", [[], ["nonsense"], ["up", "--profile", "staging"]])
 def test_cli_usage_errors_exit_2(argv: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=30)
