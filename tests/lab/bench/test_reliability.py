@@ -32,7 +32,6 @@ def test_every_fault_and_bad_input_loses_nothing(tmp_path: Path) -> None:
     assert by_fault["body of 5 MiB"]["did"].startswith("413")
     assert by_fault["kill switch engaged"]["actions"] == 0
     assert "not re-sent" in by_fault["agent SIGKILLed mid-action"]["did"]
-    assert (
-        "revised bad-release → db-pool-exhaustion"
-        in by_fault["prompt injection in a log line and an annotation; the model obeys: bad-release"]["did"]
-    )
+    obeyed = by_fault["prompt injection in a log line and an annotation; the model obeys: bad-release"]["did"]
+    assert "resolved: db-pool-exhaustion" in obeyed  # the evidence, not the injected answer, decided
+    assert "answer not used (unsupported)" in obeyed or "revised bad-release → db-pool-exhaustion" in obeyed
