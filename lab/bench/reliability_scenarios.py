@@ -120,14 +120,7 @@ def main_agent_scenarios(h: Harness) -> list[Row]:
     row, outcome = _page(
         h, agent, "knowledge directory replaced by a file mid-run", notification([h.alert()])
     )
-    part = _health_part(agent, "knowledge")
-    learned = [e["data"] for i in outcome.incidents for e in i["timeline"] if e["step"] == "learn"]
-    row.did = (
-        f"{row.did}; remembered={all(d.get('remembered') for d in learned)}; /health knowledge"
-        f" file_writable={part['file_writable']}, last_failure={part['last_failure']}"
-    )
-    if part["ok"]:
-        row.lost.append("/health did not report the unwritable store")
+    _unwritable_knowledge(row, outcome, _health_part(agent, "knowledge"))
     directory.unlink()
     rows.append(row)
     directory.mkdir()
@@ -154,14 +147,19 @@ def read_only_knowledge(h: Harness, agent: AgentProcess, directory: Path) -> Row
         part = _health_part(agent, "knowledge")
     finally:
         mount.__exit__(None, None, None)
+    _unwritable_knowledge(row, outcome, part)
+    return row
+
+
+def _unwritable_knowledge(row: Row, outcome: Outcome, part: dict[str, Any]) -> None:
+    """What learn remembered and what /health said of a knowledge file that cannot be written."""
     learned = [e["data"] for i in outcome.incidents for e in i["timeline"] if e["step"] == "learn"]
     row.did = (
         f"{row.did}; remembered={all(d.get('remembered') for d in learned)}; /health knowledge"
         f" file_writable={part['file_writable']}, last_failure={part['last_failure']}"
     )
     if part["ok"]:
-        row.lost.append("/health did not report the read-only store")
-    return row
+        row.lost.append("/health did not report the unwritable store")
 
 
 @contextlib.contextmanager
