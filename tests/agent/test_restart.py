@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 
+import pytest
 from agent_testkit import Lab, WorkflowFactory, wait_until
 from test_workflow import open_incident, pool_alert
 
@@ -86,3 +88,42 @@ async def test_died_after_a_step_was_written_but_before_the_next_was_chosen(
     incident = after.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert len(lab.calls) == 1
+
+
+STEPS = ["gather", "diagnose", "investigate", "plan", "execute", "verify", "learn"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+async def test_stopped_after_any_step_finishes_once_with_one_action(
+    lab: Lab, workflows: WorkflowFactory, step: str
+) -> None:
+    """The agent gone right after each step's checkpoint (the moment a kill loses the most): restarted on
+    the same files, the incident finishes once, the action runs once, and its timeline holds the same
+    records as a run that was never stopped, none lost or doubled."""
+    elsewhere = WorkflowFactory(workflows.tmp_path / "unstopped", workflows.urls)
+    whole = await elsewhere.build()
+    unstopped = await open_incident(whole, pool_alert())
+    await whole.runner.wait(unstopped)
+    expected = Counter(e.step for e in whole.store.get(unstopped).timeline)
+    await elsewhere.close_all()
+    lab.calls.clear()
+    lab.healthy = False
+
+    before = await workflows.build(interrupt_after=[step])
+    incident_id = await open_incident(before, pool_alert())
+    await before.runner.wait(incident_id)
+    assert before.store.get(incident_id).step == ("done" if step == "learn" else step)
+    await workflows.close(before)
+
+    after = await workflows.build()
+    resumed = await after.runner.recover()
+    if step != "learn":
+        assert resumed == [incident_id]
+    await after.runner.wait(incident_id)
+    assert await after.runner.recover() == []  # finished: a second restart has nothing to resume
+    incident = after.store.get(incident_id)
+    assert incident.status == "resolved"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert [a.status for a in incident.actions] == ["succeeded"]
+    steps = Counter(e.step for e in incident.timeline if e.step != "resume")
+    assert steps == expected, [e.step for e in incident.timeline]
