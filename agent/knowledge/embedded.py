@@ -265,6 +265,18 @@ class EmbeddedKnowledgeStore:
         with self._lock:
             return list(self._incidents.values())
 
+    def text_vectors(self, texts: list[str]) -> NDArray[np.float32]:
+        """The vectors this store ranks `texts` by (cached), for Weaviate; needs an embedder."""
+        assert self.vectors is not None
+        with self._lock:  # the cache is not thread-safe, and Weaviate calls run on worker threads
+            return self.vectors.vectors(texts)
+
+    def query_vector(self, query: str) -> NDArray[np.float32]:
+        """A query's vector as this store searches by it; needs an embedder."""
+        assert self.vectors is not None
+        with self._lock:
+            return self.vectors.query(query)
+
     def incident_count(self) -> int:
         with self._lock:
             return len(self._incidents)

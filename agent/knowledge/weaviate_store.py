@@ -244,10 +244,9 @@ class WeaviateKnowledgeStore:
 
     def _candidates(self, collection: str, terms: list[str], query: str, k: int, key: str) -> set[str]:
         """The ids Weaviate's hybrid query finds for the tokens and the query's vector."""
-        assert self.record.vectors is not None
         answer = self.client.collections.use(collection).query.hybrid(
             query=" ".join(terms) or None,  # None: the vector alone
-            vector=self.record.vectors.query(query).tolist(),
+            vector=self.record.query_vector(query).tolist(),
             target_vector=VECTOR,
             alpha=SEMANTIC_WEIGHT,
             query_properties=["search_text"],
@@ -322,10 +321,10 @@ class WeaviateKnowledgeStore:
         """Insert or replace `objects`; when hybrid, each with its text's vector from the record's cache."""
         if not objects:
             return
-        if self.record.vectors is None:
+        if not self.hybrid:
             batch = [DataObject(properties=props, uuid=uuid) for uuid, props in objects]
         else:
-            vectors = self.record.vectors.vectors(texts)
+            vectors = self.record.text_vectors(texts)
             batch = [
                 DataObject(properties=props, uuid=uuid, vector={VECTOR: vector.tolist()})
                 for (uuid, props), vector in zip(objects, vectors, strict=True)
