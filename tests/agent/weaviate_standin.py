@@ -8,18 +8,17 @@ It is stricter than a default Weaviate (no auto-schema: an unknown collection, p
 an error, and so is a vector whose length differs from the collection's first) and ranks with Weaviate's
 BM25 formula over whitespace tokens of the searched properties; a hybrid query fuses that BM25 with the
 cosine of the stored vectors as Weaviate's default relative-score fusion does (each scaled to 0..1 over
-its own hits, then weighed by alpha). Every request is kept in `calls` for assertions. It lives next to
-agent_testkit.py so that tests under knowledge/ and diagnosis/ can both import it.
+its own hits, then weighed by alpha; `weaviate_ranking.py`). Every request is kept in `calls` for
+assertions. It lives next to agent_testkit.py so that tests under knowledge/ and diagnosis/ can both
+import it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import struct
 import threading
 import uuid as uuid_lib
-from collections import Counter
 from concurrent import futures
 from datetime import datetime
 from typing import Any
@@ -37,13 +36,13 @@ from weaviate.proto.v1 import (
     search_get_pb2,
     weaviate_pb2_grpc,
 )
+from weaviate_ranking import bm25, hybrid
 
 from lab.runner.ports import free_port
 
 VERSION = "1.28.4"
 TYPES = {"text", "text[]", "number", "int", "boolean", "date"}
 _CLASS = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
-K1, B = 1.2, 0.75
 Vectors = base_pb2.Vectors
 
 
@@ -183,9 +182,7 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor cannot be combined with hybrid")
             call |= self._hybrid_call(request.collection, request.hybrid_search, context)
             searchable = self._searchable(request.collection)
-            hits = _hybrid(call, stored, vectors, {p: searchable[p] for p in call["query_properties"]})[
-                :limit
-            ]
+            hits = hybrid(call, stored, vectors, {p: searchable[p] for p in call["query_properties"]})[:limit]
         elif request.HasField("bm25_search"):
             if request.after:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor cannot be combined with bm25")
@@ -194,7 +191,7 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
             if any(p not in searchable for p in searched):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not all of {searched} are searchable text")
             call |= {"query": request.bm25_search.query, "query_properties": searched}
-            hits = _bm25(request.bm25_search.query, stored, {p: searchable[p] for p in searched})[:limit]
+            hits = bm25(request.bm25_search.query, stored, {p: searchable[p] for p in searched})[:limit]
         else:
             ordered = sorted(u for u in stored if not request.after or u > request.after)
             hits = [(u, 0.0) for u in ordered[:limit]]
@@ -377,69 +374,3 @@ def _value(kind: str, value: Any) -> Any:
     if kind == "boolean":
         return properties_pb2.Value(bool_value=value)
     return properties_pb2.Value(text_value=value)
-
-
-def _tokens(text: str, tokenization: str) -> list[str]:
-    if tokenization == "whitespace":
-        return text.split()
-    if tokenization == "lowercase":
-        return text.lower().split()
-    return re.findall(r"[0-9a-z]+", text.lower())
-
-
-def _bm25(query: str, stored: dict[str, dict[str, Any]], searched: dict[str, str]) -> list[tuple[str, float]]:
-    """Weaviate's BM25 (k1 1.2, b 0.75, idf ln(1 + (N - n + 0.5) / (n + 0.5))), OR over the query's terms.
-
-    One bag of terms per object over the searched properties (Weaviate's BM25F weighs them separately).
-    """
-    docs = {
-        u: [t for name, how in searched.items() for t in _tokens(str(props.get(name) or ""), how)]
-        for u, props in stored.items()
-    }
-    if not docs:
-        return []
-    terms = {t for how in set(searched.values()) for t in _tokens(query, how)}
-    average = sum(len(d) for d in docs.values()) / len(docs) or 1.0
-    scored = []
-    for object_id, tokens in docs.items():
-        counts, score = Counter(tokens), 0.0
-        for term in terms:
-            n = sum(1 for d in docs.values() if term in d)
-            if not counts[term]:
-                continue
-            idf = math.log(1 + (len(docs) - n + 0.5) / (n + 0.5))
-            score += idf * counts[term] * (K1 + 1) / (counts[term] + K1 * (1 - B + B * len(tokens) / average))
-        if score > 0:
-            scored.append((object_id, score))
-    scored.sort(key=lambda s: (-s[1], s[0]))
-    return scored
-
-
-def _hybrid(
-    call: dict[str, Any],
-    stored: dict[str, dict[str, Any]],
-    vectors: dict[str, dict[str, list[float]]],
-    searched: dict[str, str],
-) -> list[tuple[str, float]]:
-    """Relative-score fusion: BM25 and the vectors' cosine each scaled to 0..1 over its hits, then alpha.
-
-    An object without a vector of the target is found by its keywords only, as in Weaviate.
-    """
-    keyword = dict(_bm25(call["query"], stored, searched)) if call["query"] else {}
-    semantic: dict[str, float] = {}
-    query = call["vector"]
-    if query is not None:
-        for object_id, named in vectors.items():
-            vector = named.get(call["target"])
-            if vector is not None:
-                dot = sum(a * b for a, b in zip(query, vector, strict=True))
-                norms = math.sqrt(sum(a * a for a in query)) * math.sqrt(sum(b * b for b in vector))
-                semantic[object_id] = dot / norms if norms else 0.0
-    alpha, fused = call["alpha"], dict.fromkeys([*keyword, *semantic], 0.0)
-    for weight, scores in ((1 - alpha, keyword), (alpha, semantic)):
-        if not scores:
-            continue
-        low, high = min(scores.values()), max(scores.values())
-        for object_id, score in scores.items():
-            fused[object_id] += weight * ((score - low) / (high - low) if high > low else 1.0)
-    return sorted(fused.items(), key=lambda s: (-s[1], s[0]))
