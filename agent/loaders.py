@@ -32,12 +32,9 @@ def load_knowledge(
     try:
         from agent.knowledge.store import open_knowledge_store
 
-        embedder = None
-        if settings.WEAVIATE_URL and settings.EMBEDDING_MODEL:
-            # Weaviate ranks lexically (no vectors are sent yet); the file, its fallback, must answer alike.
-            log.info("knowledge_lexical_only", reason="semantic search is not built for Weaviate yet")
-        else:
-            embedder = load_embedder_safely(settings.EMBEDDING_MODEL, notes)
+        # With WEAVIATE_URL too: Weaviate is then sent the vectors and queried hybrid, and the file, its
+        # fallback, ranks the same way.
+        embedder = load_embedder_safely(settings.EMBEDDING_MODEL, notes)
         record = open_knowledge_store(settings.VECTOR_STORE_PATH, embedder=embedder)
     except Exception as exc:  # diagnosis works without past incidents
         notes.append(f"knowledge store unavailable: {type(exc).__name__}")

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ class _Index:
     the same floats as `BM25Okapi.get_scores`, `cosine` and `blended_score`, at 100k documents too.
     """
 
-    def __init__(self, docs: list[Document], vectors: VectorCache | None) -> None:
+    def __init__(self, docs: list[Document], vectors: VectorCache | None, key: str) -> None:
         self.docs = docs
+        self.keys = np.array([d.metadata[key] for d in docs], dtype=object)
         tokens = [tokenize(d.page_content) for d in docs]
         self.bm25 = BM25Okapi(tokens) if docs else None
         counts = [Counter(t) for t in tokens]
@@ -89,8 +91,12 @@ class _Index:
         self.cache = vectors
         self.matrix = vectors.vectors([d.page_content for d in docs]) if vectors and docs else None
 
-    def rank(self, query: str, k: int) -> list[Hit]:
-        """Best first. Lexically, documents sharing no token are left out; semantically, the unrelated."""
+    def rank(self, query: str, k: int, among: Collection[str] | None = None) -> list[Hit]:
+        """Best first. Lexically, documents sharing no token are left out; semantically, the unrelated.
+
+        `among` (document ids) limits the answer to candidates found elsewhere (Weaviate's hybrid query);
+        their scores are the ones the whole collection gives them, so the order is this store's.
+        """
         q = tokenize(query)
         semantic = self._semantic(query)
         if self.bm25 is None or (not q and semantic is None):
@@ -104,6 +110,8 @@ class _Index:
         else:
             scores = hybrid_score(lexical, self._coverage(q), semantic)
             keep = (sims > 0) | (semantic >= SEMANTIC_MIN_SIMILARITY)
+        if among is not None:
+            keep = keep & np.isin(self.keys, list(among))
         candidates = np.flatnonzero(keep)
         best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
         return [
@@ -201,9 +209,11 @@ class EmbeddedKnowledgeStore:
         log.info("runbooks_synced", **report.counts())
         return report
 
-    def search_runbooks(self, query: str, k: int = 5) -> list[ScoredRunbook]:
+    def search_runbooks(
+        self, query: str, k: int = 5, among: Collection[str] | None = None
+    ) -> list[ScoredRunbook]:
         with self._lock:
-            ranked = self._index("runbooks").rank(query, k)
+            ranked = self._index("runbooks").rank(query, k, among)
         return [
             ScoredRunbook(
                 runbook_id=h.doc.metadata["id"],
@@ -234,9 +244,11 @@ class EmbeddedKnowledgeStore:
             self._indexes.pop("incidents", None)
             self._save()
 
-    def search_incidents(self, query: str, k: int = 5) -> list[ScoredIncident]:
+    def search_incidents(
+        self, query: str, k: int = 5, among: Collection[str] | None = None
+    ) -> list[ScoredIncident]:
         with self._lock:
-            ranked = self._index("incidents").rank(query, k)
+            ranked = self._index("incidents").rank(query, k, among)
             return [
                 ScoredIncident(
                     incident_id=h.doc.metadata["incident_id"],
@@ -253,6 +265,18 @@ class EmbeddedKnowledgeStore:
         with self._lock:
             return list(self._incidents.values())
 
+    def text_vectors(self, texts: list[str]) -> NDArray[np.float32]:
+        """The vectors this store ranks `texts` by (cached), for Weaviate; needs an embedder."""
+        assert self.vectors is not None
+        with self._lock:  # the cache is not thread-safe, and Weaviate calls run on worker threads
+            return self.vectors.vectors(texts)
+
+    def query_vector(self, query: str) -> NDArray[np.float32]:
+        """A query's vector as this store searches by it; needs an embedder."""
+        assert self.vectors is not None
+        with self._lock:
+            return self.vectors.query(query)
+
     def incident_count(self) -> int:
         with self._lock:
             return len(self._incidents)
@@ -265,7 +289,7 @@ class EmbeddedKnowledgeStore:
                 if name == "runbooks"
                 else [incident_document(m) for m in self._incidents.values()]
             )
-            self._indexes[name] = _Index(docs, self.vectors)
+            self._indexes[name] = _Index(docs, self.vectors, "id" if name == "runbooks" else "incident_id")
             if self.vectors is not None:
                 live = [d.page_content for d in self._runbooks.values()]
                 self.vectors.compact(live + [m.symptoms_text for m in self._incidents.values()])

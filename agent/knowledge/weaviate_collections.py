@@ -1,6 +1,7 @@
 """Connecting to Weaviate, the two collections the knowledge store uses, and how records map onto them.
 
-Explicit properties, no vectorizer (vectors would be self-provided; none are sent yet), no stop words: the
+Explicit properties, no vectorizer (with an embedder, the store sends each object's vector itself, as the
+named vector `default`, the one `Configure.Vectors.self_provided()` creates), no stop words: the
 indexed `search_text` is already `tokenize()` output, so Weaviate's BM25 sees the same terms as the embedded
 store (stems, split CamelCase alert names) and the stop-word decision is made once, in text.py.
 Object ids are uuid5 of (collection, runbook or incident id): re-writing an object replaces it.
@@ -27,6 +28,7 @@ from agent.knowledge.text import tokenize
 
 # Reconnect within seconds once Weaviate is back, instead of gRPC's default backoff of up to two minutes.
 CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 5000)]
+VECTOR = "default"  # the self-provided vector's name in both collections
 
 
 def connect_weaviate(url: str, grpc_port: int, api_key: SecretStr, timeout_seconds: float) -> WeaviateClient:
@@ -112,7 +114,7 @@ def ensure_collections(client: WeaviateClient, names: Collections) -> list[str]:
             client.collections.create(
                 name,
                 properties=properties,
-                vector_config=Configure.Vectors.self_provided(),
+                vector_config=Configure.Vectors.self_provided(name=VECTOR),
                 inverted_index_config=Configure.inverted_index(stopwords_preset=StopwordsPreset.NONE),
             )
         except UnexpectedStatusCodeError:

@@ -9,6 +9,12 @@
   rebuilt. Runbooks need no queue: they are re-synced from their files at every start.
 - Same answers as the embedded store: `search_text` holds `tokenize()` output, Weaviate's BM25 picks the
   candidates, and they are ranked by `blended_score` with the token cosine, which is also `similarity`.
+- With an embedder (the record has a vector cache), ranking is hybrid: every object is written with its
+  vector (from the record's cache, so each text is embedded once), Weaviate's hybrid query (the tokens and
+  the query's vector) picks the candidates, and the record ranks those candidates with its own hybrid
+  formula. Weaviate's hybrid score is a fusion that hides the BM25 it computed, so the ranking cannot be
+  rebuilt from its answer; the record holds every document Weaviate has and answers exactly as the file
+  fallback does. Objects written without a vector (before the embedder was installed) get one at start.
 - Bounded calls: each request has the client's timeout, and each store call a hard deadline on a worker
   thread, because the client retries an unavailable gRPC server with sleeps that add up to a minute.
 """
@@ -35,10 +41,11 @@ from weaviate.exceptions import WeaviateBaseError
 from agent.knowledge.embedded import EmbeddedKnowledgeStore, snippet
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, ScoredIncident, ScoredRunbook, SyncReport
-from agent.knowledge.text import blended_score, cosine, tokenize
+from agent.knowledge.text import SEMANTIC_WEIGHT, blended_score, cosine, tokenize
 from agent.knowledge.weaviate_collections import (
     INCIDENT_RETURN,
     RUNBOOK_RETURN,
+    VECTOR,
     Collections,
     ensure_collections,
     incident_from_properties,
@@ -49,7 +56,7 @@ from agent.knowledge.weaviate_collections import (
 
 T = TypeVar("T")
 log = structlog.get_logger("agent.knowledge")
-MIN_CANDIDATES = 50  # BM25 candidates re-ranked by the blend; more than the shipped runbooks
+MIN_CANDIDATES = 50  # BM25 (or hybrid) candidates re-ranked by the blend; more than the shipped runbooks
 BATCH_SIZE = 100
 START_DEADLINE_FACTOR = 4  # start-up makes several requests (schema, two cursors, batches)
 FAILURES = (WeaviateBaseError, grpc.RpcError, httpx.HTTPError, OSError, ValidationError, KeyError)
@@ -83,14 +90,20 @@ class WeaviateKnowledgeStore:
         self._skip_until = 0.0
         self._lock = threading.RLock()
 
+    @property
+    def hybrid(self) -> bool:
+        """Vectors are sent and searched: the record has an embedder."""
+        return self.record.vectors is not None
+
     # ------------------------------------------------------------------ start-up and shutdown
     def start(self, runbooks: list[Runbook]) -> SyncReport:
-        """Create missing collections, re-index incidents Weaviate lacks, sync runbooks; raise if unusable."""
+        """Create missing collections, re-index incidents Weaviate lacks (or holds without a vector, when
+        hybrid), sync runbooks; raise if unusable."""
         self.record.sync_runbooks(runbooks)
 
         def prepare() -> SyncReport:
             created = ensure_collections(self.client, self.names)
-            have = {str(o.uuid) for o in self._incidents().iterator(return_properties=[])}
+            have = {str(o.uuid) for o in self._iterate(self._incidents(), []) if self._complete(o)}
             missing = [m for m in self.record.incidents() if self._incident_id(m) not in have]
             with self._lock:
                 self._pending.update(m.incident_id for m in missing)
@@ -121,10 +134,13 @@ class WeaviateKnowledgeStore:
 
     def search_runbooks(self, query: str, k: int = 5) -> list[ScoredRunbook]:
         terms = tokenize(query)
-        if not terms:
+        if not self._searchable(terms, query):
             return []
 
         def search() -> list[ScoredRunbook]:
+            if self.hybrid:
+                found = self._candidates(self.names.runbooks, terms, query, k, "runbook_id")
+                return self.record.search_runbooks(query, k, among=found)
             return [
                 ScoredRunbook(
                     runbook_id=props["runbook_id"],
@@ -153,11 +169,14 @@ class WeaviateKnowledgeStore:
 
     def search_incidents(self, query: str, k: int = 5) -> list[ScoredIncident]:
         terms = tokenize(query)
-        if not terms:
+        if not self._searchable(terms, query):
             return []
 
         def search() -> list[ScoredIncident]:
             self._flush()  # an incident Weaviate lacks would be missing from its answer
+            if self.hybrid:
+                found = self._candidates(self.names.incidents, terms, query, k, "incident_id")
+                return self.record.search_incidents(query, k, among=found)
             return [
                 ScoredIncident(
                     incident_id=props["incident_id"],
@@ -219,12 +238,43 @@ class WeaviateKnowledgeStore:
         ranked.sort(key=lambda r: r[1], reverse=True)
         return ranked[:k]
 
+    def _searchable(self, terms: list[str], query: str) -> bool:
+        """A query of stop words alone still has a meaning to search by, when hybrid (as in the record)."""
+        return bool(terms) or (self.hybrid and bool(query.strip()))
+
+    def _candidates(self, collection: str, terms: list[str], query: str, k: int, key: str) -> set[str]:
+        """The ids Weaviate's hybrid query finds for the tokens and the query's vector."""
+        answer = self.client.collections.use(collection).query.hybrid(
+            query=" ".join(terms) or None,  # None: the vector alone
+            vector=self.record.query_vector(query).tolist(),
+            target_vector=VECTOR,
+            alpha=SEMANTIC_WEIGHT,
+            query_properties=["search_text"],
+            limit=max(MIN_CANDIDATES, 5 * k),
+            return_properties=[key],
+        )
+        return {str(o.properties[key]) for o in answer.objects}
+
+    def _iterate(self, collection: Any, properties: list[str]) -> Iterable[Any]:
+        """Every object, with its vector when hybrid (to find the ones written without one)."""
+        return collection.iterator(
+            return_properties=properties, include_vector=[VECTOR] if self.hybrid else False
+        )
+
+    def _complete(self, obj: Any) -> bool:
+        """Indexed as this store indexes: with a vector when hybrid."""
+        return not self.hybrid or bool(obj.vector.get(VECTOR))
+
     def _sync_index(self, runbooks: list[Runbook]) -> SyncReport:
-        """Add and replace runbooks by content hash, delete the ones whose file is gone."""
+        """Add and replace runbooks by content hash (and when hybrid, the ones held without a vector),
+        delete the ones whose file is gone."""
         collection = self.client.collections.use(self.names.runbooks)
         indexed = {
-            str(o.properties["runbook_id"]): (o.uuid, o.properties.get("content_hash"))
-            for o in collection.iterator(return_properties=["runbook_id", "content_hash"])
+            str(o.properties["runbook_id"]): (
+                o.uuid,
+                o.properties.get("content_hash") if self._complete(o) else None,
+            )
+            for o in self._iterate(collection, ["runbook_id", "content_hash"])
         }
         wanted = {rb.id: rb for rb in runbooks}
         report = SyncReport(removed=sorted(set(indexed) - set(wanted)))
@@ -236,10 +286,8 @@ class WeaviateKnowledgeStore:
                 continue
             (report.updated if current is not None else report.added).append(runbook_id)
             changed.append(rb)
-        self._upsert(
-            collection.data,
-            ((object_id(self.names.runbooks, rb.id), runbook_properties(rb)) for rb in changed),
-        )
+        written = [(object_id(self.names.runbooks, rb.id), runbook_properties(rb)) for rb in changed]
+        self._upsert(collection.data, written, [props["text"] for _, props in written])
         for runbook_id in report.removed:
             collection.data.delete_by_id(indexed[runbook_id][0])
         log.info("runbooks_synced", store="weaviate", **report.counts())
@@ -261,14 +309,26 @@ class WeaviateKnowledgeStore:
         data = self._incidents().data
         for start in range(0, len(memories), BATCH_SIZE):
             batch = memories[start : start + BATCH_SIZE]
-            self._upsert(data, ((self._incident_id(m), incident_properties(m)) for m in batch))
+            self._upsert(
+                data,
+                [(self._incident_id(m), incident_properties(m)) for m in batch],
+                [m.symptoms_text for m in batch],
+            )
             with self._lock:
                 self._pending.difference_update(m.incident_id for m in batch)
 
-    def _upsert(self, data: Any, objects: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        batch = [DataObject(properties=props, uuid=uuid) for uuid, props in objects]
-        if not batch:
+    def _upsert(self, data: Any, objects: list[tuple[str, dict[str, Any]]], texts: list[str]) -> None:
+        """Insert or replace `objects`; when hybrid, each with its text's vector from the record's cache."""
+        if not objects:
             return
+        if not self.hybrid:
+            batch = [DataObject(properties=props, uuid=uuid) for uuid, props in objects]
+        else:
+            vectors = self.record.text_vectors(texts)
+            batch = [
+                DataObject(properties=props, uuid=uuid, vector={VECTOR: vector.tolist()})
+                for (uuid, props), vector in zip(objects, vectors, strict=True)
+            ]
         result = data.insert_many(batch)
         if result.has_errors:
             first = next(iter(result.errors.values()))

@@ -88,12 +88,13 @@ def weaviate_server() -> Iterator[WeaviateStandIn]:
 
 @pytest.fixture
 def weaviate_store(weaviate_server: WeaviateStandIn) -> Iterator[Callable[..., WeaviateKnowledgeStore]]:
-    """Opens Weaviate stores on the stand-in over an embedded record at `path`; all closed at the end."""
+    """Opens Weaviate stores on the stand-in over an embedded record at `path` (hybrid when given an
+    `embedder`); all closed at the end."""
     opened: list[WeaviateKnowledgeStore] = []
 
-    def open_store(path: Path, **options: Any) -> WeaviateKnowledgeStore:
+    def open_store(path: Path, embedder: Any = None, **options: Any) -> WeaviateKnowledgeStore:
         client = connect_weaviate(weaviate_server.url, weaviate_server.grpc_port, SecretStr(""), 2.0)
-        store = WeaviateKnowledgeStore(client, EmbeddedKnowledgeStore(path), **options)
+        store = WeaviateKnowledgeStore(client, EmbeddedKnowledgeStore(path, embedder=embedder), **options)
         opened.append(store)
         return store
 

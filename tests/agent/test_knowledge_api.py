@@ -144,3 +144,25 @@ def test_the_agent_searches_by_meaning_with_the_embedder(
         query = {"q": "the storage volume ran out of room", "k": 1}
         (best,) = client.get("/agent/knowledge/search", params=query).json()["runbooks"]
         assert best["runbook_id"] == "disk-full" and best["semantic_similarity"] > 0.4
+
+
+def test_with_weaviate_the_agent_loads_the_model_and_searches_weaviate_by_meaning(
+    tmp_path: Path, lab_urls: LabUrls, weaviate_server: WeaviateStandIn, minilm: SentenceTransformerEmbedder
+) -> None:
+    settings = agent_settings(
+        tmp_path,
+        lab_urls,
+        WEAVIATE_URL=weaviate_server.url,
+        WEAVIATE_GRPC_PORT=weaviate_server.grpc_port,
+        EMBEDDING_MODEL="auto",  # the packaged model `minilm` needs: loaded again here, a few seconds
+    )
+    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    with TestClient(app) as client:
+        status = client.get("/agent/status").json()
+        assert status["knowledge_backend"] == "weaviate" and status["notes"] == []
+        query = {"q": "the storage volume ran out of room", "k": 1}
+        (best,) = client.get("/agent/knowledge/search", params=query).json()["runbooks"]
+        assert best["runbook_id"] == "disk-full" and best["semantic_similarity"] > 0.4
+        hybrid = [c for c in weaviate_server.calls_of("search") if "alpha" in c]
+        assert {c["collection"] for c in hybrid} == {"SreRunbook", "SreIncident"}
+        assert all(c["vectors"] == {"default": 384} for c in weaviate_server.calls_of("batch"))

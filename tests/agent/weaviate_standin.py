@@ -4,19 +4,21 @@ Weaviate cannot run here (its embedded mode downloads a binary), so this serves 
 client calls (meta, readiness, schema, object delete) from FastAPI under uvicorn, and the
 `weaviate.v1.Weaviate` gRPC service (Search, BatchObjects) from a real `grpc.server` built on the
 protobuf modules that ship inside weaviate-client (`weaviate.proto.v1`, the version the client picked).
-It is stricter than a default Weaviate (no auto-schema: an unknown collection or property is an error)
-and ranks with Weaviate's BM25 formula over whitespace tokens of the searched properties. Every request
-is kept in `calls` for assertions. It lives next to agent_testkit.py so that tests under knowledge/ and
-diagnosis/ can both import it.
+It is stricter than a default Weaviate (no auto-schema: an unknown collection, property or named vector is
+an error, and so is a vector whose length differs from the collection's first) and ranks with Weaviate's
+BM25 formula over whitespace tokens of the searched properties; a hybrid query fuses that BM25 with the
+cosine of the stored vectors as Weaviate's default relative-score fusion does (each scaled to 0..1 over
+its own hits, then weighed by alpha; `weaviate_ranking.py`). Every request is kept in `calls` for
+assertions. It lives next to agent_testkit.py so that tests under knowledge/ and diagnosis/ can both
+import it.
 """
 
 from __future__ import annotations
 
-import math
 import re
+import struct
 import threading
 import uuid as uuid_lib
-from collections import Counter
 from concurrent import futures
 from datetime import datetime
 from typing import Any
@@ -26,14 +28,22 @@ from agent_testkit import ServedApp
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
-from weaviate.proto.v1 import batch_pb2, properties_pb2, search_get_pb2, weaviate_pb2_grpc
+from weaviate.proto.v1 import (
+    base_pb2,
+    base_search_pb2,
+    batch_pb2,
+    properties_pb2,
+    search_get_pb2,
+    weaviate_pb2_grpc,
+)
+from weaviate_ranking import bm25, hybrid
 
 from lab.runner.ports import free_port
 
 VERSION = "1.28.4"
 TYPES = {"text", "text[]", "number", "int", "boolean", "date"}
 _CLASS = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
-K1, B = 1.2, 0.75
+Vectors = base_pb2.Vectors
 
 
 class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
@@ -41,6 +51,7 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
         self.api_key = api_key
         self.schemas: dict[str, dict[str, Any]] = {}
         self.objects: dict[str, dict[str, dict[str, Any]]] = {}
+        self.vectors: dict[str, dict[str, dict[str, list[float]]]] = {}  # collection → uuid → name → vector
         self.calls: list[dict[str, Any]] = []
         self.rest_port, self.grpc_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.rest_port}"
@@ -105,12 +116,14 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
             with self._lock:
                 self.schemas[body["class"]] = body
                 self.objects[body["class"]] = {}
+                self.vectors[body["class"]] = {}
             return JSONResponse(body)
 
         @app.delete("/v1/objects/{name}/{object_id}")
         def delete_object(name: str, object_id: str) -> Response:
             with self._lock:
                 gone = self.objects.get(name, {}).pop(object_id, None)
+                self.vectors.get(name, {}).pop(object_id, None)
             return Response(status_code=204 if gone is not None else 404)
 
         return app
@@ -144,19 +157,33 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
     def Search(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._authorised(context)
         types = self._types(request.collection, context)
-        if any(request.HasField(f) for f in ("filters", "hybrid_search", "near_vector", "near_text")):
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, "only bm25 and cursor reads are served here")
+        if any(request.HasField(f) for f in ("filters", "near_vector", "near_text")):
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "only bm25, hybrid and cursor reads are served here")
         everything = not request.HasField("properties") or request.properties.return_all_nonref_properties
         wanted = list(types) if everything else list(request.properties.non_ref_properties)
-        unknown = [p for p in [*wanted, *request.bm25_search.properties] if p not in types]
+        searched_props = [*request.bm25_search.properties, *request.hybrid_search.properties]
+        unknown = [p for p in [*wanted, *searched_props] if p not in types]
         if unknown:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no such properties: {unknown}")
         limit = request.limit or 10  # 0: unset, the server default
         call = dict(kind="search", collection=request.collection, limit=limit, properties=sorted(wanted))
         call["metadata"] = sorted(k for k, v in MessageToDict(request.metadata).items() if v is True)
+        returned_vectors = list(request.metadata.vectors)
+        if returned_vectors:
+            call["vectors"] = returned_vectors
+        unknown_vectors = set(returned_vectors) - set(self.schemas[request.collection]["vectorConfig"])
+        if unknown_vectors:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no such vectors: {sorted(unknown_vectors)}")
         with self._lock:
             stored = dict(self.objects[request.collection])
-        if request.HasField("bm25_search"):
+            vectors = dict(self.vectors[request.collection])
+        if request.HasField("hybrid_search"):
+            if request.after:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor cannot be combined with hybrid")
+            call |= self._hybrid_call(request.collection, request.hybrid_search, context)
+            searchable = self._searchable(request.collection)
+            hits = hybrid(call, stored, vectors, {p: searchable[p] for p in call["query_properties"]})[:limit]
+        elif request.HasField("bm25_search"):
             if request.after:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a cursor cannot be combined with bm25")
             searchable = self._searchable(request.collection)
@@ -164,17 +191,59 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
             if any(p not in searchable for p in searched):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not all of {searched} are searchable text")
             call |= {"query": request.bm25_search.query, "query_properties": searched}
-            hits = _bm25(request.bm25_search.query, stored, {p: searchable[p] for p in searched})[:limit]
+            hits = bm25(request.bm25_search.query, stored, {p: searchable[p] for p in searched})[:limit]
         else:
             ordered = sorted(u for u in stored if not request.after or u > request.after)
             hits = [(u, 0.0) for u in ordered[:limit]]
         self.calls.append(call)
-        scores = request.metadata.score and request.HasField("bm25_search")  # only when asked for
+        scores = request.metadata.score and call.get("query") is not None  # only when asked for
         results = [
-            self._result(request.collection, u, stored[u], wanted, types, score if scores else None)
+            self._result(
+                request.collection,
+                u,
+                stored[u],
+                wanted,
+                types,
+                score if scores else None,
+                {name: v for name, v in vectors.get(u, {}).items() if name in returned_vectors},
+            )
             for u, score in hits
         ]
         return search_get_pb2.SearchReply(took=0.001, results=results)
+
+    def _hybrid_call(self, collection: str, hybrid: Any, context: grpc.ServicerContext) -> dict[str, Any]:
+        """What a hybrid request asks for, checked as Weaviate would: one target, a vector of its length."""
+        searchable = self._searchable(collection)
+        searched = list(hybrid.properties) or list(searchable)
+        if any(p not in searchable for p in searched):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not all of {searched} are searchable text")
+        targets = list(hybrid.targets.target_vectors) or list(hybrid.target_vectors)
+        named = list(self.schemas[collection]["vectorConfig"])
+        if not targets and len(named) == 1:
+            targets = named
+        if len(targets) != 1 or targets[0] not in named:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"target vector {targets} is not one of {named}")
+        if hybrid.HasField("near_vector") or hybrid.HasField("near_text") or len(hybrid.vectors):
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "only a plain vector_bytes vector is served here")
+        vector = _floats(hybrid.vector_bytes) if hybrid.vector_bytes else None
+        dimension = self._dimension(collection, targets[0])
+        if vector is not None and dimension is not None and len(vector) != dimension:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"vector length {len(vector)} != {dimension}")
+        return {
+            "query": hybrid.query or None,  # proto3: an unset query is ""
+            "query_properties": searched,
+            "alpha": round(hybrid.alpha, 4),
+            "fusion": base_search_pb2.Hybrid.FusionType.Name(hybrid.fusion_type),
+            "target": targets[0],
+            "vector": vector,
+        }
+
+    def _dimension(self, collection: str, name: str) -> int | None:
+        """The length of the collection's vectors of `name`: the first one written fixes it."""
+        for named in self.vectors[collection].values():
+            if name in named:
+                return len(named[name])
+        return None
 
     def _searchable(self, collection: str) -> dict[str, str]:
         """Searchable text properties and their tokenization (Weaviate's default is `word`)."""
@@ -192,10 +261,15 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
         wanted: list[str],
         types: dict[str, str],
         score: float | None,
+        vectors: dict[str, list[float]],
     ) -> Any:
         meta = search_get_pb2.MetadataResult(id=object_id, id_as_bytes=uuid_lib.UUID(object_id).bytes)
         if score is not None:
             meta.score, meta.score_present = score, True
+        for name, vector in vectors.items():
+            meta.vectors.append(
+                Vectors(name=name, vector_bytes=_pack(vector), type=Vectors.VECTOR_TYPE_SINGLE_FP32)
+            )
         fields = {name: _value(types[name], props.get(name)) for name in wanted}
         return search_get_pb2.SearchResult(
             metadata=meta,
@@ -210,13 +284,21 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
         for index, obj in enumerate(request.objects):
             try:
                 props = self._properties(obj)
+                vectors = self._object_vectors(obj)
             except ValueError as exc:
                 errors.append(batch_pb2.BatchObjectsReply.BatchError(index=index, error=str(exc)))
                 continue
-            with self._lock:
-                self.objects[obj.collection][str(uuid_lib.UUID(obj.uuid))] = props  # an upsert, as Weaviate
+            with self._lock:  # an upsert, as Weaviate: the whole object is replaced, vectors too
+                self.objects[obj.collection][str(uuid_lib.UUID(obj.uuid))] = props
+                self.vectors[obj.collection][str(uuid_lib.UUID(obj.uuid))] = vectors
             self.calls.append(
-                {"kind": "batch", "collection": obj.collection, "uuid": obj.uuid, "properties": props}
+                {
+                    "kind": "batch",
+                    "collection": obj.collection,
+                    "uuid": obj.uuid,
+                    "properties": props,
+                    "vectors": {name: len(v) for name, v in vectors.items()},
+                }
             )
         return batch_pb2.BatchObjectsReply(took=0.001, errors=errors)
 
@@ -235,6 +317,32 @@ class WeaviateStandIn(weaviate_pb2_grpc.WeaviateServicer):
             if not _fits(kind, value):
                 raise ValueError(f"invalid {kind} property {name!r}: {value!r}")
         return given
+
+    def _object_vectors(self, obj: Any) -> dict[str, list[float]]:
+        """Named single vectors as float32 bytes; an unnamed one is refused (both collections name theirs)."""
+        if obj.vector_bytes or len(obj.vector):
+            raise ValueError("an unnamed vector for a collection with named vectors")
+        named = self.schemas[obj.collection]["vectorConfig"]
+        vectors = {}
+        for given in obj.vectors:
+            if given.name not in named:
+                raise ValueError(f"no vector named {given.name!r} in class {obj.collection!r}")
+            if given.type not in (Vectors.VECTOR_TYPE_UNSPECIFIED, Vectors.VECTOR_TYPE_SINGLE_FP32):
+                raise ValueError(f"vector {given.name!r}: only single float32 vectors are served here")
+            vector = _floats(given.vector_bytes)
+            dimension = self._dimension(obj.collection, given.name)
+            if not vector or (dimension is not None and len(vector) != dimension):
+                raise ValueError(f"vector {given.name!r}: length {len(vector)}, the collection's {dimension}")
+            vectors[given.name] = vector
+        return vectors
+
+
+def _floats(data: bytes) -> list[float]:
+    return list(struct.unpack(f"<{len(data) // 4}f", data))
+
+
+def _pack(vector: list[float]) -> bytes:
+    return struct.pack(f"<{len(vector)}f", *vector)
 
 
 def _fits(kind: str, value: Any) -> bool:
@@ -266,39 +374,3 @@ def _value(kind: str, value: Any) -> Any:
     if kind == "boolean":
         return properties_pb2.Value(bool_value=value)
     return properties_pb2.Value(text_value=value)
-
-
-def _tokens(text: str, tokenization: str) -> list[str]:
-    if tokenization == "whitespace":
-        return text.split()
-    if tokenization == "lowercase":
-        return text.lower().split()
-    return re.findall(r"[0-9a-z]+", text.lower())
-
-
-def _bm25(query: str, stored: dict[str, dict[str, Any]], searched: dict[str, str]) -> list[tuple[str, float]]:
-    """Weaviate's BM25 (k1 1.2, b 0.75, idf ln(1 + (N - n + 0.5) / (n + 0.5))), OR over the query's terms.
-
-    One bag of terms per object over the searched properties (Weaviate's BM25F weighs them separately).
-    """
-    docs = {
-        u: [t for name, how in searched.items() for t in _tokens(str(props.get(name) or ""), how)]
-        for u, props in stored.items()
-    }
-    if not docs:
-        return []
-    terms = {t for how in set(searched.values()) for t in _tokens(query, how)}
-    average = sum(len(d) for d in docs.values()) / len(docs) or 1.0
-    scored = []
-    for object_id, tokens in docs.items():
-        counts, score = Counter(tokens), 0.0
-        for term in terms:
-            n = sum(1 for d in docs.values() if term in d)
-            if not counts[term]:
-                continue
-            idf = math.log(1 + (len(docs) - n + 0.5) / (n + 0.5))
-            score += idf * counts[term] * (K1 + 1) / (counts[term] + K1 * (1 - B + B * len(tokens) / average))
-        if score > 0:
-            scored.append((object_id, score))
-    scored.sort(key=lambda s: (-s[1], s[0]))
-    return scored
