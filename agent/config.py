@@ -18,14 +18,13 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = 9001
 
-    TARGET_API_BASE_URL: str = "http://127.0.0.1:8000"
-    ACTION_SERVER_URL: str = "http://127.0.0.1:9000"
-    ACTION_TOKEN: SecretStr = SecretStr("")
     PROMETHEUS_URL: str = "http://127.0.0.1:9090"
     ALERTMANAGER_URL: str = ""
     GRAFANA_URL: str = ""
     GRAFANA_TOKEN: SecretStr = SecretStr("")
-    GRAFANA_DASHBOARD_UID: str = "sre-target"
+    GRAFANA_DASHBOARD_UID: str = Field(
+        default="", description="dashboard the annotations are attached to; empty: organisation-wide"
+    )
     WEAVIATE_URL: str = Field(default="", description="http(s) REST URL; empty = the embedded store only")
     WEAVIATE_GRPC_PORT: int = Field(default=50051, ge=1, le=65535)
     WEAVIATE_API_KEY: SecretStr = SecretStr("")
@@ -60,6 +59,20 @@ class Settings(BaseSettings):
         "installed, a path = a local sentence-transformers model, empty = lexical only",
     )
     VECTOR_STORE_PATH: Path = Path("data/agent/knowledge.json")
+    SERVICES_PATH: Path = Field(
+        default=Path("services"), description="the service catalog: one `<service>.yml` per service"
+    )
+    SIGNAL_PACKS_PATH: Path = Field(
+        default=Path("signals"), description="signal packs beside the built-in ones (`<pack>.yml`)"
+    )
+    SERVICES_CHECK_SECONDS: float = Field(
+        default=5.0, gt=0, description="how often the service catalog folder is looked at for changes"
+    )
+    UNOWNED_ALERTS: Literal["record", "escalate"] = Field(
+        default="record",
+        description="alerts no catalog service owns: recorded (metric, /agent/status) and, with escalate, "
+        "also an escalated incident without a service; never acted on",
+    )
     RUNBOOKS_PATH: Path = Path("runbooks")
     RUNBOOKS_CHECK_SECONDS: float = Field(
         default=5.0,
@@ -94,6 +107,9 @@ class Settings(BaseSettings):
     ACTION_COOLDOWN_SECONDS: float = 120.0
     MIN_CONFIDENCE: float = 0.5
     MAX_ATTEMPTS: int = 3
+    MAX_PLAN_WAITS: int = Field(
+        default=20, ge=0, description="times a plan waits for a cooldown or another fix before escalating"
+    )
     OBSERVE_WINDOW_SECONDS: float = Field(
         default=120.0,
         ge=0,
@@ -117,7 +133,9 @@ class Settings(BaseSettings):
     VERIFY_POLL_SECONDS: float = 5.0
 
     HTTP_TIMEOUT_SECONDS: float = 5.0
-    ACTION_TIMEOUT_SECONDS: float = 120.0
+    ACTION_TIMEOUT_SECONDS: float = Field(
+        default=120.0, gt=0, description="an action call's timeout unless its backend in the catalog sets one"
+    )
     INTAKE_QUEUE_SIZE: int = 100
     MAX_REQUEST_BODY_BYTES: int = Field(
         default=4 * 2**20, gt=0, description="larger request bodies are answered 413 before being read"

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import structlog
 
 from agent.config import Settings
-from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
 from agent.workflow.deps import Reasoning, default_reasoning
 
 log = structlog.get_logger("agent")

@@ -1,4 +1,4 @@
-"""Everything the app's lifespan builds, in one place the routes reach through `Depends`."""
+"""Everything `agent.composition.build_runtime` builds, in one place the routes reach through `Depends`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from agent.clients.actions import ActionClient
-from agent.clients.prometheus import PrometheusClient
-from agent.clients.target import TargetClient
+from agent.catalog.catalog import ServiceCatalog
 from agent.config import Settings
 from agent.guardrails.breaker import CircuitBreakers
 from agent.guardrails.kill_switch import KillSwitch
@@ -18,7 +16,10 @@ from agent.incidents.store import IncidentStore
 from agent.intake.correlation import Correlator
 from agent.intake.monitor import MonitorLoop
 from agent.intake.queue import IntakeQueue
+from agent.knowledge.library import RunbookLibrary
+from agent.learning.proposed import ProposedAmendments
 from agent.telemetry.metrics import AgentMetrics
+from agent.workflow.deps import WorkflowDeps
 from agent.workflow.runner import IncidentRunner
 
 
@@ -28,25 +29,55 @@ class AgentRuntime:
     registry: CollectorRegistry
     metrics: AgentMetrics
     store: IncidentStore
-    target: TargetClient
-    prometheus: PrometheusClient
-    actions: ActionClient
+    catalog: ServiceCatalog
+    deps: WorkflowDeps
     kill_switch: KillSwitch
     breakers: CircuitBreakers
     runner: IncidentRunner
     correlator: Correlator
     queue: IntakeQueue
-    runbooks: Callable[[], list[Any]] = list  # the current runbooks (the library's, or a fixed list)
-    library: Any | None = None  # agent.knowledge.library.RunbookLibrary, when runbooks come from files
-    amendments: Any | None = None  # agent.learning.proposed.ProposedAmendments; None = disabled
-    reasoning: Any | None = None  # agent.workflow.deps.Reasoning
+    library: RunbookLibrary | None = None  # None when runbooks were given fixed
+    amendments: ProposedAmendments | None = None  # None = disabled
     monitor: MonitorLoop | None = None
-    knowledge: Any | None = None
-    llm_enabled: bool = False
-    llm: Any | None = None  # the LLM diagnoser as the workflow calls it (watched for /health)
     annotations: Any | None = None
+    saver: Any | None = None  # the graph's checkpointer
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def runbooks(self) -> Callable[[], list[Any]]:
+        return self.deps.runbooks
+
+    @property
+    def reasoning(self) -> Any:
+        return self.deps.reasoning
+
+    @property
+    def knowledge(self) -> Any | None:
+        return self.deps.knowledge
+
+    @property
+    def prometheus(self) -> Any:
+        return self.deps.prometheus
+
+    @property
+    def llm(self) -> Any | None:
+        return self.deps.reasoning.llm
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.deps.reasoning.llm is not None
+
     def all_notes(self) -> list[str]:
-        """Start-up notes and the runbook library's current ones (a runbook file that does not parse)."""
-        return [*self.notes, *(self.library.notes if self.library is not None else [])]
+        """Start-up notes and the runbook library's and catalog's current ones."""
+        library = self.library.notes if self.library is not None else []
+        return [*self.notes, *self.catalog.notes, *library]
+
+    def refresh_follow_ups(self) -> None:
+        """`sre_agent_follow_ups_open` from the incident history (at start-up and when one is closed)."""
+        counts: dict[tuple[str, str], int] = {}
+        for service, diagnosis in self.store.open_follow_ups():
+            counts[(service, diagnosis)] = counts.get((service, diagnosis), 0) + 1
+        gauge = self.metrics.follow_ups_open
+        gauge.clear()
+        for (service, diagnosis), count in counts.items():
+            gauge.labels(service=service, diagnosis=diagnosis).set(count)

@@ -77,6 +77,11 @@ class Lab:
     on_action: Callable[[str], None] | None = None  # called as an action runs (to break things mid-incident)
     audit_status: str = "succeeded"  # what the audit says each call ended with
     extra_logs: list[str] = field(default_factory=list)  # error lines the target logs while broken
+    # What the stand-in Prometheus answers to a query containing each key (the first that matches); any
+    # other query has no data, as a series the exporter does not expose.
+    prometheus_values: dict[str, float] = field(
+        default_factory=lambda: {"target_up": 1.0, "requests": 10.0}
+    )
 
     def _unavailable(self, part: str) -> JSONResponse | None:
         return JSONResponse({"error": f"{part} unavailable"}, status_code=503) if part in self.down else None
@@ -258,8 +263,14 @@ class Lab:
                 firing = {"alertname": "TargetDbPoolExhausted", "alertstate": "firing"}
                 still = self.alert_outlives_fix or not self.healthy
                 result = [{"metric": firing, "value": [time.time(), "1"]}] if still else []
+            elif any(op in query for op in (" < ", " <= ", " == ", " > ", " >= ")):
+                # a runbook's verification condition: it holds once the service is healthy again
+                result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []
             else:
-                result = [{"metric": {}, "value": [time.time(), "10"]}]
+                value = next((v for key, v in self.prometheus_values.items() if key in query), None)
+                if "target" in self.down and "target_up" in query:
+                    value = 0.0  # the exporter cannot read the target either
+                result = [] if value is None else [{"metric": {}, "value": [time.time(), str(value)]}]
             return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
         return app

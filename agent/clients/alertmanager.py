@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from agent.clients.http import get_json
@@ -13,10 +15,17 @@ class AlertmanagerClient:
         self._client = client
         self._base = base_url.rstrip("/")
 
-    async def active_alerts(self, matchers: dict[str, str]) -> list[Alert]:
-        """Active alerts matching the group's labels; an empty list when Alertmanager cannot be read."""
+    async def active_alerts(self, labels: dict[str, str]) -> list[Alert]:
+        """Active alerts with these label values (a group's labels)."""
+        return await self.active_alerts_matching([f"{n}={json.dumps(v)}" for n, v in sorted(labels.items())])
+
+    async def active_alerts_matching(self, matchers: list[str]) -> list[Alert]:
+        """Active alerts matching all these matchers; an empty list when Alertmanager cannot be read or
+        no matcher is given (never every active alert)."""
+        if not matchers:
+            return []
         params = [("active", "true"), ("silenced", "false"), ("inhibited", "false")]
-        params += [("filter", f'{name}="{value}"') for name, value in sorted(matchers.items())]
+        params += [("filter", matcher) for matcher in matchers]
         response = await get_json(self._client, f"{self._base}/api/v2/alerts", params=params)
         if response.error or not isinstance(response.body, list):
             return []

@@ -15,14 +15,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.diagnosis.models import UNKNOWN, Diagnosis, Symptoms
-from agent.diagnosis.signals import SignalView, describe
+from agent.diagnosis.signals import SignalView
 from agent.diagnosis.symptoms_text import (
     SAME_PATTERN_MIN_OVERLAP,
     SAME_PATTERN_MIN_SIMILARITY,
     same_pattern,
     symptoms_query,
 )
+from agent.domain.diagnosis import UNKNOWN, Diagnosis
+from agent.domain.signals import Symptoms
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import ScoredIncident
 
@@ -70,12 +71,12 @@ def score_runbooks(symptoms: Symptoms, runbooks: Sequence[Runbook]) -> list[Runb
             obs = view.observe(sig.signal, sig.op, sig.value)
             if obs.matched:
                 s.evidence_score += sig.weight
-                s.evidence.append(describe(sig.description, sig.signal, sig.op, sig.value, obs.observed))
+                s.evidence.append(view.describe(sig.description, sig.signal, sig.op, sig.value))
         for sig in rb.counter_signals:
             obs = view.observe(sig.signal, sig.op, sig.value)
             if obs.matched:
                 s.against_score += sig.weight
-                s.against.append(describe(sig.description, sig.signal, sig.op, sig.value, obs.observed))
+                s.against.append(view.describe(sig.description, sig.signal, sig.op, sig.value))
         s.alerts = sorted(firing & set(rb.alerts))
         s.alert_score = ALERT_WEIGHT * min(len(s.alerts), ALERT_CAP)
         scores.append(s)

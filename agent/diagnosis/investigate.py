@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from agent.diagnosis.deterministic import STRENGTH_SCALE, RunbookScore, score_runbooks
-from agent.diagnosis.models import UNKNOWN, Diagnosis, SignalValue, Symptoms
-from agent.diagnosis.signals import SignalView, fmt
+from agent.diagnosis.signals import SignalView
+from agent.domain.diagnosis import UNKNOWN, Diagnosis
+from agent.domain.signals import SignalValue, Symptoms
 from agent.knowledge.runbooks import Runbook
 
 RIVALS = 3
@@ -65,8 +66,8 @@ def run_checks(view: SignalView, runbook: Runbook) -> list[CheckResult]:
         agrees = obs.matched == check.expect
         verdict = "as expected" if agrees else f"contradicts {runbook.id}"
         detail = (
-            f"{runbook.id}: {answer} ({check.signal} {fmt(check.signal, obs.observed)}, {check.op} "
-            f"{fmt(check.signal, check.value)}): {verdict}"
+            f"{runbook.id}: {answer} ({check.signal} {view.show(check.signal, obs.observed)}, {check.op} "
+            f"{view.show(check.signal, check.value)}): {verdict}"
         )
         if not agrees and check.why:
             detail += f"; {check.why}"

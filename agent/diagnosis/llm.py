@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from agent.diagnosis.models import UNKNOWN, Diagnosis, Symptoms
+from agent.domain.diagnosis import UNKNOWN, Diagnosis
+from agent.domain.signals import Symptoms
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import ScoredIncident
 
@@ -33,7 +34,7 @@ MAX_ANNOTATION = 300
 MAX_RUNBOOKS = 9
 MAX_PAST = 3
 
-SYSTEM_PROMPT = """You are an SRE diagnosing an incident on the service "target".
+SYSTEM_PROMPT = """You are an SRE diagnosing an incident on one service (named below).
 Choose the single runbook id that best explains the symptoms, or "unknown" if none does.
 Rules:
 - diagnosis_id MUST be one of the runbook ids listed, or "unknown".
@@ -150,6 +151,7 @@ def build_messages(
         f"Runbooks (choose diagnosis_id from: {', '.join(rb.id for rb in runbooks)}, or unknown):\n"
         f"{json.dumps(catalog, separators=(',', ':'))}\n"
         f"Remediation actions available: {', '.join(catalog_actions)}\n"
+        f"Service: {json.dumps(symptoms.service)}\n"
         f"Measured values (trusted, from metrics): {json.dumps(values, separators=(',', ':'), default=str)}\n"
     )
     # The runbooks are the choices: they keep up to 3/4 of the room (the catalog is ~6,600 characters).

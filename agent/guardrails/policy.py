@@ -1,30 +1,67 @@
-"""Whether one planned action may run now, and whether a human must approve it first.
+"""Whether one planned action may run now, must wait, or needs a human first; limits are per service.
 
-The per-incident budget counts this incident's executed actions; the per-hour budget and the cooldown
-count the action ledger in the store (all incidents, across restarts). The cooldown is per action name
-and ignores this incident's own earlier calls: inside one incident the plan never repeats an approach,
-and its escalation steps (same action, stronger params) must not wait two minutes.
+Budgets per incident and per hour, the cooldown and the circuit breakers count one service's actions
+only (the action ledger in the store carries the service): pages for one service cannot use up
+another's. A service's catalog entry may set its own limits and mode; the settings are the default.
+
+`wait` is not `skip`: while the same action was just run on this service by another incident, or
+another incident of this service is remediating or verifying, the next approach is not tried in its
+place (a riskier one, 15 ms after the first fix). The plan waits and looks again: the other fix may
+already be the answer. The cooldown ignores this incident's own earlier calls: inside one incident the
+plan never repeats an approach, and its escalation steps (same action, stronger params) must not wait.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
+from agent.catalog.services import AgentMode, GuardrailOverrides
 from agent.config import Settings
 from agent.guardrails.breaker import CircuitBreakers
 from agent.guardrails.kill_switch import KillSwitch
 from agent.incidents.models import utcnow
 from agent.incidents.store import IncidentStore
 
-Verdict = Literal["allow", "approval", "skip", "stop"]
+Verdict = Literal["allow", "approval", "wait", "skip", "stop"]
+BUSY = frozenset({"remediating", "verifying"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reason: str = ""
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A service's effective guardrails: its catalog overrides over the settings."""
+
+    max_actions_per_incident: int
+    max_actions_per_hour: int
+    action_cooldown_seconds: float
+    min_confidence: float
+    max_attempts: int
+    mode: AgentMode
+
+    @classmethod
+    def of(cls, settings: Settings, overrides: GuardrailOverrides | None = None) -> Limits:
+        o = overrides or GuardrailOverrides()
+        return cls(
+            max_actions_per_incident=_or(o.max_actions_per_incident, settings.MAX_ACTIONS_PER_INCIDENT),
+            max_actions_per_hour=_or(o.max_actions_per_hour, settings.MAX_ACTIONS_PER_HOUR),
+            action_cooldown_seconds=_or(o.action_cooldown_seconds, settings.ACTION_COOLDOWN_SECONDS),
+            min_confidence=_or(o.min_confidence, settings.MIN_CONFIDENCE),
+            max_attempts=_or(o.max_attempts, settings.MAX_ATTEMPTS),
+            mode=_or(o.mode, settings.AGENT_MODE),
+        )
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 class Guardrails:
@@ -36,27 +73,45 @@ class Guardrails:
         self.kill_switch = kill_switch
         self.breakers = breakers
 
-    def check(self, incident_id: str, action: str, risk: str, executed_in_incident: int) -> Decision:
-        """`stop` ends planning for this incident; `skip` moves on to the next approach."""
-        settings = self.settings
+    def check(
+        self,
+        incident_id: str,
+        service: str,
+        action: str,
+        risk: str,
+        executed_in_incident: int,
+        limits: Limits,
+    ) -> Decision:
+        """`stop` ends planning for this incident; `skip` tries the next approach; `wait` looks again."""
         if self.kill_switch.engaged:
             return Decision("stop", "kill switch engaged: remediation disabled")
-        if executed_in_incident >= settings.MAX_ACTIONS_PER_INCIDENT:
+        if executed_in_incident >= limits.max_actions_per_incident:
             return Decision(
-                "stop", f"action budget for this incident used ({settings.MAX_ACTIONS_PER_INCIDENT})"
+                "stop", f"action budget for this incident used ({limits.max_actions_per_incident})"
             )
-        recent = self.store.actions_in_last(3600)
-        if len(recent) >= settings.MAX_ACTIONS_PER_HOUR:
-            return Decision("stop", f"hourly action budget used ({settings.MAX_ACTIONS_PER_HOUR})")
-        cooldown_start = utcnow() - timedelta(seconds=settings.ACTION_COOLDOWN_SECONDS)
-        if any(
-            name == action and ts >= cooldown_start and owner != incident_id for owner, name, ts in recent
-        ):
-            return Decision("skip", f"{action} is cooling down ({settings.ACTION_COOLDOWN_SECONDS:.0f}s)")
-        if self.breakers.is_open(action):
-            return Decision("skip", f"circuit breaker open for {action}")
+        recent = self.store.actions_in_last(3600, service=service)
+        if len(recent) >= limits.max_actions_per_hour:
+            return Decision("stop", f"hourly action budget of {service} used ({limits.max_actions_per_hour})")
+        cooldown = limits.action_cooldown_seconds
+        last = max(
+            (ts for owner, name, ts in recent if name == action and owner != incident_id), default=None
+        )
+        if last is not None and last >= utcnow() - timedelta(seconds=cooldown):
+            left = cooldown - (utcnow() - last).total_seconds()
+            return Decision(
+                "wait",
+                f"{action} ran on {service} {cooldown - left:.0f}s ago (cooldown {cooldown:.0f}s)",
+                left,
+            )
+        busy = [
+            i.id for i in self.store.open_for_service(service) if i.id != incident_id and i.status in BUSY
+        ]
+        if busy:
+            return Decision("wait", f"{busy[0]} is remediating {service}: its fix is verified first", 0.0)
+        if self.breakers.is_open(service, action):
+            return Decision("skip", f"circuit breaker open for {action} on {service}")
         if risk == "high":
             return Decision("approval", "high-risk action needs a human")
-        if settings.AGENT_MODE == "approval":
+        if limits.mode == "approval":
             return Decision("approval", "approval mode")
         return Decision("allow")

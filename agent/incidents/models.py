@@ -7,13 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agent.diagnosis.models import AlertSummary, Diagnosis
+from agent.domain.alerts import AlertSummary
+from agent.domain.diagnosis import Diagnosis
 
 IncidentStatus = Literal[
-    "open", "diagnosing", "awaiting_approval", "remediating", "verifying", "resolved", "escalated", "failed"
+    "open",
+    "diagnosing",
+    "awaiting_approval",
+    "remediating",
+    "verifying",
+    "resolved",
+    "escalated",
+    "failed",
+    "merged",
 ]
-FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "escalated", "failed"})
-IncidentSource = Literal["alertmanager", "manual", "monitor"]
+FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "escalated", "failed", "merged"})
+UNDIAGNOSED_STEPS: frozenset[str] = frozenset({"open", "gather", "diagnose", "investigate", "observe"})
+# handoff: alerts still firing after another incident's fix was verified (the next problem)
+IncidentSource = Literal["alertmanager", "manual", "monitor", "handoff"]
 ActionStatus = Literal[
     "planned", "intent", "succeeded", "failed", "unknown", "dry-run", "skipped", "rejected"
 ]
@@ -35,6 +46,9 @@ class ActionRecord(BaseModel):
 
     key: str
     action: str
+    runbook_action: str = Field(
+        default="", description="the name the runbook plans it under (the catalog maps it to `action`)"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     risk: str = "low"
     attempt: int = 1
@@ -57,6 +71,19 @@ class Verification(BaseModel):
     last_results: dict[str, Any] = Field(default_factory=dict)
 
 
+class FollowUp(BaseModel):
+    """What a mitigation that worked left for a person: the cause it hides is still there."""
+
+    action: str
+    runbook: str
+    note: str
+    status: Literal["open", "closed"] = "open"
+    opened_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    comment: str = ""
+
+
 class HumanResolution(BaseModel):
     """How a person resolved an incident the agent handed over (`POST /agent/incidents/{id}/resolution`)."""
 
@@ -72,7 +99,7 @@ class Incident(BaseModel):
     status: IncidentStatus = "open"
     step: str = "open"
     source: IncidentSource = "alertmanager"
-    service: str = "target"
+    service: str = Field(default="", description="the catalog service; empty for alerts nobody owns")
     group_key: str = ""
     fingerprints: list[str] = Field(default_factory=list)
     seen_keys: list[str] = Field(
@@ -88,6 +115,9 @@ class Incident(BaseModel):
     verification: list[Verification] = Field(default_factory=list)
     escalation_reason: str | None = None
     resolution: HumanResolution | None = None
+    follow_ups: list[FollowUp] = Field(default_factory=list)
+    follows: str | None = Field(default=None, description="the incident whose verified fix left these alerts")
+    merged_into: str | None = Field(default=None, description="the incident this one turned out to be")
     report: str = ""
     opened_at: datetime = Field(default_factory=utcnow)
     mitigated_at: datetime | None = None
@@ -100,6 +130,12 @@ class Incident(BaseModel):
     @property
     def diagnosis_id(self) -> str | None:
         return self.diagnosis.diagnosis_id if self.diagnosis else None
+
+    @property
+    def is_diagnosed(self) -> bool:
+        """Past investigation with a known diagnosis: it knows which problem it is about."""
+        known = self.diagnosis is not None and self.diagnosis.is_known
+        return known and self.step not in UNDIAGNOSED_STEPS
 
 
 class IncidentSummary(BaseModel):

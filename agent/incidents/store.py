@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS action_log (
     incident_id TEXT NOT NULL,
     action TEXT NOT NULL,
     status TEXT NOT NULL,
-    ts TEXT NOT NULL
+    ts TEXT NOT NULL,
+    service TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS action_log_ts ON action_log(ts);
 CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +51,18 @@ CREATE TABLE IF NOT EXISTS alert_keys (
     PRIMARY KEY (key, incident_id)
 );
 CREATE INDEX IF NOT EXISTS alert_keys_opened ON alert_keys(opened_at);
+CREATE TABLE IF NOT EXISTS unowned_alerts (
+    key TEXT PRIMARY KEY,
+    alertname TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unowned_alerts_seen ON unowned_alerts(last_seen);
 """
+MAX_UNOWNED = 1000
 
 
 class IncidentNotFound(LookupError):
@@ -66,7 +78,15 @@ class IncidentStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._index_alert_keys()
+
+    def _migrate(self) -> None:
+        """Columns added since a history file was created (the ledger learned its service)."""
+        with self._lock:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(action_log)")}
+            if "service" not in columns:
+                self._db.execute("ALTER TABLE action_log ADD COLUMN service TEXT NOT NULL DEFAULT ''")
 
     def _index_alert_keys(self) -> None:
         """A history written before the key table existed gets its keys indexed once."""
@@ -191,43 +211,89 @@ class IncidentStore:
             ).fetchone()
         return int(row[0])
 
-    def find_open(self, group_key: str, service: str) -> Incident | None:
-        """The open incident a new notification belongs to: same Alertmanager group, else same service."""
+    def open_for_service(self, service: str) -> list[Incident]:
+        """The service's unfinished incidents, oldest first (one per problem it has now)."""
         placeholders = ",".join("?" for _ in FINAL_STATUSES)
-        unfinished = f"SELECT body FROM incidents WHERE status NOT IN ({placeholders})"
-        with self._lock:
-            row = None
-            if group_key:
-                row = self._db.execute(
-                    f"{unfinished} AND group_key = ? ORDER BY opened_at LIMIT 1",
-                    (*FINAL_STATUSES, group_key),
-                ).fetchone()
-            if row is None:
-                row = self._db.execute(
-                    f"{unfinished} AND service = ? ORDER BY opened_at LIMIT 1", (*FINAL_STATUSES, service)
-                ).fetchone()
-        return Incident.model_validate_json(row[0]) if row else None
-
-    # guardrail ledger
-    def log_action(self, key: str, incident_id: str, action: str, status: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO action_log(key, incident_id, action, status, ts) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET status=excluded.status",
-                (key, incident_id, action, status, utcnow().isoformat()),
-            )
-
-    def actions_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
-        """(incident_id, action, ts) of every action sent to the action server since `since`."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT incident_id, action, ts FROM action_log WHERE ts >= ? ORDER BY ts",
-                (since.isoformat(),),
+                f"SELECT body FROM incidents WHERE status NOT IN ({placeholders}) AND service = ?"
+                " ORDER BY opened_at",
+                (*FINAL_STATUSES, service),
             ).fetchall()
+        return [Incident.model_validate_json(row[0]) for row in rows]
+
+    # guardrail ledger
+    def log_action(self, key: str, incident_id: str, action: str, status: str, service: str = "") -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO action_log(key, incident_id, action, status, ts, service)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status=excluded.status",
+                (key, incident_id, action, status, utcnow().isoformat(), service),
+            )
+
+    def actions_since(self, since: datetime, service: str | None = None) -> list[tuple[str, str, datetime]]:
+        """(incident_id, action, ts) of every action sent since `since` (for one service, when given)."""
+        query = "SELECT incident_id, action, ts FROM action_log WHERE ts >= ?"
+        args: tuple[str, ...] = (since.isoformat(),)
+        if service is not None:
+            query += " AND service = ?"
+            args += (service,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY ts", args).fetchall()
         return [(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
 
-    def actions_in_last(self, seconds: float) -> list[tuple[str, str, datetime]]:
-        return self.actions_since(utcnow() - timedelta(seconds=seconds))
+    def actions_in_last(self, seconds: float, service: str | None = None) -> list[tuple[str, str, datetime]]:
+        return self.actions_since(utcnow() - timedelta(seconds=seconds), service)
+
+    def open_follow_ups(self) -> list[tuple[str, str]]:
+        """(service, diagnosis) of every follow-up still open."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT i.service, coalesce(i.diagnosis_id, 'unknown') FROM incidents i,"
+                " json_each(i.body, '$.follow_ups') f WHERE json_extract(f.value, '$.status') = 'open'"
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    # alerts no catalog service owns
+    def record_unowned(self, key: str, alertname: str, labels: dict[str, str], reason: str) -> bool:
+        """Remember an alert nobody owns (the newest MAX_UNOWNED kept); True the first time it is seen."""
+        now = utcnow().isoformat()
+        with self._lock:
+            known = self._db.execute("SELECT 1 FROM unowned_alerts WHERE key = ?", (key,)).fetchone()
+            self._db.execute(
+                "INSERT INTO unowned_alerts(key, alertname, labels, reason, first_seen, last_seen, count)"
+                " VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(key) DO UPDATE SET last_seen=excluded.last_seen,"
+                " count=count+1",
+                (key, alertname, json.dumps(labels), reason, now, now),
+            )
+            self._db.execute(
+                "DELETE FROM unowned_alerts WHERE key NOT IN"
+                " (SELECT key FROM unowned_alerts ORDER BY last_seen DESC LIMIT ?)",
+                (MAX_UNOWNED,),
+            )
+        return known is None
+
+    def unowned(self, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """How many distinct unowned alerts are remembered, and the newest `limit` of them."""
+        with self._lock:
+            total = self._db.execute("SELECT COUNT(*) FROM unowned_alerts").fetchone()[0]
+            rows = self._db.execute(
+                "SELECT alertname, labels, reason, first_seen, last_seen, count FROM unowned_alerts"
+                " ORDER BY last_seen DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        recent = [
+            {
+                "alertname": r[0],
+                "labels": json.loads(r[1]),
+                "reason": r[2],
+                "first_seen": r[3],
+                "last_seen": r[4],
+                "notifications": r[5],
+            }
+            for r in rows
+        ]
+        return int(total), recent
 
     # small persistent flags (the kill switch)
     def get_state(self, key: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.diagnosis.models import AlertSummary
+from agent.domain.alerts import AlertSummary
 
 AlertStatus = Literal["firing", "resolved"]
 MAX_PAIRS = 64
@@ -68,9 +68,7 @@ class Alert(BaseModel):
         return self.labels.get("alertname", "unnamed")
 
     def dedup_key(self) -> str:
-        """Alertmanager re-sends the same alert (HA, repeat_interval): identical keys mean nothing new."""
-        starts = self.startsAt.isoformat() if self.startsAt else ""
-        return f"{self.fingerprint or self.name}|{starts}|{self.status}"
+        return self.summary().dedup_key()
 
     def summary(self) -> AlertSummary:
         return AlertSummary(

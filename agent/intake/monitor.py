@@ -1,4 +1,8 @@
-"""The agent's own monitor (MONITOR_ENABLED): polls the target and pages itself on anomalies.
+"""The agent's own monitor (MONITOR_ENABLED): polls each catalog service and pages itself on anomalies.
+
+It reads the signals every HTTP pack gives (`error_ratio`, `latency_p95_seconds`,
+`requests_per_second`, `up`) through the service's sources, for setups whose Prometheus has no alert
+rules for it yet; a service without them is not watched.
 
 Each signal keeps an EWMA mean and variance learned from normal polls. A poll is anomalous when a
 signal is both far from its baseline (z-score) and past an absolute floor, so a quiet service's tiny
@@ -11,14 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
 
-from agent.clients.target import MetricsView, TargetClient
+from agent.catalog.catalog import Service, ServiceCatalog
 from agent.incidents.models import utcnow
 from agent.intake.alertmanager import Alert
 from agent.intake.correlation import Correlator
+from agent.signals.reader import read_symptoms
+from agent.workflow.deps import WorkflowDeps
+
+WATCHED = frozenset({"error_ratio", "latency_p95_seconds", "requests_per_second", "up"})
 
 log = structlog.get_logger("agent.monitor")
 
@@ -44,6 +53,15 @@ class Ewma:
         return (x - self.mean) / max(math.sqrt(self.var), min_std)
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One poll of a service: error rate in percent, p95 in milliseconds, requests per second."""
+
+    error_rate: float | None = None
+    p95_ms: float | None = None
+    rps: float | None = None
+
+
 @dataclass
 class AnomalyDetector:
     error_rate_floor: float = 5.0
@@ -62,11 +80,11 @@ class AnomalyDetector:
     def baseline_rps(self) -> float | None:
         return self.rps.mean if self.warm else None
 
-    def observe(self, metrics: MetricsView | None) -> list[str]:
+    def observe(self, sample: Sample | None) -> list[str]:
         """Names of the anomalous signals in this poll (empty = normal, and then learned)."""
-        if metrics is None:
-            return ["target_unreachable"]
-        err, p95, rps = metrics.error_rate, metrics.p95_response_time_ms, metrics.requests_per_second
+        if sample is None:
+            return ["unreachable"]
+        err, p95, rps = sample.error_rate, sample.p95_ms, sample.rps
         signals = []
         if (
             err is not None
@@ -98,47 +116,60 @@ class AnomalyDetector:
 class MonitorLoop:
     def __init__(
         self,
-        target: TargetClient,
-        detector: AnomalyDetector,
+        catalog: ServiceCatalog,
+        deps: WorkflowDeps,
         correlator: Correlator,
         interval_seconds: float,
-        service: str = "target",
+        error_rate_floor: float = 5.0,
     ) -> None:
-        self._target = target
-        self.detector = detector
+        self._catalog = catalog
+        self._deps = deps
         self._correlator = correlator
         self._interval = interval_seconds
-        self._service = service
-        self._streak = 0
-        self._episode_open = False
+        self._floor = error_rate_floor
+        self.detectors: dict[str, AnomalyDetector] = {}
+        self._streak: dict[str, int] = {}
+        self._episode_open: dict[str, bool] = {}
 
-    async def poll_once(self) -> str | None:
-        """One poll; returns the id of the incident it opened or merged into, if any."""
-        metrics = await self._target.metrics()
-        signals = self.detector.observe(metrics.value)
+    async def poll_once(self) -> list[str]:
+        """One poll of every watched service; the ids of the incidents it opened or merged into."""
+        opened = []
+        for service in self._catalog.services().values():
+            if WATCHED & service.signal_names():
+                incident_id = await self.poll_service(service)
+                if incident_id is not None:
+                    opened.append(incident_id)
+        return opened
+
+    async def poll_service(self, service: Service) -> str | None:
+        name = service.name
+        symptoms, _ = await read_symptoms(service, self._deps.sources(service), only=set(WATCHED))
+        detector = self.detectors.setdefault(name, AnomalyDetector(error_rate_floor=self._floor))
+        sample = None if symptoms.value("up") is False else _sample(symptoms.as_signals())
+        signals = detector.observe(sample)
         if not signals:
-            self._streak, self._episode_open = 0, False
+            self._streak[name], self._episode_open[name] = 0, False
             return None
-        self._streak += 1
-        if self._streak < 2 or self._episode_open:
+        self._streak[name] = self._streak.get(name, 0) + 1
+        if self._streak[name] < 2 or self._episode_open.get(name):
             return None
-        self._episode_open = True
+        self._episode_open[name] = True
         now = utcnow()
         alert = Alert(
             status="firing",
             startsAt=now,
-            fingerprint=f"monitor-{self._service}-{now:%Y%m%d%H%M%S}",
-            labels={"alertname": "AgentDetectedAnomaly", "service": self._service, "severity": "warning"},
+            fingerprint=f"monitor-{name}-{now:%Y%m%d%H%M%S}",
+            labels={"alertname": "AgentDetectedAnomaly", "service": name, "severity": "warning"},
             annotations={"summary": f"monitor: anomalous {', '.join(signals)}"},
         )
         result = self._correlator.open_or_merge(
             source="monitor",
-            service=self._service,
-            group_key=f"monitor:{self._service}",
+            service=name,
+            group_key=f"monitor:{name}",
             alerts=[alert],
             reason=f"monitor detected {', '.join(signals)}",
         )
-        log.info("monitor_anomaly", signals=signals, incident_id=result.incident_id)
+        log.info("monitor_anomaly", service=name, signals=signals, incident_id=result.incident_id)
         return result.incident_id
 
     async def run(self) -> None:
@@ -148,3 +179,17 @@ class MonitorLoop:
             except Exception:  # the monitor must keep polling whatever one poll did
                 log.exception("monitor_poll_failed")
             await asyncio.sleep(self._interval)
+
+
+def _sample(values: Mapping[str, object]) -> Sample:
+    def number(name: str, scale: float) -> float | None:
+        value = values.get(name)
+        return (
+            float(value) * scale if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+
+    return Sample(
+        error_rate=number("error_ratio", 100.0),
+        p95_ms=number("latency_p95_seconds", 1000.0),
+        rps=number("requests_per_second", 1.0),
+    )

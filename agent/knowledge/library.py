@@ -7,21 +7,18 @@ runbook in place and removes one whose file is gone). The app calls `refresh()` 
 RUNBOOKS_CHECK_SECONDS in a worker thread (a re-sync may wait on Weaviate), so the workflow's `runbooks()`
 is a plain read of the last good set and never does I/O on the event loop.
 
-A file that fails to parse keeps the last good version of that runbook (or stays out if there never was
-one), with a note for `/agent/status` and one log line per bad version; a folder that cannot be read keeps
-every runbook. Nothing here raises into the workflow, and no edit can leave the agent with no runbooks.
-
-A file written in the same clock tick as the look can change again without changing its mtime (the
-"racily clean" problem git has): while any file is that recent, the next look hashes the files again.
+A file that fails to parse, or names a signal no pack or probe of the service catalog gives, keeps the
+last good version of that runbook (or stays out if there never was one), with a note for `/agent/status`
+and one log line per bad version; a folder that cannot be read keeps every runbook. Nothing here raises
+into the workflow, and no edit can leave the agent with no runbooks. `recheck()` makes the next refresh
+validate every file again (the catalog's signals changed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +27,10 @@ from typing import Any
 
 import structlog
 
-from agent.knowledge.runbooks import Runbook, RunbookError, parse_runbook, runbook_files
+from agent.catalog.watch import FolderWatch
+from agent.knowledge.runbooks import Runbook, RunbookError, check_signals, parse_runbook, runbook_files
 
 log = structlog.get_logger("agent.knowledge")
-RACY_SECONDS = 2.0
-Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
 @dataclass
@@ -58,12 +54,19 @@ class _Loaded:
 
 
 class RunbookLibrary:
-    def __init__(self, folder: Path, *, on_change: Callable[[list[Runbook]], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        on_change: Callable[[list[Runbook]], None] | None = None,
+        known_signals: Callable[[], set[str]] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.on_change = on_change
+        self._known_signals = known_signals
         self._knowledge: Any | None = None
         self._lock = threading.Lock()
-        self._fingerprint: Fingerprint | None = None
+        self._watch = FolderWatch()
         self._by_file: dict[str, _Loaded] = {}
         self._bad: dict[str, tuple[str, str]] = {}  # file name → (content hash, reason)
         self._current: list[Runbook] = []
@@ -100,12 +103,12 @@ class RunbookLibrary:
             changes = RunbookChanges()
             try:
                 files = runbook_files(self.folder)
-                fingerprint = _fingerprint(files)
+                unchanged = not self._watch.changed(files)
             except (RunbookError, OSError) as exc:
                 self._folder_unreadable(exc)
                 return changes
             self._folder_problem = None
-            if fingerprint == self._fingerprint and self._sync_problem is None:
+            if unchanged and self._sync_problem is None:
                 return changes
             before = {rb.id: rb.content_hash for rb in self._current}
             self._reload(files, changes)
@@ -113,9 +116,6 @@ class RunbookLibrary:
             changes.added = sorted(set(after) - set(before))
             changes.removed = sorted(set(before) - set(after))
             changes.updated = sorted(i for i in set(before) & set(after) if before[i] != after[i])
-            newest = max((mtime for _, _, _, mtime in fingerprint), default=0)
-            racy = time.time_ns() - newest < RACY_SECONDS * 1e9
-            self._fingerprint = None if racy else fingerprint
             if changes.changed or self._sync_problem is not None:
                 self._sync()
             if changes.changed and not before:
@@ -127,6 +127,10 @@ class RunbookLibrary:
             if changes.changed and self.on_change is not None:
                 self.on_change(self._current)
             return changes
+
+    def recheck(self) -> None:
+        """Validate every file again at the next refresh (the signals the catalog gives changed)."""
+        self._watch.forget()
 
     async def run(self, interval_seconds: float) -> None:
         """Refresh every `interval_seconds` until cancelled (the app's background task)."""
@@ -145,9 +149,12 @@ class RunbookLibrary:
                 raw = file.read_bytes()
                 digest = hashlib.sha256(raw).hexdigest()
                 if previous is not None and previous.runbook.content_hash == digest:
-                    by_file[file.name] = previous
+                    loaded = previous
                 else:
-                    by_file[file.name] = _Loaded(parse_runbook(file, raw), datetime.now(UTC))
+                    loaded = _Loaded(parse_runbook(file, raw), datetime.now(UTC))
+                if self._known_signals is not None:
+                    check_signals(loaded.runbook, self._known_signals())
+                by_file[file.name] = loaded
             except OSError as exc:  # removed or unreadable between the listing and the read
                 bad[file.name] = self._invalid(file.name, "", f"cannot read: {type(exc).__name__}", previous)
             except RunbookError as exc:
@@ -182,8 +189,3 @@ class RunbookLibrary:
         if problem != self._folder_problem:
             log.error("runbooks_folder_unreadable", error=type(exc).__name__, kept=len(self._current))
         self._folder_problem = problem
-
-
-def _fingerprint(files: list[Path]) -> Fingerprint:
-    stats = [(f.name, os.stat(f)) for f in files]
-    return tuple((name, st.st_ino, st.st_size, st.st_mtime_ns) for name, st in stats)

@@ -1,8 +1,10 @@
 """Runbooks: Markdown files people edit, with YAML front matter the agent acts on.
 
-The front matter is validated strictly (unknown keys rejected, signal names checked against
-`Symptoms.as_signals()`), so a typo fails loudly at load time with the file and the reason instead of
-silently never matching. Drafts in `runbooks/proposed/` are not loaded: only files directly in the folder.
+The front matter is validated strictly (unknown keys rejected, signal names well formed, and checked
+against the signals the service catalog's packs and probes give by `check_signals`), so a typo fails
+loudly at load time with the file and the reason instead of silently never matching. A runbook names
+signals, never a service: it is a candidate for every service that gives all of its `signals` and has
+the packs it `requires`. Drafts in `runbooks/proposed/` are not loaded: only files directly in the folder.
 """
 
 from __future__ import annotations
@@ -10,22 +12,20 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.diagnosis.models import Symptoms
+from agent.domain.signals import PREFIXES
 
 Op = Literal[">", ">=", "<", "<=", "==", "!=", "contains"]
 Risk = Literal["low", "medium", "high"]
 SignalValue = float | bool | str
 
-# Every plain signal a runbook may name; `alert:`, `check_failing:` and `log:` take a free suffix.
-SIGNAL_NAMES = frozenset(Symptoms().as_signals())
-SIGNAL_PREFIXES = ("alert:", "check_failing:", "log:")
+_PLAIN_SIGNAL = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
 
@@ -44,12 +44,15 @@ class _Strict(BaseModel):
 
 
 def _check_signal_name(name: str) -> str:
-    if name in SIGNAL_NAMES:
+    if _PLAIN_SIGNAL.match(name):
         return name
-    for prefix in SIGNAL_PREFIXES:
+    for prefix in PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix):
             return name
-    raise ValueError(f"unknown signal {name!r}: use a Symptoms signal or alert:/check_failing:/log: + name")
+    raise ValueError(
+        f"bad signal name {name!r}: a pack or probe signal (lowercase, digits, _) "
+        "or alert:/check_failing:/log: + text"
+    )
 
 
 class Signal(_Strict):
@@ -78,12 +81,15 @@ class Check(_Strict):
 
 
 class RunbookAction(_Strict):
-    """One approach. A string param may be a Jinja expression over the signals: "{{ 2 * baseline_rps }}"."""
+    """One approach, by the name the service catalog allows it under (`restart`, `clean-disk`). A string
+    param may be a Jinja expression over the signals: "{{ 2 * baseline_rps }}". `follow_up`: what this
+    mitigation leaves for a person when it works (a reaper or a fallback hides a cause still there)."""
 
     action: str
     params: dict[str, Any] = Field(default_factory=dict)
     risk: Risk
     why: str = ""
+    follow_up: str | None = None
 
     @field_validator("params")
     @classmethod
@@ -124,14 +130,27 @@ def _literal(text: str) -> Any:
     return round(number, 3)
 
 
-class Verification(_Strict):
-    """PromQL that returns a non-empty result only when healthy; all must hold for `hold_seconds`.
+class Condition(_Strict):
+    """`signal op value`, read from the service's signals."""
 
-    The incident's own alerts must have stopped firing too, except `may_keep_firing`: alerts this
+    signal: str
+    op: Op
+    value: SignalValue
+
+    _name = field_validator("signal")(_check_signal_name)
+
+
+class Verification(_Strict):
+    """What healthy looks like, held for `hold_seconds`: PromQL that returns a non-empty result only when
+    healthy (`$selector` / `$matchers` scope it to the incident's service) and conditions on signals.
+
+    The incident's alerts must have stopped firing too, except `may_keep_firing`: alerts this
     mitigation hides from users without removing their cause (a fallback around a dead dependency).
+    With neither queries nor signals, the service's action backend's health verdict decides.
     """
 
-    promql: list[str] = Field(min_length=1)
+    promql: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    signals: list[Condition] = Field(default_factory=list)
     hold_seconds: float = Field(default=30, ge=0)
     deadline_seconds: float = Field(default=180, gt=0)
     may_keep_firing: list[str] = Field(default_factory=list)
@@ -140,6 +159,7 @@ class Verification(_Strict):
 class RunbookFrontMatter(_Strict):
     id: str
     title: str
+    requires: list[str] = Field(default_factory=list, description="signal packs a service must have")
     alerts: list[str] = Field(default_factory=list)
     signals: list[Signal] = Field(min_length=1)
     counter_signals: list[Signal] = Field(default_factory=list)
@@ -164,6 +184,27 @@ class Runbook(RunbookFrontMatter):
     @property
     def action_names(self) -> list[str]:
         return [a.action for a in self.actions]
+
+    def plain_signals(self) -> set[str]:
+        """The signals (not alerts, checks or logs) its evidence needs: a service must give them all."""
+        return {s.signal for s in self.signals if not s.signal.startswith(PREFIXES)}
+
+    def named_signals(self) -> set[str]:
+        """Every plain signal it names anywhere (evidence, counter-evidence, checks, verification)."""
+        named = [s.signal for s in [*self.signals, *self.counter_signals]]
+        named += [c.signal for c in self.checks] + [c.signal for c in self.verification.signals]
+        return {name for name in named if not name.startswith(PREFIXES)}
+
+    def applies_to(self, signals: set[str], packs: frozenset[str] | set[str]) -> bool:
+        """A candidate for a service that gives these signals and has these packs."""
+        return set(self.requires) <= set(packs) and self.plain_signals() <= signals
+
+
+def check_signals(runbook: Runbook, known: set[str]) -> None:
+    """RunbookError when the runbook names a signal no pack or probe gives (a typo never matches)."""
+    unknown = sorted(runbook.named_signals() - known)
+    if unknown:
+        raise RunbookError(runbook.path, f"unknown signal(s) {unknown}: no signal pack or probe gives them")
 
 
 def parse_runbook(path: Path, raw: bytes | None = None) -> Runbook:

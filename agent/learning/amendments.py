@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -24,7 +25,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from agent.diagnosis.models import Symptoms
+from agent.domain.signals import Symptoms
 from agent.incidents.models import ActionRecord, HumanResolution, Incident, utcnow
 from agent.knowledge.runbooks import Runbook
 
@@ -74,9 +75,15 @@ def from_incident(incident: Incident, runbook: Runbook, symptoms: Symptoms) -> A
 
 
 def from_resolution(
-    incident: Incident, runbook: Runbook, symptoms: Symptoms, resolution: HumanResolution
+    incident: Incident,
+    runbook: Runbook,
+    symptoms: Symptoms,
+    resolution: HumanResolution,
+    runbook_names: Mapping[str, str] | None = None,
 ) -> Amendment | None:
-    """The lessons of a human's resolution of an incident the agent handed over."""
+    """The lessons of a human's resolution of an incident the agent handed over. `runbook_names` turns
+    the service's backend action names a person may give (`restart-target`) into the runbook's (`restart`)."""
+    names = runbook_names or {}
     d = incident.diagnosis
     agent_view = (
         f"the agent diagnosed `{d.diagnosis_id}` (confidence {d.confidence:.2f}, {d.source})"
@@ -99,7 +106,8 @@ def from_resolution(
             )
         )
     failed = [a for a in incident.actions if a.status in EXECUTED]
-    for name in resolution.actions_worked:
+    for given in resolution.actions_worked:
+        name = names.get(given, given)
         if name not in runbook.action_names:
             suggestions.append(
                 Suggestion(
@@ -165,8 +173,10 @@ def log_needle(signature: str, limit: int = 60) -> str:
 
 
 def describe(action: ActionRecord) -> str:
+    """The action as its runbook names it, with the parameters it ran with."""
+    name = action.runbook_action or action.action
     params = ", ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
-    return f"{action.action}({params})" if params else action.action
+    return f"{name}({params})" if params else name
 
 
 def _order(

@@ -10,13 +10,13 @@ a proposed amendment tells the runbook's owners what it lacked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.diagnosis.models import Symptoms
+from agent.domain.signals import Symptoms
 from agent.incidents.models import HumanResolution, Incident, utcnow
 from agent.incidents.store import IncidentStore
 from agent.knowledge.runbooks import Runbook
@@ -71,6 +71,7 @@ async def record_resolution(
     knowledge: Any | None,
     amendments: ProposedAmendments | None,
     symptoms_query: Callable[[Symptoms], str],
+    runbook_names: Mapping[str, str] | None = None,
 ) -> ResolutionResult:
     """History first (the record people read), then memory, then the proposal; the last two may fail."""
     resolution = HumanResolution(**request.model_dump(), at=utcnow())
@@ -82,7 +83,7 @@ async def record_resolution(
 
     incident = store.update(incident_id, mutate)
     remembered = await _remember(incident, resolution, symptoms, knowledge, symptoms_query)
-    proposed = await _propose(incident, runbook, symptoms, resolution, amendments)
+    proposed = await _propose(incident, runbook, symptoms, resolution, amendments, runbook_names or {})
     store.append(
         incident_id,
         "resolution",
@@ -150,11 +151,12 @@ async def _propose(
     symptoms: Symptoms,
     resolution: HumanResolution,
     amendments: ProposedAmendments | None,
+    runbook_names: Mapping[str, str],
 ) -> ProposalResult | None:
     if amendments is None:
         return None
     try:
-        amendment = from_resolution(incident, runbook, symptoms, resolution)
+        amendment = from_resolution(incident, runbook, symptoms, resolution, runbook_names)
         return None if amendment is None else await asyncio.to_thread(amendments.write, amendment)
     except Exception as exc:  # a proposal is an aid to people
         log.warning("amendment_not_proposed", error=type(exc).__name__)

@@ -1,7 +1,8 @@
 """`sre_agent_*` metrics on a registry the app factory creates (tests use a fresh one each).
 
-Labels are bounded: diagnosis ids come from runbook files (+ "unknown"), actions from the catalog,
-steps from the graph, results and reasons from small fixed sets. Never ids or free text.
+Labels are bounded: services come from the service catalog, diagnosis ids from runbook files
+(+ "unknown"), actions from the catalog, steps from the graph, results and reasons from small fixed
+sets. Never ids or free text.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ class AgentMetrics:
         self.registry = registry
         self.incidents_total = Counter(
             "sre_agent_incidents_total",
-            "Incidents finished, by diagnosis and outcome",
-            ["diagnosis", "outcome"],
+            "Incidents finished, by service, diagnosis and outcome",
+            ["service", "diagnosis", "outcome"],
             registry=registry,
         )
         self.incidents_open = Gauge(
@@ -27,14 +28,14 @@ class AgentMetrics:
         self.time_to_mitigate = Histogram(
             "sre_agent_time_to_mitigate_seconds",
             "From incident open to verified recovery",
-            ["diagnosis"],
+            ["service", "diagnosis"],
             buckets=MITIGATE_BUCKETS,
             registry=registry,
         )
         self.actions_total = Counter(
             "sre_agent_actions_total",
-            "Actions sent to the action server, by result",
-            ["action", "result"],
+            "Actions sent to the services' action backends, by result",
+            ["service", "action", "result"],
             registry=registry,
         )
         self.diagnosis_confidence = Histogram(
@@ -80,8 +81,8 @@ class AgentMetrics:
         )
         self.circuit_breaker_open = Gauge(
             "sre_agent_circuit_breaker_open",
-            "1 while an action's circuit breaker is open",
-            ["action"],
+            "1 while an action's circuit breaker is open on a service",
+            ["service", "action"],
             registry=registry,
         )
         self.knowledge_fallbacks_total = Counter(
@@ -90,16 +91,30 @@ class AgentMetrics:
             ["operation"],
             registry=registry,
         )
+        self.alerts_unowned_total = Counter(
+            "sre_agent_alerts_unowned_total",
+            "Alerts no catalog service owns (or several do): recorded, never acted on",
+            ["reason"],
+            registry=registry,
+        )
+        self.follow_ups_open = Gauge(
+            "sre_agent_follow_ups_open",
+            "Mitigations that worked but hide a cause still there, waiting for a person",
+            ["service", "diagnosis"],
+            registry=registry,
+        )
         self.workflow_steps_total = Counter(
             "sre_agent_workflow_steps_total", "Workflow node executions", ["step"], registry=registry
         )
 
-    def start_at_zero(self, diagnoses: list[str]) -> None:
-        """Every diagnosis's incident and time-to-mitigate series exist at 0 from start-up: a series
-        born at its first observation has no earlier sample, so `increase()` reads it as no change and
-        the mean time to mitigate of a fresh install would be NaN."""
-        for diagnosis in [*diagnoses, "unknown"]:
-            for outcome in ("resolved", "escalated", "failed"):
-                self.incidents_total.labels(diagnosis=diagnosis, outcome=outcome)
-            self.time_to_mitigate.labels(diagnosis=diagnosis)
-
+    def start_at_zero(self, services: list[str], diagnoses: list[str]) -> None:
+        """Every service's and diagnosis's incident and time-to-mitigate series exist at 0 from start-up:
+        a series born at its first observation has no earlier sample, so `increase()` reads it as no
+        change and the mean time to mitigate of a fresh install would be NaN."""
+        for reason in ("no_owner", "several_owners"):
+            self.alerts_unowned_total.labels(reason=reason)
+        for service in services:
+            for diagnosis in [*diagnoses, "unknown"]:
+                for outcome in ("resolved", "escalated", "failed"):
+                    self.incidents_total.labels(service=service, diagnosis=diagnosis, outcome=outcome)
+                self.time_to_mitigate.labels(service=service, diagnosis=diagnosis)

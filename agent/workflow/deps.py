@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import structlog
 
-from agent.clients.actions import ActionClient
+from agent.actions.backend import ActionBackend
+from agent.actions.registry import ActionBackends
+from agent.catalog.catalog import Service, ServiceCatalog
 from agent.clients.prometheus import PrometheusClient
-from agent.clients.target import TargetClient
 from agent.config import Settings
-from agent.guardrails.policy import Guardrails
+from agent.guardrails.policy import Guardrails, Limits
 from agent.incidents.store import IncidentStore
+from agent.signals.probes import probe_sources
+from agent.signals.promql import PromQLSignals
+from agent.signals.source import SignalSource
 from agent.telemetry.metrics import AgentMetrics
 
 
@@ -44,13 +49,18 @@ def default_reasoning(llm: Any | None = None) -> Reasoning:
     )
 
 
+# Opens an incident for alerts that outlived a verified fix: (service, alerts, reason) -> incident id.
+OpenIncident = Callable[[str, list[Any], str], str | None]
+
+
 @dataclass
 class WorkflowDeps:
     settings: Settings
     store: IncidentStore
-    target: TargetClient
+    http: httpx.AsyncClient
     prometheus: PrometheusClient
-    actions: ActionClient
+    catalog: ServiceCatalog
+    backends: ActionBackends
     guardrails: Guardrails
     metrics: AgentMetrics
     reasoning: Reasoning
@@ -58,12 +68,40 @@ class WorkflowDeps:
     knowledge: Any | None = None
     annotations: Any | None = None  # agent.annotations.IncidentAnnotations; never blocks a node
     amendments: Any | None = None  # agent.learning.proposed.ProposedAmendments; None = propose nothing
-    baseline_rps: Callable[[], float | None] = lambda: None
+    open_incident: OpenIncident | None = None  # set once the intake exists (it starts this graph)
     sleep: Callable[[float], Awaitable[None]] | None = None
     log: Any = field(default_factory=lambda: structlog.get_logger("agent.workflow"))
 
     def runbook(self, runbook_id: str | None) -> Any | None:
         return next((rb for rb in self.runbooks() if rb.id == runbook_id), None)
+
+    def service(self, name: str) -> Service | None:
+        return self.catalog.get(name)
+
+    def runbooks_for(self, service: Service | None) -> list[Any]:
+        """The runbooks that are candidates for this service: it gives every signal their evidence needs."""
+        if service is None:
+            return []
+        signals = service.signal_names()
+        return [rb for rb in self.runbooks() if _applies(rb, signals, service.packs)]
+
+    def handled_elsewhere(self, incident: Any) -> dict[str, str]:
+        """Diagnosis → incident id of the problems other open incidents of this service are handling."""
+        return {
+            str(other.diagnosis_id): other.id
+            for other in self.store.open_for_service(incident.service)
+            if other.id != incident.id and other.is_diagnosed
+        }
+
+    def sources(self, service: Service) -> Sequence[SignalSource]:
+        """PromQL first, then the service's probes (a later source's value wins)."""
+        return [PromQLSignals(self.prometheus), *probe_sources(self.http, service)]
+
+    def backend(self, service: Service | None) -> ActionBackend | None:
+        return None if service is None else self.backends.for_service(service)
+
+    def limits(self, service: Service | None) -> Limits:
+        return Limits.of(self.settings, service.entry.guardrails if service is not None else None)
 
     def set_step(self, incident_id: str, step: str, status: str | None = None) -> None:
         def mutate(incident: Any) -> None:
@@ -81,3 +119,8 @@ class WorkflowDeps:
         entry = self.store.append(incident_id, step, message, data)
         self.log.info("timeline", step=step, message=message)
         return entry.model_dump(mode="json")
+
+
+def _applies(runbook: Any, signals: set[str], packs: frozenset[str]) -> bool:
+    applies = getattr(runbook, "applies_to", None)
+    return bool(applies(signals, packs)) if callable(applies) else True

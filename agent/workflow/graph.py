@@ -8,6 +8,7 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
+from agent.guardrails.policy import Limits
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.nodes import (
     approve,
@@ -20,6 +21,7 @@ from agent.workflow.nodes import (
     observe,
     plan,
     verify,
+    wait,
 )
 from agent.workflow.nodes.observe import why_not_look_again
 from agent.workflow.state import AgentState
@@ -30,6 +32,7 @@ NODES = {
     "investigate": investigate,
     "observe": observe,
     "plan": plan,
+    "wait": wait,
     "approve": approve,
     "execute": execute,
     "verify": verify,
@@ -49,10 +52,11 @@ def create_graph(
         builder.add_node(name, partial(module.node, deps=deps))
     builder.add_edge(START, "gather")
     builder.add_edge("gather", "diagnose")
-    builder.add_edge("diagnose", "investigate")
+    builder.add_conditional_edges("diagnose", after_diagnose)
     builder.add_conditional_edges("investigate", partial(after_investigate, deps=deps))
     builder.add_edge("observe", "gather")
     builder.add_conditional_edges("plan", after_plan)
+    builder.add_edge("wait", "gather")
     builder.add_conditional_edges("approve", after_approve)
     builder.add_conditional_edges("execute", partial(after_execute, deps=deps))
     builder.add_conditional_edges("verify", partial(after_verify, deps=deps))
@@ -61,10 +65,20 @@ def create_graph(
     return builder.compile(checkpointer=checkpointer, interrupt_after=interrupt_after)
 
 
+def limits(state: AgentState, deps: WorkflowDeps) -> Limits:
+    """The incident's service's guardrails (its catalog overrides over the settings)."""
+    return deps.limits(deps.service(deps.store.get(state["incident_id"]).service))
+
+
 def conclusive(state: AgentState, deps: WorkflowDeps) -> bool:
     diagnosis = state.get("diagnosis") or {}
     known = diagnosis.get("diagnosis_id", "unknown") != "unknown"
-    return known and float(state.get("confidence") or 0.0) >= deps.settings.MIN_CONFIDENCE
+    return known and float(state.get("confidence") or 0.0) >= limits(state, deps).min_confidence
+
+
+def after_diagnose(state: AgentState) -> Literal["investigate", "learn"]:
+    """Another open incident of the service is this problem: this one closes as merged into it."""
+    return "learn" if state.get("merged_into") else "investigate"
 
 
 def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "observe", "escalate"]:
@@ -74,7 +88,7 @@ def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan
     return "observe" if why_not_look_again(state, deps) is None else "escalate"
 
 
-def after_plan(state: AgentState) -> Literal["execute", "approve", "escalate"]:
+def after_plan(state: AgentState) -> Literal["execute", "approve", "escalate", "wait"]:
     return state.get("plan_decision", "escalate")
 
 
@@ -88,11 +102,11 @@ def after_execute(state: AgentState, *, deps: WorkflowDeps) -> Literal["verify",
         return "escalate"
     results = state.get("execution_results") or []
     if results and results[-1].get("status") == "failed":
-        return "plan" if state.get("attempts", 0) < deps.settings.MAX_ATTEMPTS else "escalate"
+        return "plan" if state.get("attempts", 0) < limits(state, deps).max_attempts else "escalate"
     return "verify"
 
 
 def after_verify(state: AgentState, *, deps: WorkflowDeps) -> Literal["learn", "plan", "escalate"]:
     if state.get("is_resolved"):
         return "learn"
-    return "plan" if state.get("attempts", 0) < deps.settings.MAX_ATTEMPTS else "escalate"
+    return "plan" if state.get("attempts", 0) < limits(state, deps).max_attempts else "escalate"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, TypedDict
 
-PlanDecision = Literal["execute", "approve", "escalate"]
+PlanDecision = Literal["execute", "approve", "escalate", "wait"]
 
 
 class AgentState(TypedDict, total=False):
@@ -28,10 +28,15 @@ class AgentState(TypedDict, total=False):
     investigation: dict[str, Any]
     action_plan: list[dict[str, Any]]
     plan_decision: PlanDecision
+    waits: int  # how many times the plan waited for a guardrail (bounded by MAX_PLAN_WAITS)
+    wait_seconds: float
+    merged_into: str  # another open incident of the service turned out to be this problem
     tried: list[str]
     execution_results: Annotated[list[dict[str, Any]], operator.add]
     attempts: int
+    verified_before: bool  # the runbook's own checks held before the action ran
     verification: dict[str, Any]
+    next_problem: list[str]  # alerts of this incident still firing after its fix was verified
     is_resolved: bool
     escalation_reason: str
     recommendation: str

@@ -2,36 +2,57 @@
 
 The diagnosis tests and `python -m lab bench-knowledge` (retrieval quality per runbook) both use them.
 
-Values are the lab's: healthy ~10 req/s, p95 ~20 ms, DB queries ~2 ms, pool 5+5, 64 MiB disk quota.
-Log signatures are what the agent's gather step makes of the target's error lines (numbers → <n>).
+Values are the lab's, in the signals its catalog entry gives (services/target.yml, signals/lab-target.yml)
+and their base units: healthy ~10 req/s, p95 ~20 ms, DB queries ~2 ms, pool 5+5, 64 MiB disk quota.
+Log signatures are what the agent's gather step makes of the target's error lines (numbers → <n>). Each
+snapshot is built as gather builds one: units, derived signals and pattern tags from the catalog entry.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from agent.diagnosis.models import AlertSummary, Symptoms
+from agent.catalog.catalog import Service, ServiceCatalog
+from agent.catalog.packs import derive
+from agent.domain.alerts import AlertSummary
+from agent.domain.signals import Reading, Symptoms
+from agent.signals.reader import pattern_tags
+
+ROOT = Path(__file__).resolve().parents[2]
+FIELDS = frozenset(
+    {
+        "alerts",
+        "failing_checks",
+        "check_details",
+        "log_error_count",
+        "log_error_signatures",
+        "log_samples",
+        "gaps",
+    }
+)
 
 HEALTHY: dict[str, Any] = dict(
-    target_reachable=True,
+    up=True,
     health_status="healthy",
-    error_rate_percent=0.2,
-    avg_latency_ms=8.0,
-    p95_latency_ms=20.0,
+    error_ratio=0.002,
+    latency_avg_seconds=0.008,
+    latency_p95_seconds=0.02,
     requests_per_second=10.1,
     baseline_rps=10.0,
     throttled_per_second=0.0,
-    db_query_avg_ms=2.1,
-    dependency_avg_ms=14.0,
+    db_query_avg_seconds=0.0021,
+    dependency_avg_seconds=0.014,
     pool_utilization_ratio=0.1,
     pool_checked_out=1,
     pool_waiting=0,
     memory_rss_bytes=92 * 2**20,
     memory_growth_bytes_per_second=800.0,
-    cpu_ratio=0.12,
+    cpu_cores=0.12,
     disk_used_ratio=0.06,
     release="2026.11.3",
-    release_changed_seconds_ago=3 * 86400.0,
+    release_age_seconds=3 * 86400.0,
     rate_limit_enabled=False,
     dependency_fallback_enabled=False,
 )
@@ -47,14 +68,46 @@ def alerts(*names: str, **labels: str) -> list[AlertSummary]:
     return [AlertSummary(name=n, labels={"service": "target", **labels}) for n in names]
 
 
+@cache
+def lab_target() -> Service:
+    catalog = ServiceCatalog(ROOT / "services", [ROOT / "signals"], {})
+    catalog.refresh()
+    service = catalog.get("target")
+    assert service is not None, catalog.notes
+    return service
+
+
+def symptoms(**values: Any) -> Symptoms:
+    """A snapshot from signal values and the non-signal fields, the way gather makes one."""
+    service = lab_target()
+    fields = {k: v for k, v in values.items() if k in FIELDS}
+    signals = {k: v for k, v in values.items() if k not in FIELDS and v is not None}
+    built = Symptoms(service="target", **fields)
+    built.logs_read = "logs" not in built.gaps
+    for name, value in signals.items():
+        built.signals[name] = Reading(value=value, unit=service.signals[name].unit, source="situation")
+    for name, spec in service.signals.items():
+        if spec.derive is not None and (value := derive(spec.derive, built.as_signals())) is not None:
+            built.signals[name] = Reading(value=value, unit=spec.unit, source="derived")
+    built.tags = pattern_tags(service, built)
+    return built
+
+
 def snapshot(**changes: Any) -> Symptoms:
-    return Symptoms(**{**HEALTHY, **changes})
+    return symptoms(**{**HEALTHY, **changes})
+
+
+def variant(base: Symptoms, **changes: Any) -> Symptoms:
+    """`base` with some values or fields changed (rebuilt, so derived signals and tags follow)."""
+    values: dict[str, Any] = {name: r.value for name, r in base.signals.items() if r.source != "derived"}
+    values |= {name: getattr(base, name) for name in FIELDS}
+    return symptoms(**{**values, **changes})
 
 
 SITUATIONS: dict[str, Symptoms] = {
-    "target-down": Symptoms(
+    "service-down": symptoms(
         alerts=alerts("TargetDown"),
-        target_reachable=False,
+        up=False,
         baseline_rps=10.0,
         gaps=["health", "metrics", "pool", "logs"],
     ),
@@ -64,11 +117,11 @@ SITUATIONS: dict[str, Symptoms] = {
         ),
         health_status="unhealthy",
         failing_checks=["pool"],
-        error_rate_percent=34.0,
-        avg_latency_ms=1450.0,
-        p95_latency_ms=2050.0,
+        error_ratio=0.34,
+        latency_avg_seconds=1.45,
+        latency_p95_seconds=2.05,
         requests_per_second=9.6,
-        db_query_avg_ms=2.4,
+        db_query_avg_seconds=0.0024,
         pool_utilization_ratio=1.0,
         pool_checked_out=10,
         pool_waiting=6,
@@ -81,10 +134,10 @@ SITUATIONS: dict[str, Symptoms] = {
         ),
         health_status="unhealthy",
         failing_checks=["database"],
-        error_rate_percent=27.0,
-        avg_latency_ms=640.0,
-        p95_latency_ms=2080.0,
-        db_query_avg_ms=690.0,
+        error_ratio=0.27,
+        latency_avg_seconds=0.64,
+        latency_p95_seconds=2.08,
+        db_query_avg_seconds=0.69,
         pool_utilization_ratio=0.6,
         pool_checked_out=6,
         log_error_count=30,
@@ -94,22 +147,22 @@ SITUATIONS: dict[str, Symptoms] = {
         alerts=alerts("TargetMemoryGrowth"),
         memory_rss_bytes=410 * 2**20,
         memory_growth_bytes_per_second=2.6e6,
-        p95_latency_ms=26.0,
+        latency_p95_seconds=0.026,
     ),
     "cpu-saturation": snapshot(
         alerts=alerts("TargetCpuSaturated", "TargetHighLatency"),
         health_status="healthy",
-        cpu_ratio=0.97,
+        cpu_cores=0.97,
         requests_per_second=9.8,
-        avg_latency_ms=240.0,
-        p95_latency_ms=610.0,
+        latency_avg_seconds=0.24,
+        latency_p95_seconds=0.61,
     ),
     "bad-release": snapshot(
         alerts=alerts("TargetErrorsAfterRelease", "TargetHighErrorRatio"),
         health_status="degraded",
-        error_rate_percent=41.0,
+        error_ratio=0.41,
         release="2026.11.4",
-        release_changed_seconds_ago=95.0,
+        release_age_seconds=95.0,
         log_error_count=52,
         # the target's middleware logs an exception it did not expect with its traceback's last line
         log_error_signatures={"unhandled exception while processing request: KeyError: 'eu-north'": 52},
@@ -122,10 +175,10 @@ SITUATIONS: dict[str, Symptoms] = {
         health_status="unhealthy",
         failing_checks=["dependency"],
         check_details={"dependency": "failing: inventory service timed out after <n>s"},
-        error_rate_percent=29.0,
-        avg_latency_ms=310.0,
-        p95_latency_ms=1010.0,
-        dependency_avg_ms=1002.0,
+        error_ratio=0.29,
+        latency_avg_seconds=0.31,
+        latency_p95_seconds=1.01,
+        dependency_avg_seconds=1.002,
         log_error_count=28,
         log_error_signatures={
             "dependency call timed out": 28,
@@ -137,11 +190,11 @@ SITUATIONS: dict[str, Symptoms] = {
     "traffic-surge": snapshot(
         alerts=alerts("TargetTrafficSurge", "TargetCpuSaturated", "TargetHighLatency"),
         requests_per_second=78.0,
-        cpu_ratio=0.91,
-        avg_latency_ms=160.0,
-        p95_latency_ms=540.0,
+        cpu_cores=0.91,
+        latency_avg_seconds=0.16,
+        latency_p95_seconds=0.54,
         pool_utilization_ratio=0.5,
-        error_rate_percent=1.1,
+        error_ratio=0.011,
     ),
     "disk-full": snapshot(
         alerts=alerts(
@@ -149,7 +202,7 @@ SITUATIONS: dict[str, Symptoms] = {
         ),
         health_status="unhealthy",
         failing_checks=["disk"],
-        error_rate_percent=28.0,
+        error_ratio=0.28,
         disk_used_ratio=1.0,
         log_error_count=29,
         log_error_signatures={"request_failed: OSError: [Errno <n>] No space left on device": 29},
@@ -163,52 +216,56 @@ LOCK_WITH_SATURATED_POOL = snapshot(
     ),
     health_status="unhealthy",
     failing_checks=["database", "pool"],
-    error_rate_percent=38.0,
-    p95_latency_ms=2100.0,
-    db_query_avg_ms=820.0,
+    error_ratio=0.38,
+    latency_p95_seconds=2.1,
+    db_query_avg_seconds=0.82,
     pool_utilization_ratio=1.0,
     pool_checked_out=10,
     pool_waiting=4,
     log_error_count=40,
     log_error_signatures={LOCKED: 26, QUEUEPOOL: 14},
 )
-DEPENDENCY_AFTER_HARMLESS_RELEASE = SITUATIONS["dependency-outage"].model_copy(
-    update={
+DEPENDENCY_AFTER_HARMLESS_RELEASE = variant(
+    SITUATIONS["dependency-outage"],
+    **{
         "alerts": alerts(
             "TargetErrorsAfterRelease", "TargetHighErrorRatio", "TargetHealthCheckFailing", check="dependency"
         ),
         "release": "2026.11.5",
-        "release_changed_seconds_ago": 240.0,
-    }
+        "release_age_seconds": 240.0,
+    },
 )
-SURGE_WITHOUT_SURGE_ALERT = SITUATIONS["traffic-surge"].model_copy(
-    update={"alerts": alerts("TargetCpuSaturated", "TargetHighLatency")}
+SURGE_WITHOUT_SURGE_ALERT = variant(
+    SITUATIONS["traffic-surge"], **{"alerts": alerts("TargetCpuSaturated", "TargetHighLatency")}
 )
 UNEXPLAINED_ALERT = snapshot(alerts=alerts("TargetCertificateExpiringSoon"))
 
 # Cascades seen on the real lab under load: the root cause's symptoms plus the ones it set off.
-CPU_HOG_WITH_FULL_POOL = SITUATIONS["cpu-saturation"].model_copy(
-    update={
+CPU_HOG_WITH_FULL_POOL = variant(
+    SITUATIONS["cpu-saturation"],
+    **{
         "alerts": alerts("TargetHighLatency", "TargetDbPoolSaturated", "TargetHighErrorRatio"),
         "health_status": "unhealthy",
         "failing_checks": ["pool"],
-        "error_rate_percent": 12.0,
-        "p95_latency_ms": 2300.0,
-        "db_query_avg_ms": 60.0,
+        "error_ratio": 0.12,
+        "latency_p95_seconds": 2.3,
+        "db_query_avg_seconds": 0.06,
         "pool_utilization_ratio": 1.0,
         "pool_checked_out": 10,
         "pool_waiting": 3,
         "log_error_count": 40,
         "log_error_signatures": {QUEUEPOOL: 40},
-    }
+    },
 )
 # Starved of CPU, the target stops answering; Prometheus still has its last CPU reading.
-CPU_HOG_UNREACHABLE = SITUATIONS["target-down"].model_copy(update={"cpu_ratio": 0.98})
-MEMORY_LEAK_AFTER_HARMLESS_RELEASE = SITUATIONS["memory-leak"].model_copy(
-    update={"memory_rss_bytes": 130 * 2**20, "release": "2026.11.5", "release_changed_seconds_ago": 180.0}
+CPU_HOG_UNREACHABLE = variant(SITUATIONS["service-down"], **{"cpu_cores": 0.98})
+MEMORY_LEAK_AFTER_HARMLESS_RELEASE = variant(
+    SITUATIONS["memory-leak"],
+    **{"memory_rss_bytes": 130 * 2**20, "release": "2026.11.5", "release_age_seconds": 180.0},
 )
-DEPENDENCY_WITH_FULL_POOL = SITUATIONS["dependency-outage"].model_copy(
-    update={
+DEPENDENCY_WITH_FULL_POOL = variant(
+    SITUATIONS["dependency-outage"],
+    **{
         "alerts": alerts(
             "TargetHighErrorRatio", "TargetHealthCheckFailing", "TargetDbPoolSaturated", check="dependency"
         ),
@@ -220,12 +277,12 @@ DEPENDENCY_WITH_FULL_POOL = SITUATIONS["dependency-outage"].model_copy(
             **SITUATIONS["dependency-outage"].log_error_signatures,
             QUEUEPOOL: 12,
         },
-    }
+    },
 )
 
 # How a person might describe each fault in a ticket or a chat: other words than the runbook's.
 REWORDED: dict[str, str] = {
-    "target-down": "the whole service vanished and is unreachable",
+    "service-down": "the whole service vanished and is unreachable",
     "db-pool-exhaustion": "too many connections are checked out and never returned",
     "db-lock-contention": "writes hang because another transaction holds the lock",
     "memory-leak": "the web app keeps eating more RAM over hours",

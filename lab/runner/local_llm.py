@@ -97,7 +97,7 @@ def warm_up(port: int, runbooks_dir: Path, timeout_seconds: float = 600.0) -> fl
     ~2,300 tokens) once, before the agent starts: the server keeps it, so the agent's first page costs
     only its own data. Returns the seconds it took."""
     from agent.diagnosis.llm import build_messages
-    from agent.diagnosis.models import Symptoms
+    from agent.domain.signals import Symptoms
     from agent.knowledge.runbooks import load_runbooks
 
     messages = build_messages(Symptoms(), load_runbooks(runbooks_dir), [], [], MAX_PROMPT_CHARS)

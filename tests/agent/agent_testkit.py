@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -10,25 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from agent.clients.actions import ActionClient
-from agent.clients.prometheus import PrometheusClient
-from agent.clients.target import TargetClient
+from agent.app import create_app
+from agent.catalog.catalog import ServiceCatalog
+from agent.composition import Parts, build_runtime
 from agent.config import Settings
-from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
 from agent.guardrails.breaker import CircuitBreakers
-from agent.guardrails.kill_switch import KillSwitch
-from agent.guardrails.policy import Guardrails
 from agent.incidents.store import IncidentStore
 from agent.intake.correlation import Correlator
 from agent.knowledge.runbooks import Runbook, Verification
+from agent.runtime import AgentRuntime
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import Reasoning, WorkflowDeps
-from agent.workflow.graph import create_graph
 from agent.workflow.runner import IncidentRunner
 from lab.standins import ACTION_TOKEN, Lab, LabUrls, LLMStandIn, ServedApp, firing_alert
 
@@ -59,9 +58,7 @@ def standin_runbook(
 
 def standin_runbooks() -> list[Runbook]:
     """Runbooks the tests control (the real runbooks/ folder is tuned for the real lab)."""
-    target_down = standin_runbook(
-        "target-down", "TargetDown", [{"action": "restart-target", "risk": "medium"}]
-    )
+    target_down = standin_runbook("service-down", "TargetDown", [{"action": "restart", "risk": "medium"}])
     health_only = Verification.model_construct(promql=[], hold_seconds=0.2, deadline_seconds=1.5)
     return [
         standin_runbook(
@@ -74,7 +71,7 @@ def standin_runbooks() -> list[Runbook]:
                     "params": {"escalate_to_db_restart": True},
                     "risk": "low",
                 },
-                {"action": "restart-target", "risk": "medium"},
+                {"action": "restart", "risk": "medium"},
             ],
         ),
         target_down.model_copy(update={"verification": health_only}),  # verified by the action server
@@ -114,7 +111,8 @@ def standin_reasoning() -> Reasoning:
         return Diagnosis(evidence=["nothing matched"])
 
     def investigate(symptoms: Symptoms, runbooks: list[Any], diagnosis: Diagnosis) -> Any:
-        check = _Check(name="pool_saturated", passed=(symptoms.pool_utilization_ratio or 0) > 0.9, detail="")
+        pool = symptoms.value("pool_utilization_ratio")
+        check = _Check(name="pool_saturated", passed=isinstance(pool, float) and pool > 0.9, detail="")
         return _Investigation(checks=[check], diagnosis=diagnosis)
 
     return Reasoning(
@@ -128,10 +126,33 @@ class _Investigation(BaseModel):
 
 
 # ---------------------------------------------------------------- the agent's workflow wired to the stand-ins
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def standin_env(urls: LabUrls | None) -> dict[str, str]:
+    """What the lab's catalog entries read from the environment, pointed at the stand-ins."""
+    env = {"ACTION_TOKEN": ACTION_TOKEN}
+    if urls is not None:
+        env |= {"TARGET_API_BASE_URL": urls.target, "ACTION_SERVER_URL": urls.action}
+    return env
+
+
+def lab_catalog(urls: LabUrls | None) -> ServiceCatalog:
+    """The real service catalog (services/, signals/) with its URLs at the stand-ins."""
+    catalog = ServiceCatalog(ROOT / "services", [ROOT / "signals"], standin_env(urls))
+    catalog.refresh()
+    return catalog
+
+
+def agent_app(settings: Settings, urls: LabUrls | None, **parts: Any) -> FastAPI:
+    """The agent's app against the stand-ins: the lab's catalog with its URLs there, and any parts given
+    (the rest as `python -m agent` builds them from `settings`)."""
+    return create_app(settings, Parts(catalog=lab_catalog(urls), env=standin_env(urls), **parts))
+
+
 def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         AGENT_DATA_DIR=tmp_path / "agent",
-        ACTION_TOKEN=SecretStr(ACTION_TOKEN),
         VERIFY_HOLD_SECONDS=0.2,
         VERIFY_DEADLINE_SECONDS=1.5,
         VERIFY_POLL_SECONDS=0.05,
@@ -139,38 +160,66 @@ def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Se
         OBSERVE_INTERVAL_SECONDS=0.1,
         HTTP_TIMEOUT_SECONDS=2.0,
         RUNBOOKS_PATH=tmp_path / "no-runbooks",
+        SERVICES_PATH=ROOT / "services",
+        SIGNAL_PACKS_PATH=ROOT / "signals",
         VECTOR_STORE_PATH=tmp_path / "knowledge.json",
+        PROPOSED_RUNBOOKS_ENABLED=False,  # a test of proposals turns them on
+        ACTION_COOLDOWN_SECONDS=0,  # pages come back to back here; a test of cooldowns sets one
         EMBEDDING_MODEL="",  # lexical: a test that wants the model passes it (loaded once per session)
     )
     if urls is not None:
-        values |= dict(
-            TARGET_API_BASE_URL=urls.target, ACTION_SERVER_URL=urls.action, PROMETHEUS_URL=urls.prometheus
-        )
+        values |= dict(PROMETHEUS_URL=urls.prometheus)
     values |= overrides
     return Settings(_env_file=None, **values)
 
 
 @dataclass
 class Workflow:
-    settings: Settings
-    store: IncidentStore
-    metrics: AgentMetrics
-    registry: CollectorRegistry
-    deps: WorkflowDeps
-    runner: IncidentRunner
-    correlator: Correlator
-    saver: AsyncSqliteSaver
+    runtime: AgentRuntime
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def store(self) -> IncidentStore:
+        return self.runtime.store
+
+    @property
+    def metrics(self) -> AgentMetrics:
+        return self.runtime.metrics
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.runtime.registry
+
+    @property
+    def deps(self) -> WorkflowDeps:
+        return self.runtime.deps
+
+    @property
+    def runner(self) -> IncidentRunner:
+        return self.runtime.runner
+
+    @property
+    def correlator(self) -> Correlator:
+        return self.runtime.correlator
+
+    @property
+    def saver(self) -> Any:
+        return self.runtime.saver
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
 
 
 class WorkflowFactory:
-    """Builds the workflow like the app does; `build()` again with the same paths is an agent restart."""
+    """Builds the agent's runtime the way the app does (`build_runtime`), without its background loops;
+    `build()` again with the same paths is an agent restart."""
 
     def __init__(self, tmp_path: Path, urls: LabUrls) -> None:
         self.tmp_path, self.urls = tmp_path, urls
-        self._open: list[tuple[httpx.AsyncClient, Any, IncidentStore, IncidentRunner]] = []
+        self._open: list[tuple[Workflow, contextlib.AsyncExitStack]] = []
         self.breakers: CircuitBreakers | None = None
 
     async def build(
@@ -180,66 +229,40 @@ class WorkflowFactory:
         interrupt_after: list[str] | None = None,
         knowledge: Any | None = None,
         annotations: Any | None = None,
-        amendments: Any | None = None,
         **overrides: Any,
     ) -> Workflow:
         settings = agent_settings(self.tmp_path, self.urls, **overrides)
-        settings.AGENT_DATA_DIR.mkdir(parents=True, exist_ok=True)
-        registry = CollectorRegistry()
-        metrics = AgentMetrics(registry)
-        store = IncidentStore(settings.AGENT_DATA_DIR / "incidents.db")
-        http = httpx.AsyncClient(timeout=settings.HTTP_TIMEOUT_SECONDS)
-        saver_cm = AsyncSqliteSaver.from_conn_string(str(settings.AGENT_DATA_DIR / "checkpoints.db"))
-        saver = await saver_cm.__aenter__()
-        kill_switch = KillSwitch(store, settings.REMEDIATION_ENABLED, metrics)
-        breakers = CircuitBreakers(
-            settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_COOLOFF_SECONDS, metrics
-        )
-        self.breakers = breakers
         fixed = standin_runbooks() if runbooks is None or callable(runbooks) else runbooks
-        current = runbooks if callable(runbooks) else lambda: fixed  # a callable: a RunbookLibrary's
-        deps = WorkflowDeps(
-            settings=settings,
-            store=store,
-            target=TargetClient(http, settings.TARGET_API_BASE_URL),
-            prometheus=PrometheusClient(http, settings.PROMETHEUS_URL),
-            actions=ActionClient(
-                http, settings.ACTION_SERVER_URL, settings.ACTION_TOKEN, settings.ACTION_TIMEOUT_SECONDS
-            ),
-            guardrails=Guardrails(settings, store, kill_switch, breakers),
-            metrics=metrics,
+        parts = Parts(
             reasoning=reasoning or standin_reasoning(),
-            runbooks=current,
+            runbooks=fixed,
             knowledge=knowledge,
             annotations=annotations,
-            amendments=amendments,
+            catalog=lab_catalog(self.urls),
+            env=standin_env(self.urls),
+            interrupt_after=interrupt_after,
+            background=False,
+            recover=False,
         )
-        runner = IncidentRunner(
-            create_graph(saver, deps, interrupt_after=interrupt_after),
-            store,
-            metrics,
-            settings.MAX_CONCURRENT_INCIDENTS,
-        )
-        correlator = Correlator(store, metrics, runner.start)
-        self._open.append((http, saver_cm, store, runner))
-        return Workflow(settings, store, metrics, registry, deps, runner, correlator, saver)
+        stack = contextlib.AsyncExitStack()
+        runtime = await stack.enter_async_context(build_runtime(settings, parts))
+        if callable(runbooks):  # a RunbookLibrary's: the workflow reads the current ones each time
+            runtime.deps.runbooks = runbooks
+        self.breakers = runtime.breakers
+        workflow = Workflow(runtime)
+        self._open.append((workflow, stack))
+        return workflow
 
     async def close(self, workflow: Workflow) -> None:
         """Stop one built workflow the way a process exit would: tasks cancelled, connections closed."""
-        for entry in [e for e in self._open if e[3] is workflow.runner]:
-            await self._close(entry)
+        for entry in [e for e in self._open if e[0] is workflow]:
+            self._open.remove(entry)
+            await entry[1].aclose()
 
     async def close_all(self) -> None:
-        for entry in list(self._open):
-            await self._close(entry)
-
-    async def _close(self, entry: tuple[httpx.AsyncClient, Any, IncidentStore, IncidentRunner]) -> None:
-        http, saver_cm, store, runner = entry
-        self._open.remove(entry)
-        await runner.shutdown()
-        await http.aclose()
-        await saver_cm.__aexit__(None, None, None)
-        store.close()
+        for workflow, stack in list(self._open):
+            self._open.remove((workflow, stack))
+            await stack.aclose()
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

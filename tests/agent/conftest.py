@@ -13,6 +13,8 @@ from agent_testkit import (
     ServedApp,
     WorkflowFactory,
     agent_settings,
+    lab_catalog,
+    standin_env,
     standin_reasoning,
     standin_runbooks,
 )
@@ -21,6 +23,7 @@ from pydantic import SecretStr
 from weaviate_standin import WeaviateStandIn
 
 from agent.app import create_app
+from agent.composition import Parts
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
 from agent.knowledge.embedder import AUTO, EmbedderUnavailable, SentenceTransformerEmbedder, load_embedder
 from agent.knowledge.weaviate_collections import connect_weaviate
@@ -62,12 +65,13 @@ def served_agent(
 
     def start(reasoning: Any = None, runbooks: Any = None, **overrides: Any) -> ServedApp:
         settings = agent_settings(tmp_path, lab_urls, **overrides)
-        app = create_app(
-            settings,
+        parts = Parts(
             reasoning=reasoning or standin_reasoning(),
             runbooks=runbooks if runbooks is not None else standin_runbooks(),
+            catalog=lab_catalog(lab_urls),
+            env=standin_env(lab_urls),
         )
-        return serve(app)
+        return serve(create_app(settings, parts))
 
     return start
 

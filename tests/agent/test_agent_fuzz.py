@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from agent_testkit import Lab, ServedApp, agent_settings, standin_reasoning, standin_runbooks
+from agent_testkit import Lab, ServedApp, agent_app, agent_settings, standin_reasoning, standin_runbooks
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from schemathesis.specs.openapi.checks import negative_data_rejection
-
-from agent.app import create_app
 
 # schemathesis's own strategies draw from `random`; nothing this test controls
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -37,13 +35,13 @@ def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             API_TOKEN=SecretStr(TOKEN),
             AGENT_MODE="dry-run",
         )
-        app = create_app(config, reasoning=standin_reasoning(), runbooks=standin_runbooks())
+        app = agent_app(config, urls, reasoning=standin_reasoning(), runbooks=standin_runbooks())
         with ServedApp(app) as agent:
             yield agent.url
 
 
 # The document the agent serves at /openapi.json, built without starting it (no lifespan, no I/O).
-schema = schemathesis.openapi.from_dict(create_app(agent_settings(Path("/nonexistent"), None)).openapi())
+schema = schemathesis.openapi.from_dict(agent_app(agent_settings(Path("/nonexistent"), None), None).openapi())
 
 
 @schema.parametrize()

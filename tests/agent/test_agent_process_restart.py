@@ -35,6 +35,7 @@ def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
         "PROPOSED_RUNBOOKS_PATH": str(tmp_path / "proposed-runbooks"),
         "VERIFY_HOLD_SECONDS": "1",
         "VERIFY_POLL_SECONDS": "0.2",
+        "ACTION_COOLDOWN_SECONDS": "0",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
     agent = AgentProcess(env, tmp_path / "agent.log")

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_testkit import Lab, LabUrls, agent_settings, standin_reasoning, standin_runbooks
+from agent_testkit import Lab, LabUrls, agent_app, agent_settings, standin_reasoning, standin_runbooks
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from test_alertmanager_model import FIRING
-
-from agent.app import create_app
 
 WEBHOOK_TOKEN = "hook-secret"
 API_TOKEN = "api-secret"
@@ -30,7 +28,7 @@ def agent(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentFactory]:
     def start(**overrides: Any) -> TestClient:
         values = dict(WEBHOOK_TOKEN=SecretStr(WEBHOOK_TOKEN), API_TOKEN=SecretStr(API_TOKEN)) | overrides
         settings = agent_settings(tmp_path, lab_urls, **values)
-        app = create_app(settings, reasoning=standin_reasoning(), runbooks=standin_runbooks())
+        app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=standin_runbooks())
         client = TestClient(app).__enter__()
         clients.append(client)
         return client
@@ -115,9 +113,22 @@ def test_resent_and_updated_notifications_make_one_incident_and_one_remediation(
 def test_manual_trigger_and_incident_queries(agent: AgentFactory, lab: Lab) -> None:
     client = agent()
     assert client.post("/agent/trigger", json={"reason": "x"}).status_code == 401
+    # A trigger names a catalog service: never a default one, never one the agent does not know.
+    unnamed = client.post("/agent/trigger", json={"reason": "x"}, headers=API)
+    assert unnamed.status_code == 422 and unnamed.json()["detail"][0]["loc"] == ["body", "service"]
+    for fake in ("fake1", "fake2"):
+        refused = client.post("/agent/trigger", json={"service": fake}, headers=API)
+        assert refused.status_code == 404 and refused.json()["detail"] == (
+            f"unknown service '{fake}': the catalog has target"
+        )
+    assert client.get("/agent/incidents").json()["count"] == 0 and lab.calls == []
     answer = client.post(
         "/agent/trigger",
-        json={"reason": "pool looks stuck", "labels": {"alertname": "TargetDbPoolExhausted"}},
+        json={
+            "service": "target",
+            "reason": "pool looks stuck",
+            "labels": {"alertname": "TargetDbPoolExhausted"},
+        },
         headers=API,
     )
     assert answer.status_code == 202 and answer.json()["created"]
@@ -135,7 +146,9 @@ def test_manual_trigger_and_incident_queries(agent: AgentFactory, lab: Lab) -> N
 def test_approve_and_reject_over_http(agent: AgentFactory, lab: Lab) -> None:
     client = agent(AGENT_MODE="approval")
     incident_id = client.post(
-        "/agent/trigger", json={"labels": {"alertname": "TargetDbPoolExhausted"}}, headers=API
+        "/agent/trigger",
+        json={"service": "target", "labels": {"alertname": "TargetDbPoolExhausted"}},
+        headers=API,
     ).json()["incident_id"]
     wait_for(client, lambda items: items[0]["status"] == "awaiting_approval")
     assert client.post(f"/agent/incidents/{incident_id}/approve").status_code == 401
@@ -157,14 +170,16 @@ def test_kill_switch_status_health_and_metrics(agent: AgentFactory, lab: Lab) ->
         client.post("/agent/kill-switch", json={"enabled": True}, headers=API).json()["remediation_enabled"]
         is False
     )
-    client.post("/agent/trigger", json={"labels": {"alertname": "TargetDbPoolExhausted"}}, headers=API)
+    trigger = {"service": "target", "labels": {"alertname": "TargetDbPoolExhausted"}}
+    client.post("/agent/trigger", json=trigger, headers=API)
     incidents = wait_for(client, final)
     assert incidents[0]["status"] == "escalated" and lab.calls == []
 
     status = client.get("/agent/status")
     body = status.json()
     assert body["kill_switch_engaged"] is True and body["mode"] == "autonomous"
-    assert body["dependencies"]["action_server"]["ok"] is True
+    assert body["dependencies"]["actions:target"]["ok"] is True
+    assert body["services"]["target"]["actions"] and body["unowned_alerts"]["distinct"] == 0
     for secret in (API_TOKEN, WEBHOOK_TOKEN, "action-secret"):
         assert secret not in status.text
     health = client.get("/health").json()  # every dependency answers; remediation is halted
@@ -173,10 +188,19 @@ def test_kill_switch_status_health_and_metrics(agent: AgentFactory, lab: Lab) ->
     metrics = client.get("/metrics", follow_redirects=False)
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "sre_agent_remediation_enabled 0.0" in metrics.text
-    assert 'sre_agent_incidents_total{diagnosis="db-pool-exhaustion",outcome="escalated"} 1.0' in metrics.text
+    assert (
+        'sre_agent_incidents_total{diagnosis="db-pool-exhaustion",outcome="escalated",service="target"} 1.0'
+        in metrics.text
+    )
     # Series an incident has not touched yet start at 0, so increase() over them is not empty or NaN.
-    assert 'sre_agent_incidents_total{diagnosis="bad-release",outcome="resolved"} 0.0' in metrics.text
-    assert 'sre_agent_time_to_mitigate_seconds_count{diagnosis="traffic-surge"} 0.0' in metrics.text
+    assert (
+        'sre_agent_incidents_total{diagnosis="bad-release",outcome="resolved",service="target"} 0.0'
+        in metrics.text
+    )
+    assert (
+        'sre_agent_time_to_mitigate_seconds_count{diagnosis="traffic-surge",service="target"} 0.0'
+        in metrics.text
+    )
 
 
 def test_health_names_the_degraded_dependency(tmp_path: Path, lab_urls: LabUrls) -> None:
@@ -185,7 +209,7 @@ def test_health_names_the_degraded_dependency(tmp_path: Path, lab_urls: LabUrls)
     dead = f"http://127.0.0.1:{free_port()}"
     settings = agent_settings(tmp_path, lab_urls, PROMETHEUS_URL=dead)
     with TestClient(
-        create_app(settings, reasoning=standin_reasoning(), runbooks=standin_runbooks())
+        agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=standin_runbooks())
     ) as client:
         body = client.get("/health").json()
     assert body["status"] == "degraded" and body["degraded"] == ["prometheus"]

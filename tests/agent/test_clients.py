@@ -1,4 +1,5 @@
-"""The HTTP clients against real local servers: lenient reads, typed errors, retries on reads only."""
+"""The HTTP clients, action backend and probes against real local servers: lenient reads, typed errors,
+retries on reads only."""
 
 from __future__ import annotations
 
@@ -13,11 +14,33 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from agent.clients.actions import ActionClient
+from agent.actions.http import HttpActionBackend
+from agent.catalog.catalog import ServiceCatalog
+from agent.catalog.services import HttpJsonProbe, ProbeSignal, ServiceEntry
 from agent.clients.prometheus import PrometheusClient
-from agent.clients.target import TargetClient
-from agent.workflow.log_signatures import log_message, signature
+from agent.signals.log_signatures import signature
+from agent.signals.probes import JsonProbe, log_message
 from lab.runner.ports import free_port
+
+LOG_MESSAGE = ["event", "fields.error", "fields.service", "traceback"]
+
+
+def backend(http: httpx.AsyncClient, url: str, **options: Any) -> HttpActionBackend:
+    return HttpActionBackend(http, url, SecretStr("t"), health="verify-health", **options)
+
+
+def metrics_probe(url: str) -> tuple[JsonProbe, Any]:
+    probe = HttpJsonProbe(
+        kind="http_json",
+        name="metrics",
+        url=f"{url}/api/v1/metrics",
+        signals={
+            "error_ratio": ProbeSignal(path="error_rate", scale=0.01, unit="ratio"),
+            "requests_per_second": ProbeSignal(path="requests_per_second", unit="per_second"),
+        },
+    )
+    entry = ServiceEntry(service="svc", owns=['service="svc"'], selector='{job="svc"}', probes=[probe])
+    return probe, ServiceCatalog.of([entry]).get("svc")
 
 
 def flaky_app(counter: dict[str, int]) -> FastAPI:
@@ -70,7 +93,7 @@ async def test_reads_retry_and_actions_do_not(serve: Callable[[FastAPI], ServedA
     counter: dict[str, int] = {}
     url = serve(flaky_app(counter)).url
     async with httpx.AsyncClient(timeout=2) as http:
-        actions = ActionClient(http, url, SecretStr("t"))
+        actions = backend(http, url)
         catalog = await actions.catalog()
         assert catalog.ok and [a.name for a in catalog.value] == ["restart-target", "clean-disk"]
         assert counter["catalog"] == 3
@@ -87,20 +110,23 @@ async def test_reads_retry_and_actions_do_not(serve: Callable[[FastAPI], ServedA
         ranged = await prometheus.query_range("up", 0, 2, 1)
         assert ranged.series[0].values == [(1.0, 1.0), (2.0, 2.0)]
 
-        metrics = await TargetClient(http, url).metrics()
-        assert metrics.ok and metrics.value.error_rate is None and metrics.value.requests_per_second == 12.5
+        probe, service = metrics_probe(url)
+        read = await JsonProbe(http, probe).read(service)
+        assert read.readings["requests_per_second"].value == 12.5 and read.gaps == []
+        assert "error_ratio" not in read.readings  # "lots" is not a number: no value, not an error
 
 
 async def test_unreachable_services_are_errors_not_exceptions() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     async with httpx.AsyncClient(timeout=1) as http:
-        health = await TargetClient(http, dead).health()
-        assert not health.ok and health.error.startswith("unreachable")
+        probe, service = metrics_probe(dead)
+        read = await JsonProbe(http, probe).read(service)
+        assert read.gaps == ["metrics"] and read.evidence["metrics"]["error"].startswith("unreachable")
         down = await PrometheusClient(http, dead).query("up")
         assert down.error.startswith("unreachable") and down.unavailable
-        verdict = await ActionClient(http, dead, SecretStr("")).verify_target_health()
+        verdict = await backend(http, dead).health_verdict()
         assert verdict.value is None and verdict.error
-        outcome = await ActionClient(http, dead, SecretStr("")).run("restart-target", {})
+        outcome = await backend(http, dead).run("restart-target", {})
         assert not outcome.ok and not outcome.may_have_run  # it never left: nothing can have run
 
 
@@ -114,9 +140,7 @@ async def test_an_action_answer_that_never_comes_may_have_run(serve: Callable[[F
 
     url = serve(app).url
     async with httpx.AsyncClient(timeout=2) as http:
-        outcome = await ActionClient(http, url, SecretStr("t"), action_timeout_seconds=0.2).run(
-            "clean-disk", {}
-        )
+        outcome = await backend(http, url, action_timeout_seconds=0.2).run("clean-disk", {})
     assert not outcome.ok and outcome.error == "timeout" and outcome.may_have_run
 
 
@@ -136,7 +160,7 @@ async def test_the_audit_is_read_in_the_action_servers_shape(serve: Callable[[Fa
 
     url = serve(app).url
     async with httpx.AsyncClient(timeout=2) as http:
-        fetched = await ActionClient(http, url, SecretStr("t")).audit()
+        fetched = await backend(http, url).audit()
     assert fetched.ok and fetched.value is not None
     assert [(e.action, e.ok) for e in fetched.value] == [
         ("clean-disk", False),
@@ -146,25 +170,24 @@ async def test_the_audit_is_read_in_the_action_servers_shape(serve: Callable[[Fa
     assert fetched.value[0].ts is not None and fetched.value[0].ts.minute == 0
 
 
+def line(event: str, fields: dict[str, Any], traceback: str | None = None) -> str:
+    """A log entry's message as a log probe with LOG_MESSAGE's paths reads it."""
+    return log_message(LOG_MESSAGE, {"event": event, "fields": fields, "traceback": traceback})
+
+
 def test_log_signatures_strip_numbers_ids_and_paths() -> None:
-    a = log_message(
-        "request_failed", {"error": "QueuePool limit of size 5 overflow 5 reached, timeout 2.00"}, None
-    )
-    b = log_message(
-        "request_failed", {"error": "QueuePool limit of size 5 overflow 5 reached, timeout 2.10"}, None
-    )
+    a = line("request_failed", {"error": "QueuePool limit of size 5 overflow 5 reached, timeout 2.00"})
+    b = line("request_failed", {"error": "QueuePool limit of size 5 overflow 5 reached, timeout 2.10"})
     assert signature(a) == signature(b)
     tb = (
         'Traceback (most recent call last):\n  File "/srv/app.py", line 3\n'
         "OSError: [Errno 28] No space left on device"
     )
-    assert (
-        signature(log_message("write_failed", {}, tb))
-        == "write_failed: OSError: [Errno <n>] No space left on device"
-    )
+    expected = "write_failed: OSError: [Errno <n>] No space left on device"
+    assert signature(line("write_failed", {}, tb)) == expected
     assert "<id>" in signature("order 123e4567-e89b-12d3-a456-426614174000 failed")
 
 
 def test_log_messages_name_the_service_a_call_failed_against() -> None:
     fields = {"service": "inventory", "timeout_seconds": 1.0, "item": "gasket"}
-    assert log_message("dependency call timed out", fields, None) == "dependency call timed out: inventory"
+    assert line("dependency call timed out", fields) == "dependency call timed out: inventory"

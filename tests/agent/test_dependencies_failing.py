@@ -138,7 +138,7 @@ async def test_the_action_server_down_escalates_with_the_reason_and_no_retry_sto
     incident = await handled(wf)
     assert incident.status in {"escalated", "failed"}
     assert lab.calls == []
-    assert incident.escalation_reason == "action catalog unavailable (HTTP 503)"
+    assert incident.escalation_reason == "action catalog of target unavailable (HTTP 503)"
     assert sum(1 for e in incident.timeline if e.step == "execute") <= 3
 
 

@@ -50,7 +50,8 @@ def test_all_ok_names_every_part_and_the_document_declares_the_shape(
     url = served_agent().url
     report = health(url)
     assert report["status"] == "ok" and report["degraded"] == []
-    assert set(report["dependencies"]) == {"target", "action_server", "prometheus", "incident_store"}
+    # the agent's own dependencies: a service being down is an incident, not a degraded agent
+    assert set(report["dependencies"]) == {"actions:target", "prometheus", "incident_store"}
     parts = report["agent"]
     assert set(parts) == {"knowledge", "llm", "remediation", "circuit_breakers", "intake", "annotations"}
     assert all(part["ok"] for part in parts.values())
@@ -70,7 +71,7 @@ def test_kill_switch_and_an_open_breaker_are_degraded_remediation(
     assert finished(url)[0]["status"] == "failed"
     report = health(url)
     assert report["degraded"] == ["circuit_breakers"]
-    assert report["agent"]["circuit_breakers"]["open"] == ["remediate-db-pool-exhaustion"]
+    assert report["agent"]["circuit_breakers"]["open"] == ["target/remediate-db-pool-exhaustion"]
     httpx.post(f"{url}/agent/kill-switch", json={"enabled": True}, headers=AUTH, timeout=5)
     report = health(url)
     assert report["degraded"] == ["circuit_breakers", "remediation"]

@@ -11,7 +11,7 @@ from test_alertmanager_model import FIRING
 from test_workflow import open_incident, pool_alert
 
 from agent.diagnosis.llm import LLMOutcome
-from agent.diagnosis.models import Diagnosis
+from agent.domain.diagnosis import Diagnosis
 from agent.intake.alertmanager import WebhookNotification
 from agent.intake.queue import IntakeQueue
 from agent.telemetry.metrics import AgentMetrics

@@ -5,11 +5,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_testkit import LabUrls, agent_settings, standin_reasoning
+from agent_testkit import LabUrls, agent_app, agent_settings, standin_reasoning
 from fastapi.testclient import TestClient
 from weaviate_standin import WeaviateStandIn
 
-from agent.app import create_app
 from agent.knowledge.embedder import SentenceTransformerEmbedder
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
@@ -20,7 +19,7 @@ RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 
 def test_knowledge_search_shows_what_the_agent_would_retrieve(tmp_path: Path, lab_urls: LabUrls) -> None:
     settings = agent_settings(tmp_path, lab_urls)
-    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
     with TestClient(app) as client:
         query = {"q": "writes fail: database is locked", "k": 3}
         answer = client.get("/agent/knowledge/search", params=query)
@@ -43,7 +42,7 @@ def test_weaviate_serves_the_agent_and_failures_are_counted(
         WEAVIATE_GRPC_PORT=weaviate_server.grpc_port,
         WEAVIATE_TIMEOUT_SECONDS=0.5,
     )
-    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
     with TestClient(app) as client:
         status = client.get("/agent/status").json()
         assert status["knowledge_backend"] == "weaviate" and status["notes"] == []
@@ -67,7 +66,7 @@ def test_weaviate_down_at_start_leaves_the_embedded_store_and_a_note(
     tmp_path: Path, lab_urls: LabUrls
 ) -> None:
     settings = agent_settings(tmp_path, lab_urls, WEAVIATE_URL=f"http://127.0.0.1:{free_port()}")
-    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
     with TestClient(app) as client:
         status = client.get("/agent/status").json()
         assert status["knowledge_backend"] == "embedded"
@@ -82,7 +81,7 @@ def test_the_running_agent_rereads_runbooks_that_people_edit(tmp_path: Path, lab
     folder = tmp_path / "runbooks"
     shutil.copytree(RUNBOOKS, folder)
     settings = agent_settings(tmp_path, lab_urls, RUNBOOKS_PATH=folder, RUNBOOKS_CHECK_SECONDS=0.05)
-    with TestClient(create_app(settings, reasoning=standin_reasoning())) as client:
+    with TestClient(agent_app(settings, lab_urls, reasoning=standin_reasoning())) as client:
 
         def eventually(condition: Callable[[], bool]) -> None:
             deadline = time.monotonic() + 10
@@ -104,8 +103,9 @@ def test_the_running_agent_rereads_runbooks_that_people_edit(tmp_path: Path, lab
         )
         eventually(lambda: top("sslerror certificate verify failed") == "inventory-tls")
         assert client.get("/agent/status").json()["runbooks"] == 10
-        assert 'sre_agent_incidents_total{diagnosis="inventory-tls",outcome="resolved"} 0.0' in (
-            client.get("/metrics").text
+        assert (
+            'sre_agent_incidents_total{diagnosis="inventory-tls",outcome="resolved",service="target"} 0.0'
+            in (client.get("/metrics").text)
         )
 
         (folder / "disk-full.md").write_text("not a runbook any more")
@@ -118,7 +118,7 @@ def test_an_embedding_model_that_cannot_load_leaves_lexical_search_and_a_note(
     tmp_path: Path, lab_urls: LabUrls
 ) -> None:
     settings = agent_settings(tmp_path, lab_urls, EMBEDDING_MODEL=str(tmp_path / "no-model-here"))
-    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
     with TestClient(app) as client:
         notes = client.get("/agent/status").json()["notes"]
         assert any("semantic search off" in n and "ranked lexically" in n for n in notes), notes
@@ -133,8 +133,9 @@ def test_the_agent_searches_by_meaning_with_the_embedder(
     runbooks = load_runbooks(RUNBOOKS)
     knowledge = open_knowledge_store(tmp_path / "knowledge.json", embedder=minilm)
     knowledge.sync_runbooks(runbooks)
-    app = create_app(
+    app = agent_app(
         agent_settings(tmp_path, lab_urls),
+        lab_urls,
         reasoning=standin_reasoning(),
         runbooks=runbooks,
         knowledge=knowledge,
@@ -156,7 +157,7 @@ def test_with_weaviate_the_agent_loads_the_model_and_searches_weaviate_by_meanin
         WEAVIATE_GRPC_PORT=weaviate_server.grpc_port,
         EMBEDDING_MODEL="auto",  # the packaged model `minilm` needs: loaded again here, a few seconds
     )
-    app = create_app(settings, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
     with TestClient(app) as client:
         status = client.get("/agent/status").json()
         assert status["knowledge_backend"] == "weaviate" and status["notes"] == []

@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent_testkit import Lab, LabUrls, WorkflowFactory, agent_settings, firing_alert
+from agent_testkit import Lab, LabUrls, WorkflowFactory, agent_app, agent_settings, firing_alert
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from test_workflow import open_incident, pool_alert
 
-from agent.app import create_app
 from agent.knowledge.library import RunbookLibrary
 from agent.knowledge.store import open_knowledge_store
 from agent.learning.proposed import ProposedAmendments
@@ -31,7 +30,7 @@ signals:
   - {signal: "log:queuepool limit", op: ">", value: 0, weight: 2.5, description: "pool checkout timeouts"}
 actions:
   - {action: remediate-db-pool-exhaustion, params: {}, risk: low}
-  - {action: restart-target, params: {}, risk: medium}
+  - {action: restart, params: {}, risk: medium}
 verification:
   promql: ["healthy:db-pool-exhaustion"]
   hold_seconds: 0.2
@@ -76,8 +75,8 @@ async def build(workflows: WorkflowFactory, folder: Path, tmp_path: Path, **over
         runbooks=library.runbooks,
         reasoning=default_reasoning(),
         knowledge=open_knowledge_store(tmp_path / "knowledge.json"),
-        amendments=ProposedAmendments(folder / "proposed"),
         RUNBOOKS_PATH=folder,
+        PROPOSED_RUNBOOKS_ENABLED=True,
         **overrides,
     )
 
@@ -102,8 +101,8 @@ async def test_an_action_that_failed_before_another_worked_is_proposed_and_plann
     text = proposal.read_text()
     assert text.startswith("---\nrunbook: db-pool-exhaustion\n")
     assert "`remediate-db-pool-exhaustion` ran (attempt 1) and recovery was not verified" in text
-    assert "`restart-target` ran next (attempt 2) and recovery was verified" in text
-    assert "actions: try `restart-target` before `remediate-db-pool-exhaustion`" in text
+    assert "`restart` ran next (attempt 2) and recovery was verified" in text
+    assert "actions: try `restart` before `remediate-db-pool-exhaustion`" in text
     assert f"`GET /agent/incidents/{first}`" in text
     assert "alerts: add" not in text and "signals: add" not in text  # the runbook covers the symptoms
     assert learned(wf, first)["proposed_amendment"] == {
@@ -182,9 +181,16 @@ def test_a_humans_resolution_makes_the_next_occurrence_a_diagnosis_from_memory(
     tmp_path: Path, lab_urls: LabUrls, lab: Lab
 ) -> None:
     folder = runbook_folder(tmp_path, DEPENDENCY_RUNBOOK)
-    settings = agent_settings(tmp_path, lab_urls, RUNBOOKS_PATH=folder, API_TOKEN=SecretStr("api-secret"))
+    settings = agent_settings(
+        tmp_path,
+        lab_urls,
+        RUNBOOKS_PATH=folder,
+        API_TOKEN=SecretStr("api-secret"),
+        PROPOSED_RUNBOOKS_ENABLED=True,
+    )
     lab.fix_action = "enable-dependency-fallback"
-    with TestClient(create_app(settings)) as client:  # the real loaders: library, knowledge store, diagnoser
+    # the real loaders: library, knowledge store, diagnoser
+    with TestClient(agent_app(settings, lab_urls)) as client:
         first = page(client, "fp1", "2026-11-24T10:00:00Z")
         incident = client.get(f"/agent/incidents/{first}").json()
         assert incident["status"] == "escalated" and lab.calls == []
@@ -249,7 +255,7 @@ def test_proposals_can_be_turned_off(tmp_path: Path, lab_urls: LabUrls, lab: Lab
     settings = agent_settings(
         tmp_path, lab_urls, RUNBOOKS_PATH=folder, PROPOSED_RUNBOOKS_ENABLED=False, VERIFY_DEADLINE_SECONDS=0.3
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(agent_app(settings, lab_urls)) as client:
         incident = client.get(f"/agent/incidents/{page(client, 'fp1', '2026-11-24T10:00:00Z')}").json()
         assert incident["status"] == "resolved" and len(lab.calls) == 2  # a lesson, not written down
         assert client.get("/agent/runbooks/proposed").json() == {

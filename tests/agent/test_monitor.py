@@ -1,15 +1,15 @@
-"""The monitor's baseline detector, and one monitor poll loop against the stand-in target."""
+"""The monitor's baseline detector, and one monitor poll loop against the stand-in target (read through
+the catalog entry's probes and PromQL)."""
 
 from __future__ import annotations
 
 from agent_testkit import Lab, WorkflowFactory
 
-from agent.clients.target import MetricsView
-from agent.intake.monitor import AnomalyDetector, MonitorLoop
+from agent.intake.monitor import AnomalyDetector, MonitorLoop, Sample
 
 
-def sample(error_rate: float = 0.5, p95: float = 50.0, rps: float = 10.0) -> MetricsView:
-    return MetricsView(error_rate=error_rate, p95_response_time_ms=p95, requests_per_second=rps)
+def sample(error_rate: float = 0.5, p95: float = 50.0, rps: float = 10.0) -> Sample:
+    return Sample(error_rate=error_rate, p95_ms=p95, rps=rps)
 
 
 def warmed(detector: AnomalyDetector, n: int = 20) -> AnomalyDetector:
@@ -32,7 +32,7 @@ def test_each_signal_pages_past_both_its_z_score_and_its_floor() -> None:
     assert detector.observe(sample(p95=2000.0)) == ["p95_latency"]
     assert detector.observe(sample(rps=80.0)) == ["request_rate"]
     assert detector.observe(sample(p95=200.0)) == []  # far from baseline but under the latency floor
-    assert detector.observe(None) == ["target_unreachable"]
+    assert detector.observe(None) == ["unreachable"]
 
 
 def test_error_floor_pages_before_the_baseline_is_warm() -> None:
@@ -44,11 +44,12 @@ def test_error_floor_pages_before_the_baseline_is_warm() -> None:
 async def test_monitor_opens_one_incident_per_episode(lab: Lab, workflows: WorkflowFactory) -> None:
     lab.fix_action = None
     wf = await workflows.build(AGENT_MODE="dry-run")
-    monitor = MonitorLoop(wf.deps.target, AnomalyDetector(), wf.correlator, interval_seconds=0.01)
-    assert await monitor.poll_once() is None  # one anomalous poll is not enough
-    incident_id = await monitor.poll_once()
-    assert incident_id is not None
-    assert await monitor.poll_once() is None  # same episode
+    monitor = MonitorLoop(wf.runtime.catalog, wf.deps, wf.correlator, interval_seconds=0.01)
+    assert await monitor.poll_once() == []  # one anomalous poll is not enough
+    opened = await monitor.poll_once()
+    assert len(opened) == 1
+    incident_id = opened[0]
+    assert await monitor.poll_once() == []  # same episode
     await wf.runner.wait(incident_id)
     incident = wf.store.get(incident_id)
     assert incident.source == "monitor" and incident.alerts[0].name == "AgentDetectedAnomaly"

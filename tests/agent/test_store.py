@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from agent.diagnosis.models import Diagnosis
+from agent.domain.diagnosis import Diagnosis
 from agent.incidents.models import Incident, utcnow
 from agent.incidents.store import IncidentStore
 
@@ -27,9 +27,8 @@ def test_filters_and_open_lookup(tmp_path: Path) -> None:
     assert [i.id for i in store.find(diagnosis="disk-full")] == ["a"]
     assert [i.id for i in store.find(service="other")] == ["b"]
     assert [i.id for i in store.find(since=utcnow() - timedelta(days=1))] == ["b"]
-    assert store.find_open("g2", "target").id == "b"
-    assert store.find_open("g9", "other").id == "b"
-    assert store.find_open("g1", "target") is None  # finished incidents do not take new alerts
+    assert [i.id for i in store.open_for_service("other")] == ["b"]
+    assert store.open_for_service("target") == []  # finished incidents do not take new alerts
     store.append("b", "gather", "hello", {"x": 1})
     assert store.get("b").timeline[-1].message == "hello"
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

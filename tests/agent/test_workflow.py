@@ -48,11 +48,27 @@ async def test_right_action_runs_is_verified_and_the_incident_resolves(
         assert step in steps
     assert "QueuePool limit of size <n> overflow <n> reached" in str(incident.timeline)
     assert "## What was tried" in incident.report and "remediate-db-pool-exhaustion" in incident.report
-    assert wf.metric("sre_agent_incidents_total", diagnosis="db-pool-exhaustion", outcome="resolved") == 1
     assert (
-        wf.metric("sre_agent_actions_total", action="remediate-db-pool-exhaustion", result="succeeded") == 1
+        wf.metric(
+            "sre_agent_incidents_total", service="target", diagnosis="db-pool-exhaustion", outcome="resolved"
+        )
+        == 1
     )
-    assert wf.metric("sre_agent_time_to_mitigate_seconds_count", diagnosis="db-pool-exhaustion") == 1
+    assert (
+        wf.metric(
+            "sre_agent_actions_total",
+            service="target",
+            action="remediate-db-pool-exhaustion",
+            result="succeeded",
+        )
+        == 1
+    )
+    assert (
+        wf.metric(
+            "sre_agent_time_to_mitigate_seconds_count", service="target", diagnosis="db-pool-exhaustion"
+        )
+        == 1
+    )
     assert wf.metric("sre_agent_workflow_steps_total", step="verify") == 1
 
 
@@ -65,7 +81,10 @@ async def test_unknown_diagnosis_escalates_without_any_action(lab: Lab, workflow
     assert incident.actions == [] and lab.calls == []
     assert "diagnosis unknown" in (incident.escalation_reason or "")
     assert "What a human should look at" in incident.report
-    assert wf.metric("sre_agent_incidents_total", diagnosis="unknown", outcome="escalated") == 1
+    assert (
+        wf.metric("sre_agent_incidents_total", service="target", diagnosis="unknown", outcome="escalated")
+        == 1
+    )
 
 
 async def test_low_confidence_escalates(lab: Lab, workflows: WorkflowFactory) -> None:
@@ -113,7 +132,12 @@ async def test_attempts_exhausted_ends_failed_and_escalated(lab: Lab, workflows:
     assert incident.status == "failed"
     assert len(lab.calls) == 2
     assert "2 attempts did not verify recovery" in (incident.escalation_reason or "")
-    assert wf.metric("sre_agent_incidents_total", diagnosis="db-pool-exhaustion", outcome="failed") == 1
+    assert (
+        wf.metric(
+            "sre_agent_incidents_total", service="target", diagnosis="db-pool-exhaustion", outcome="failed"
+        )
+        == 1
+    )
 
 
 async def test_budget_per_incident_is_respected(lab: Lab, workflows: WorkflowFactory) -> None:
@@ -126,29 +150,50 @@ async def test_budget_per_incident_is_respected(lab: Lab, workflows: WorkflowFac
     assert "action budget for this incident used (1)" in (incident.escalation_reason or "")
 
 
-async def test_hourly_budget_counts_every_incident(lab: Lab, workflows: WorkflowFactory) -> None:
+async def test_hourly_budget_counts_every_incident_of_the_service(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
     wf = await workflows.build(MAX_ACTIONS_PER_HOUR=1)
-    wf.store.log_action("earlier:1:restart-target()", "earlier", "restart-target", "succeeded")
+    # another service's actions spend its own budget, not this one's
+    wf.store.log_action("other:1:restart()", "other", "restart-worker", "succeeded", "worker")
+    wf.store.log_action("earlier:1:restart()", "earlier", "restart-target", "succeeded", "target")
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
     incident = wf.store.get(incident_id)
     assert lab.calls == [] and incident.status == "escalated"
-    assert "hourly action budget used (1)" in (incident.escalation_reason or "")
+    assert "hourly action budget of target used (1)" in (incident.escalation_reason or "")
 
 
-async def test_cooldown_skips_an_action_another_incident_just_ran(
+async def test_another_services_actions_leave_this_ones_budget_alone(
     lab: Lab, workflows: WorkflowFactory
 ) -> None:
-    wf = await workflows.build()
+    wf = await workflows.build(MAX_ACTIONS_PER_HOUR=2, ACTION_COOLDOWN_SECONDS=600)
+    for n in range(6):  # six pages about other services: their actions, their cooldowns
+        wf.store.log_action(
+            f"fake{n}:1:x", f"fake{n}", "remediate-db-pool-exhaustion", "succeeded", f"fake{n}"
+        )
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    assert wf.store.get(incident_id).status == "resolved"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+
+
+async def test_a_cooldown_is_waited_for_not_replaced_by_the_riskier_next_action(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """Seen on the lab: a cooldown made the planner pick `restart-target` (medium risk) 15 ms after
+    another incident's pool fix. The plan waits for the cooldown and looks again instead."""
+    wf = await workflows.build(ACTION_COOLDOWN_SECONDS=1.0)
     first = await open_incident(wf, pool_alert("fp1"))
     await wf.runner.wait(first)
-    lab.healthy, lab.fix_action = False, "restart-target"
+    lab.healthy = False
     second = await open_incident(wf, pool_alert("fp2"))
-    await wf.runner.wait(second)
-    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "restart-target"]
+    await wf.runner.wait(second, timeout=30)
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"] * 2
     incident = wf.store.get(second)
     assert incident.status == "resolved"
-    assert "cooling down" in str([e.data for e in incident.timeline if e.step == "plan"])
+    waits = [e.message for e in incident.timeline if e.step == "plan" and e.message.startswith("waiting")]
+    assert waits and "cooldown 1s" in waits[0]
 
 
 async def test_kill_switch_stops_actions(lab: Lab, workflows: WorkflowFactory) -> None:
@@ -169,13 +214,13 @@ async def test_circuit_breaker_opens_after_failed_verifications(lab: Lab, workfl
     )
     first = await open_incident(wf, pool_alert("fp1", name="TargetDown"))
     await wf.runner.wait(first)
-    assert wf.metric("sre_agent_circuit_breaker_open", action="restart-target") == 1
+    assert wf.metric("sre_agent_circuit_breaker_open", service="target", action="restart-target") == 1
     second = await open_incident(wf, pool_alert("fp2", name="TargetDown"))
     await wf.runner.wait(second)
     assert [c["action"] for c in lab.calls] == ["restart-target"]
     incident = wf.store.get(second)
     assert incident.status == "escalated"
-    assert "circuit breaker open for restart-target" in (incident.escalation_reason or "")
+    assert "circuit breaker open for restart-target on target" in (incident.escalation_reason or "")
 
 
 async def test_high_risk_action_waits_for_approval_then_reject_stops(
@@ -213,7 +258,7 @@ async def test_approval_mode_pauses_then_resumes_on_approve(lab: Lab, workflows:
 
 
 def test_stand_in_runbooks_are_well_formed() -> None:
-    assert {rb.id for rb in standin_runbooks()} >= {"db-pool-exhaustion", "target-down"}
+    assert {rb.id for rb in standin_runbooks()} >= {"db-pool-exhaustion", "service-down"}
 
 
 async def test_templated_params_resolve_against_the_gathered_baseline(

@@ -132,7 +132,8 @@ async def test_an_oversized_prompt_is_cut_to_fit_the_server_context(stack: Stack
     """Thousands of log lines and alerts: the prompt is cut to LLM_MAX_PROMPT_CHARS, and the server (its
     n_ctx) takes it, so the answer is the model's, not a context-length error."""
     from agent.diagnosis.llm import LLMDiagnoser
-    from agent.diagnosis.models import AlertSummary, Symptoms
+    from agent.domain.alerts import AlertSummary
+    from agent.domain.signals import Symptoms
     from agent.knowledge.runbooks import load_runbooks
     from lab.runner.local_llm import MAX_PROMPT_CHARS, N_CTX, agent_llm_env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter
@@ -45,17 +46,29 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
         "monitor_enabled": runtime.monitor is not None,
         "llm_model": settings.LLM_MODEL or None,
         "runbooks": len(runtime.runbooks()),
+        "services": {
+            name: {
+                "runbooks": len(runtime.deps.runbooks_for(service)),
+                "signals": len(service.signal_names()),
+                "packs": sorted(service.packs),
+                "actions": sorted(service.entry.actions.allowed),
+            }
+            for name, service in sorted(runtime.catalog.services().items())
+        },
+        "unowned_alerts": _unowned(runtime),
         "knowledge_store": runtime.knowledge is not None,
         "knowledge_backend": getattr(runtime.knowledge, "backend", None),
         "guardrails": {
-            "max_actions_per_incident": settings.MAX_ACTIONS_PER_INCIDENT,
-            "max_actions_per_hour": settings.MAX_ACTIONS_PER_HOUR,
-            "action_cooldown_seconds": settings.ACTION_COOLDOWN_SECONDS,
-            "min_confidence": settings.MIN_CONFIDENCE,
-            "max_attempts": settings.MAX_ATTEMPTS,
+            name: dataclasses.asdict(runtime.deps.limits(service))
+            for name, service in sorted(runtime.catalog.services().items())
         },
         "notes": runtime.all_notes(),
     }
+
+
+def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
+    total, recent = runtime.store.unowned(limit=10)
+    return {"distinct": total, "recent": recent}
 
 
 @router.post("/kill-switch", dependencies=[ApiAuth], responses=errors(400, 401))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from agent.actions.backend import ActionBackend
 from agent.api.deps import RuntimeDep
 from agent.api.responses import errors
 from agent.runtime import AgentRuntime
@@ -69,7 +70,9 @@ class RemediationHealth(Part):
 
 
 class BreakersHealth(Part):
-    open: list[str] = Field(default_factory=list, description="actions whose circuit breaker is open")
+    open: list[str] = Field(
+        default_factory=list, description="`service/action` pairs whose circuit breaker is open"
+    )
 
 
 class IntakeHealth(Part):
@@ -97,7 +100,9 @@ class AgentParts(BaseModel):
 class HealthReport(BaseModel):
     status: Literal["ok", "degraded"]
     degraded: list[str] = Field(description="dependencies and agent parts not ok, sorted")
-    dependencies: dict[str, Probe] = Field(description="target, action_server, prometheus, incident_store")
+    dependencies: dict[str, Probe] = Field(
+        description="prometheus, incident_store, and `actions:<service>` for each service's action backend"
+    )
     agent: AgentParts
 
 
@@ -112,20 +117,22 @@ async def probe_dependencies(runtime: AgentRuntime) -> dict[str, Probe]:
             ok = False
         return Probe(ok=ok, seconds=round(time.monotonic() - started, 3))
 
-    async def target() -> bool:
-        return (await runtime.target.health()).value is not None
-
-    async def action_server() -> bool:
-        return (await runtime.actions.catalog()).ok
-
     async def store() -> bool:
         return runtime.store.ping()
 
-    names = ("target", "action_server", "prometheus", "incident_store")
-    results = await asyncio.gather(
-        timed(target()), timed(action_server()), timed(runtime.prometheus.ready()), timed(store())
-    )
-    return dict(zip(names, results, strict=True))
+    async def backend_answers(backend: ActionBackend) -> bool:
+        return (await backend.catalog()).ok
+
+    checks: dict[str, Awaitable[bool]] = {
+        "prometheus": runtime.prometheus.ready(),
+        "incident_store": store(),
+    }
+    for name, service in sorted(runtime.catalog.services().items()):
+        backend = runtime.deps.backend(service)
+        if backend is not None:
+            checks[f"actions:{name}"] = backend_answers(backend)
+    results = await asyncio.gather(*(timed(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
 
 
 def knowledge_health(knowledge: object | None, weaviate_configured: bool = False) -> KnowledgeHealth:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from agent.api.deps import ApiAuth, RuntimeDep
 from agent.api.responses import errors
-from agent.diagnosis.models import Symptoms
-from agent.incidents.models import Incident, IncidentSummary, utcnow
+from agent.domain.signals import Symptoms
+from agent.incidents.models import Incident, IncidentSummary, TimelineEntry, utcnow
 from agent.incidents.store import IncidentNotFound
 from agent.intake.alertmanager import Alert
 from agent.intake.correlation import IngestResult
@@ -31,8 +31,16 @@ router = APIRouter(prefix="/agent")
 
 
 class TriggerRequest(BaseModel):
+    """Open (or add to) an incident by hand for a catalog service."""
+
+    service: str = Field(min_length=1, max_length=64, description="a service of the catalog")
     reason: str = Field(default="manual trigger", max_length=500)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+
+class FollowUpClose(BaseModel):
+    by: str = Field(default="operator", max_length=100)
+    comment: str = Field(default="", max_length=500)
 
 
 class DecisionRequest(BaseModel):
@@ -67,11 +75,17 @@ async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
 
 
 @router.post(
-    "/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth], responses=errors(400, 401)
+    "/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth], responses=errors(400, 401, 404)
 )
-async def trigger(runtime: RuntimeDep, body: TriggerRequest | None = None) -> IngestResult:
-    body = body or TriggerRequest()
-    service = body.labels.get("service", "target")
+async def trigger(runtime: RuntimeDep, body: TriggerRequest) -> IngestResult:
+    """The service must be in the catalog: a trigger never acts on, or spends the budget of, anything else."""
+    service = body.service
+    known = sorted(runtime.catalog.services())
+    if service not in known:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"unknown service {service!r}: the catalog has {', '.join(known) or 'none'}",
+        )
     labels = {"alertname": "ManualTrigger", "severity": "warning", **body.labels, "service": service}
     alert = Alert(
         status="firing",
@@ -107,6 +121,38 @@ async def reject(
     incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
 ) -> dict[str, Any]:
     return await _decide(runtime, incident_id, False, body or DecisionRequest())
+
+
+@router.post(
+    "/incidents/{incident_id}/follow-ups/{index}/close",
+    dependencies=[ApiAuth],
+    responses=errors(400, 401, 404, 409),
+)
+async def close_follow_up(
+    incident_id: str, index: int, runtime: RuntimeDep, body: FollowUpClose | None = None
+) -> Incident:
+    """A person dealt with what a mitigation left behind (the leak fixed, the fallback turned off)."""
+    body = body or FollowUpClose()
+    try:
+        incident = runtime.store.get(incident_id)
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
+    if not 0 <= index < len(incident.follow_ups):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such follow-up")
+    if incident.follow_ups[index].status == "closed":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="the follow-up is already closed")
+
+    def mutate(i: Incident) -> None:
+        follow_up = i.follow_ups[index]
+        follow_up.status, follow_up.closed_at = "closed", utcnow()
+        follow_up.closed_by, follow_up.comment = body.by, body.comment
+        i.timeline.append(
+            TimelineEntry(step="follow-up", message=f"follow-up closed by {body.by}: {follow_up.note}")
+        )
+
+    updated = runtime.store.update(incident_id, mutate)
+    runtime.refresh_follow_ups()
+    return updated
 
 
 async def _decide(
@@ -164,6 +210,9 @@ async def resolution(incident_id: str, body: ResolutionRequest, runtime: Runtime
             knowledge=runtime.knowledge,
             amendments=runtime.amendments,
             symptoms_query=_symptoms_query(runtime),
+            runbook_names=service.runbook_names()
+            if (service := runtime.catalog.get(incident.service))
+            else {},
         )
     except ResolutionRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None

@@ -1,10 +1,14 @@
-"""diagnose: runbooks + similar past incidents → a Diagnosis; the LLM when configured, else (or on any LLM
-failure, counted by reason) the deterministic diagnoser.
+"""diagnose: the service's candidate runbooks + similar past incidents → a Diagnosis; the LLM when
+configured, else (or on any LLM failure, counted by reason) the deterministic diagnoser.
 
 With an LLM the deterministic diagnosis is still made: the timeline records whether the model agreed
 with it, and an answer naming a runbook the measured evidence does not support is not acted on
 (fallback reason `unsupported`): a model can choose between explanations of the evidence, not invent
 one. "unknown" is always accepted, since it only escalates.
+
+Another problem on the same service: problems other open incidents of the service are already handling
+are set aside, so this incident finds what else is wrong. When nothing else explains the evidence and
+one of those would, this incident is that problem after all: it is merged into that incident.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.diagnosis.models import UNKNOWN, Diagnosis, Symptoms
+from agent.domain.diagnosis import UNKNOWN, Diagnosis
+from agent.domain.signals import Symptoms
+from agent.incidents.merge import merge_alerts
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
 
@@ -23,14 +29,22 @@ from agent.workflow.state import AgentState
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
     deps.set_step(incident_id, "diagnose")
+    incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
     symptoms = Symptoms.model_validate(state["symptoms"])
-    runbooks = deps.runbooks()
+    runbooks = deps.runbooks_for(service)
+    handled = deps.handled_elsewhere(incident)
+    candidates = [rb for rb in runbooks if rb.id not in handled]
     past = await _past_incidents(deps, symptoms)
-    deterministic: Diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
+    deterministic: Diagnosis = deps.reasoning.diagnose(symptoms, candidates, past)
+    if handled and not _conclusive(deps, service, deterministic):
+        whole: Diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
+        if whole.diagnosis_id in handled:
+            return _merge(deps, incident_id, handled[whole.diagnosis_id], whole)
     diagnosis = deterministic
     llm = LLMVerdict()
     if deps.reasoning.llm is not None:
-        llm = await _llm_diagnosis(deps, symptoms, runbooks, past, deterministic)
+        llm = await _llm_diagnosis(deps, service, symptoms, candidates, past, deterministic)
         diagnosis = llm.diagnosis or deterministic
     deps.metrics.diagnosis_confidence.labels(diagnosis=diagnosis.diagnosis_id).observe(diagnosis.confidence)
 
@@ -43,7 +57,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         deps.annotations.open_incident(
             incident_id,
             diagnosis.diagnosis_id,
-            f"{incident_id}: diagnosis {diagnosis.diagnosis_id} ({diagnosis.confidence:.0%})",
+            f"{incident_id}: {incident.service} {diagnosis.diagnosis_id} ({diagnosis.confidence:.0%})",
         )
     entry = deps.record(
         incident_id,
@@ -54,6 +68,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             "confidence": diagnosis.confidence,
             "evidence": diagnosis.evidence,
             "candidates": diagnosis.candidates,
+            "runbooks_for_service": len(runbooks),
+            "set_aside": sorted(handled),
             "similar_incidents": [_past_id(p) for p in past],
             "source": diagnosis.source,
             "llm_calls": int(deps.reasoning.llm is not None),
@@ -66,6 +82,35 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         "confidence": diagnosis.confidence,
         "root_cause": diagnosis.root_cause,
         "past_incidents": [p.memory.model_dump(mode="json") for p in past if hasattr(p, "memory")],
+        "timeline": [entry],
+    }
+
+
+def _conclusive(deps: WorkflowDeps, service: Any, diagnosis: Diagnosis) -> bool:
+    return diagnosis.is_known and diagnosis.confidence >= deps.limits(service).min_confidence
+
+
+def _merge(deps: WorkflowDeps, incident_id: str, into: str, whole: Diagnosis) -> dict[str, Any]:
+    """This incident is a problem another incident of the service is already handling: its alerts go
+    there (that incident's verification watches them) and this one closes as merged."""
+    incident = deps.store.get(incident_id)
+    merge_alerts(deps.store, into, incident.alerts, step="intake", how=f"alerts of {incident_id} merged")
+
+    def mutate(i: Any) -> None:
+        i.merged_into = into
+        i.diagnosis = whole
+
+    deps.store.update(incident_id, mutate)
+    entry = deps.record(
+        incident_id,
+        "diagnose",
+        f"the same problem as {into} ({whole.diagnosis_id}): merged into it",
+        {"diagnosis": whole.diagnosis_id, "merged_into": into, "evidence": whole.evidence},
+    )
+    return {
+        "diagnosis": whole.model_dump(mode="json"),
+        "confidence": whole.confidence,
+        "merged_into": into,
         "timeline": [entry],
     }
 
@@ -109,15 +154,19 @@ class LLMVerdict:
 
 
 async def _llm_diagnosis(
-    deps: WorkflowDeps, symptoms: Symptoms, runbooks: list[Any], past: list[Any], deterministic: Diagnosis
+    deps: WorkflowDeps,
+    service: Any,
+    symptoms: Symptoms,
+    runbooks: list[Any],
+    past: list[Any],
+    deterministic: Diagnosis,
 ) -> LLMVerdict:
     """The LLM's diagnosis (None: fall back) and the tokens it cost, counted in metrics either way."""
     llm = deps.reasoning.llm
     assert llm is not None
-    catalog = await deps.actions.catalog()
-    catalog_actions = [a.name for a in catalog.value or []]
+    allowed = sorted(service.entry.actions.allowed) if service is not None else []
     try:
-        outcome = await llm.diagnose(symptoms, runbooks, past, catalog_actions)
+        outcome = await llm.diagnose(symptoms, runbooks, past, allowed)
     except Exception as exc:  # any LLM failure falls back; the reason is a bounded label
         deps.log.warning("llm_failed", error=type(exc).__name__)
         deps.metrics.llm_calls_total.labels(result="error").inc()

@@ -17,12 +17,11 @@ def escalation_reason(state: AgentState, deps: WorkflowDeps) -> str:
     diagnosis = state.get("diagnosis") or {}
     if diagnosis.get("diagnosis_id", "unknown") == "unknown":
         return _with_looks("diagnosis unknown: no runbook matches these symptoms", state, deps)
+    limits = deps.limits(deps.service(deps.store.get(state["incident_id"]).service))
     confidence = float(state.get("confidence") or 0.0)
-    if confidence < deps.settings.MIN_CONFIDENCE:
-        return _with_looks(
-            f"confidence {confidence:.2f} below {deps.settings.MIN_CONFIDENCE:.2f}", state, deps
-        )
-    if state.get("attempts", 0) >= deps.settings.MAX_ATTEMPTS:
+    if confidence < limits.min_confidence:
+        return _with_looks(f"confidence {confidence:.2f} below {limits.min_confidence:.2f}", state, deps)
+    if state.get("attempts", 0) >= limits.max_attempts:
         return f"{state['attempts']} attempts did not verify recovery"
     return "no further action available"
 
@@ -39,7 +38,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     reason = escalation_reason(state, deps)
     runbook = deps.runbook((state.get("diagnosis") or {}).get("diagnosis_id"))
     recommendation = getattr(runbook, "escalate_when", "") or (
-        "Check the target's health checks, recent error logs and release history; "
+        "Check the service's health, recent error logs and release history; "
         "the evidence below is what the agent saw."
     )
 

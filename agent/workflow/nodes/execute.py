@@ -1,4 +1,7 @@
-"""execute: one action through the action server, intent recorded before the call.
+"""execute: one action through the service's action backend, intent recorded before the call.
+
+Just before the call the runbook's own verification checks are asked once (`verified_before`): checks
+that already hold cannot show that this action worked (see `agent.workflow.verification`).
 
 After a restart this node may run again for the same action. The intent record (by key) tells: a
 finished call is not repeated; an unfinished one is looked up in the action server's audit, and when
@@ -16,9 +19,11 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from agent.actions.backend import ActionBackend
 from agent.incidents.models import ActionRecord, Incident, utcnow
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState, action_key
+from agent.workflow.verification import own_checks
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
@@ -26,10 +31,19 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     planned = state["action_plan"][0]
     key = planned["key"]
     attempts = state.get("attempts", 0) + 1
-    tried = [*state.get("tried", []), action_key(planned["action"], planned["params"])]
-    done = {"attempts": attempts, "tried": tried}
+    approach = planned.get("approach") or action_key(planned["action"], planned["params"])
+    tried = [*state.get("tried", []), approach]
+    done: dict[str, Any] = {"attempts": attempts, "tried": tried}
+    incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
+    backend = deps.backend(service)
+    if service is None or backend is None:
+        entry = deps.record(
+            incident_id, "execute", f"no action backend for {incident.service!r}: nothing executed"
+        )
+        return {"plan_decision": "escalate", "escalation_reason": "no action backend", "timeline": [entry]}
 
-    previous = _record(deps.store.get(incident_id), key)
+    previous = _record(incident, key)
     if previous is not None and previous.status != "intent":
         entry = deps.record(
             incident_id,
@@ -38,7 +52,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             {"key": key},
         )
         return {**done, "execution_results": [previous.model_dump(mode="json")], "timeline": [entry]}
-    if previous is not None and await _ran_per_audit(deps, previous):
+    if previous is not None and await _ran_per_audit(backend, previous):
         result = _finish(deps, incident_id, key, "unknown", {}, "interrupted; the audit shows it ran")
         entry = deps.record(
             incident_id,
@@ -55,25 +69,32 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             "timeline": [entry],
         }
 
+    runbook = deps.runbook((state.get("diagnosis") or {}).get("diagnosis_id"))
+    before = await own_checks(deps, service, getattr(runbook, "verification", None))
+    done["verified_before"] = before.ok and before.ran and not before.unavailable
     deps.set_step(incident_id, "execute", "remediating")
     intent = ActionRecord(
         **{k: planned[k] for k in ("key", "action", "params", "risk", "attempt")},
+        runbook_action=planned.get("runbook_action", ""),
         status="intent",
         started_at=utcnow(),
     )
     deps.store.update(incident_id, lambda i: _upsert(i, intent))
-    deps.store.log_action(key, incident_id, planned["action"], "intent")
+    deps.store.log_action(key, incident_id, planned["action"], "intent", service.name)
     deps.record(
-        incident_id, "execute", f"calling {planned['action']}", {"key": key, "params": planned["params"]}
+        incident_id,
+        "execute",
+        f"calling {planned['action']} on {service.name}",
+        {"key": key, "params": planned["params"], "verified_before": done["verified_before"]},
     )
-    outcome = await deps.actions.run(planned["action"], planned["params"])
+    outcome = await backend.run(planned["action"], planned["params"])
     status = "succeeded" if outcome.ok else "failed"
     error = outcome.error
     if outcome.may_have_run:
-        status, error = await _unanswered(deps, intent, outcome.error or "no answer")
+        status, error = await _unanswered(backend, intent, outcome.error or "no answer")
     result = _finish(deps, incident_id, key, status, outcome.body, error)
-    deps.store.log_action(key, incident_id, planned["action"], status)
-    deps.metrics.actions_total.labels(action=planned["action"], result=status).inc()
+    deps.store.log_action(key, incident_id, planned["action"], status, service.name)
+    deps.metrics.actions_total.labels(service=service.name, action=planned["action"], result=status).inc()
     if deps.annotations is not None:
         diagnosis = (state.get("diagnosis") or {}).get("diagnosis_id", "unknown")
         deps.annotations.add_event(
@@ -118,9 +139,9 @@ def _finish(
     return found
 
 
-async def _unanswered(deps: WorkflowDeps, intent: ActionRecord, error: str) -> tuple[str, str]:
+async def _unanswered(backend: ActionBackend, intent: ActionRecord, error: str) -> tuple[str, str]:
     """A call without an answer: `failed` only if the audit shows it ended in failure, else `unknown`."""
-    audit = await deps.actions.audit()
+    audit = await backend.audit()
     if not audit.ok:
         return "unknown", f"{error}; the audit cannot be read ({audit.error}): left to verification"
     ended = [e for e in audit.value or [] if e.action == intent.action and _since(e.ts, intent.started_at)]
@@ -135,8 +156,8 @@ def _since(ts: datetime | None, started: datetime | None) -> bool:
     return ts is None or started is None or _aware(ts) >= started
 
 
-async def _ran_per_audit(deps: WorkflowDeps, intent: ActionRecord) -> bool:
-    audit = await deps.actions.audit()
+async def _ran_per_audit(backend: ActionBackend, intent: ActionRecord) -> bool:
+    audit = await backend.audit()
     if not audit.ok:
         return True
     return any(e.action == intent.action and _since(e.ts, intent.started_at) for e in audit.value or [])

@@ -1,4 +1,5 @@
-"""investigate: the runbook's checks tell apart causes with the same symptoms (may revise the diagnosis)."""
+"""investigate: the runbook's checks tell apart causes with the same symptoms (may revise the diagnosis
+to a rival among the service's candidate runbooks, never to a problem another incident is handling)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.diagnosis.models import Diagnosis, Symptoms
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
 
@@ -14,9 +16,12 @@ from agent.workflow.state import AgentState
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
     deps.set_step(incident_id, "investigate")
+    incident = deps.store.get(incident_id)
     symptoms = Symptoms.model_validate(state["symptoms"])
     before = Diagnosis.model_validate(state["diagnosis"])
-    result = deps.reasoning.investigate(symptoms, deps.runbooks(), before)
+    handled = deps.handled_elsewhere(incident)
+    runbooks = [rb for rb in deps.runbooks_for(deps.service(incident.service)) if rb.id not in handled]
+    result = deps.reasoning.investigate(symptoms, runbooks, before)
     after: Diagnosis = result.diagnosis
     checks = [c.model_dump(mode="json") for c in result.checks]
     investigation = {

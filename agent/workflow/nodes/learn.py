@@ -1,5 +1,7 @@
 """learn: close the incident, write its report, remember it in the knowledge store, count it in metrics,
-and propose a runbook amendment when a resolved incident taught its runbook something."""
+open the next problem when alerts outlived a verified fix, keep what a masking mitigation left for a
+person as a follow-up, and propose a runbook amendment when a resolved incident taught its runbook
+something."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.diagnosis.models import Symptoms
-from agent.incidents.models import Incident, utcnow
+from agent.domain.signals import Symptoms
+from agent.incidents.models import FollowUp, Incident, utcnow
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.report import render_report
 from agent.workflow.state import AgentState
 
-Outcome = Literal["resolved", "escalated", "failed"]
+Outcome = Literal["resolved", "escalated", "failed", "merged"]
 EXECUTED = frozenset({"intent", "succeeded", "failed", "unknown"})
 
 
@@ -24,35 +26,83 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     resolved = bool(state.get("is_resolved"))
     incident = deps.store.get(incident_id)
     acted = any(a.status in EXECUTED for a in incident.actions)
-    outcome: Outcome = "resolved" if resolved else ("failed" if acted else "escalated")
+    outcome: Outcome = (
+        "merged"
+        if state.get("merged_into")
+        else "resolved"
+        if resolved
+        else ("failed" if acted else "escalated")
+    )
+    follow_up = _follow_up(state, incident) if outcome == "resolved" else None
 
     def mutate(i: Incident) -> None:
         i.status = outcome
         i.step = "done"
         i.closed_at = utcnow()
+        if follow_up is not None:
+            i.follow_ups.append(follow_up)
         i.report = render_report(i, state.get("recommendation", ""))
 
     incident = deps.store.update(incident_id, mutate)
     diagnosis_id = incident.diagnosis_id or "unknown"
-    deps.metrics.incidents_total.labels(diagnosis=diagnosis_id, outcome=outcome).inc()
+    service = incident.service
+    deps.metrics.incidents_total.labels(service=service, diagnosis=diagnosis_id, outcome=outcome).inc()
     if resolved and incident.mitigated_at:
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds()
-        deps.metrics.time_to_mitigate.labels(diagnosis=diagnosis_id).observe(ttm)
+        deps.metrics.time_to_mitigate.labels(service=service, diagnosis=diagnosis_id).observe(ttm)
     deps.metrics.incidents_open.set(deps.store.count_unfinished())
-    remembered = await _remember(deps, incident, state, outcome)
+    if follow_up is not None:
+        deps.metrics.follow_ups_open.labels(service=service, diagnosis=diagnosis_id).inc()
+    data: dict[str, Any] = {}
+    message = f"incident {outcome}"
+    if outcome == "merged":
+        message += f" into {state.get('merged_into')}"
+    else:
+        data["remembered"] = await _remember(deps, incident, state, outcome)
     proposed = await _propose_amendment(deps, incident, state)
     if deps.annotations is not None:
         deps.annotations.close_incident(
             incident_id, diagnosis_id, outcome, f"{incident_id}: {outcome}", opened_at=incident.opened_at
         )
-    data: dict[str, Any] = {"remembered": remembered}
-    message = f"incident {outcome}"
+    if follow_up is not None:
+        data["follow_up"] = follow_up.note
+        message += f"; follow-up left for a person: {follow_up.note}"
+    next_id = (
+        _next_problem(deps, incident, state.get("next_problem") or []) if outcome == "resolved" else None
+    )
+    if next_id is not None:
+        data["next_incident"] = next_id
+        message += f"; the alerts still firing are the next problem: {next_id}"
     if proposed is not None:
         data["proposed_amendment"] = proposed.model_dump(exclude_none=True)
         if proposed.status == "written":
             message += f"; runbook amendment proposed: proposed/{proposed.file}"
     entry = deps.record(incident_id, "learn", message, data)
     return {"timeline": [entry], "recommendation": state.get("recommendation", "")}
+
+
+def _follow_up(state: AgentState, incident: Incident) -> FollowUp | None:
+    """The mitigation that was verified, when its runbook says it leaves a cause behind."""
+    plan = state.get("action_plan") or []
+    if not plan or not plan[0].get("follow_up"):
+        return None
+    return FollowUp(
+        action=plan[0]["action"], runbook=incident.diagnosis_id or "unknown", note=plan[0]["follow_up"]
+    )
+
+
+def _next_problem(deps: WorkflowDeps, incident: Incident, names: list[str]) -> str | None:
+    """Alerts of this incident still firing after its fix was verified open the next incident."""
+    if not names or deps.open_incident is None:
+        return None
+    alerts = [a for a in incident.alerts if a.name in set(names) and a.status == "firing"]
+    if not alerts:
+        return None
+    try:
+        return deps.open_incident(incident.service, alerts, incident.id)
+    except Exception as exc:  # the incident itself is closed; the alerts page again if they go on
+        deps.log.warning("next_problem_not_opened", error=type(exc).__name__)
+        return None
 
 
 async def _propose_amendment(deps: WorkflowDeps, incident: Incident, state: AgentState) -> Any | None:
@@ -76,7 +126,12 @@ async def _propose_amendment(deps: WorkflowDeps, incident: Incident, state: Agen
         return None
 
 
-async def _remember(deps: WorkflowDeps, incident: Incident, state: AgentState, outcome: Outcome) -> bool:
+async def _remember(
+    deps: WorkflowDeps,
+    incident: Incident,
+    state: AgentState,
+    outcome: Literal["resolved", "escalated", "failed"],
+) -> bool:
     """Store the incident in the knowledge store for similar incidents to find; a failure is logged only.
 
     In a thread: the store may wait on Weaviate, and the event loop answers webhooks meanwhile.

@@ -42,7 +42,8 @@ def why_not_look_again(state: AgentState, deps: WorkflowDeps) -> str | None:
     firing = {a.name for a in incident.alerts if a.status == "firing"}
     if not firing:
         return "the alerts resolved before the evidence was conclusive; nothing was done"
-    claimed = {name for rb in deps.runbooks() for name in getattr(rb, "alerts", [])}
+    runbooks = deps.runbooks_for(deps.service(incident.service))
+    claimed = {name for rb in runbooks for name in getattr(rb, "alerts", [])}
     if not firing & claimed:
         return ""  # no runbook covers these alerts: more looks cannot help
     return None

@@ -1,7 +1,11 @@
-"""plan: the runbook's next untried action that the catalog offers and the guardrails allow.
+"""plan: the runbook's next untried action that the service's catalog entry allows, its backend offers
+and the guardrails let through now.
 
-Memory reorders, never adds: an action that did not fix a past incident with the same diagnosis and
-the same symptom pattern (and never fixed one) is planned after the runbook's other actions.
+A runbook names actions as the catalog allows them (`restart`); the entry maps each to its backend's
+name (`rollout-restart`) and bounds its parameters. Memory reorders, never adds: an action that did not
+fix a past incident with the same diagnosis and the same symptom pattern (and never fixed one) is
+planned after the runbook's other actions. An action the guardrails hold back for now (its cooldown,
+another fix on this service being verified) is waited for, not replaced by the next, riskier one.
 
 Dry-run mode records the whole remaining plan and hands over to a human without running anything.
 """
@@ -12,26 +16,36 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.diagnosis.models import Symptoms
+from agent.actions.params import bounded_params
 from agent.diagnosis.symptoms_text import same_pattern
+from agent.domain.signals import Symptoms
 from agent.incidents.models import ActionRecord
 from agent.knowledge.store import IncidentMemory
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState, action_key
 
 EXECUTED = frozenset({"intent", "succeeded", "failed", "unknown"})
+MIN_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 30.0
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
     deps.set_step(incident_id, "plan")
+    incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
     diagnosis_id = state.get("diagnosis", {}).get("diagnosis_id")
     runbook = deps.runbook(diagnosis_id)
     if runbook is None:
         return _escalate(deps, incident_id, f"no runbook for diagnosis {diagnosis_id}")
-    catalog = await deps.actions.catalog()
+    backend = deps.backend(service)
+    if service is None or backend is None:
+        return _escalate(
+            deps, incident_id, f"no action backend for service {incident.service!r} in the catalog"
+        )
+    catalog = await backend.catalog()
     if not catalog.ok:
-        return _escalate(deps, incident_id, f"action catalog unavailable ({catalog.error})")
+        return _escalate(deps, incident_id, f"action catalog of {service.name} unavailable ({catalog.error})")
     offered = {a.name for a in catalog.value or []}
     tried = set(state.get("tried", []))
     attempt = state.get("attempts", 0) + 1
@@ -39,20 +53,31 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     candidates = []
     signals = Symptoms.model_validate(state.get("symptoms") or {}).as_signals()
     for ra in runbook.actions:
-        if ra.action not in offered:
-            notes.append(f"{ra.action} is not in the action catalog")
+        allowed = service.allowed(ra.action)
+        if allowed is None:
+            notes.append(f"{ra.action} is not allowed for {service.name} in the service catalog")
+            continue
+        name = service.backend_action(ra.action)
+        if name not in offered:
+            notes.append(f"{name} is not in the action catalog of {service.name}")
         elif action_key(ra.action, ra.params) not in tried:
             params = _resolve(ra, signals)
             dropped = sorted(set(ra.params) - set(params))
             if dropped:
                 notes.append(f"{ra.action}: {', '.join(dropped)} left to the action's default (no input)")
+            params, bounded = bounded_params(allowed, params)
+            notes += [f"{ra.action}: {note}" for note in bounded]
+            risk = _stricter(ra.risk, allowed.risk)
             candidates.append(
                 {
                     "key": f"{incident_id}:{attempt}:{action_key(ra.action, ra.params)}",
-                    "action": ra.action,
+                    "approach": action_key(ra.action, ra.params),
+                    "runbook_action": ra.action,
+                    "action": name,
                     "params": params,
-                    "risk": ra.risk,
+                    "risk": risk,
                     "attempt": attempt,
+                    "follow_up": ra.follow_up,
                 }
             )
     if not candidates:
@@ -61,14 +86,16 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     if failed_before:
         candidates.sort(key=lambda c: c["action"] in failed_before)  # stable: the runbook's order otherwise
         notes += [
-            f"{name} planned last: it did not fix {incident} with the same symptoms"
-            for name, incident in failed_before.items()
+            f"{name} planned last: it did not fix {past} with the same symptoms"
+            for name, past in failed_before.items()
             if any(c["action"] == name for c in candidates)
         ]
 
-    if deps.settings.AGENT_MODE == "dry-run":
+    limits = deps.limits(service)
+    if limits.mode == "dry-run":
         records = [
-            ActionRecord(**{**c, "key": f"{c['key']}:dry-run", "status": "dry-run"}) for c in candidates
+            ActionRecord(**{**_record_fields(c), "key": f"{c['key']}:dry-run", "status": "dry-run"})
+            for c in candidates
         ]
         deps.store.update(incident_id, lambda i: i.actions.extend(records))
         plan_text = ", ".join(f"{c['action']}{c['params'] or ''}" for c in candidates)
@@ -76,15 +103,18 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             deps, incident_id, f"dry-run mode: planned {plan_text}; nothing executed", plan=candidates
         )
 
-    incident = deps.store.get(incident_id)
     executed = sum(1 for a in incident.actions if a.status in EXECUTED)
     for index, candidate in enumerate(candidates):
-        decision = deps.guardrails.check(incident_id, candidate["action"], candidate["risk"], executed)
+        decision = deps.guardrails.check(
+            incident_id, service.name, candidate["action"], candidate["risk"], executed, limits
+        )
         if decision.verdict == "stop":
             return _escalate(deps, incident_id, decision.reason, plan=candidates[index:])
         if decision.verdict == "skip":
             notes.append(decision.reason)
             continue
+        if decision.verdict == "wait":
+            return _wait(deps, state, decision.reason, decision.wait_seconds, candidates[index:])
         plan = candidates[index:]
         route = "approve" if decision.verdict == "approval" else "execute"
         entry = deps.record(
@@ -97,6 +127,34 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     return _escalate(
         deps, incident_id, "; ".join(["every remaining action is blocked", *notes]), plan=candidates
     )
+
+
+def _wait(
+    deps: WorkflowDeps, state: AgentState, reason: str, seconds: float, plan: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Hold the plan and look again after a while (bounded: the budget of waits escalates in the end)."""
+    waits = int(state.get("waits") or 0)
+    if waits >= deps.settings.MAX_PLAN_WAITS:
+        return _escalate(deps, state["incident_id"], f"still held back after {waits} waits: {reason}", plan)
+    pause = min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, seconds))
+    entry = deps.record(
+        state["incident_id"],
+        "plan",
+        f"waiting {pause:.0f}s, then looking again: {reason}",
+        {"plan": plan, "wait_seconds": pause, "waits": waits + 1},
+    )
+    return {"plan_decision": "wait", "wait_seconds": pause, "waits": waits + 1, "timeline": [entry]}
+
+
+def _stricter(runbook_risk: str, catalog_risk: str | None) -> str:
+    order = ["low", "medium", "high"]
+    if catalog_risk is None:
+        return runbook_risk
+    return max(runbook_risk, catalog_risk, key=order.index)
+
+
+def _record_fields(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {k: candidate[k] for k in ("key", "action", "runbook_action", "params", "risk", "attempt")}
 
 
 def remembered_failures(deps: WorkflowDeps, state: AgentState, diagnosis_id: str) -> dict[str, str]:

@@ -1,42 +1,62 @@
-"""verify: healthy continuously for the hold period, or give up at the deadline.
+"""verify: the fix holds for the hold period, or give up at the deadline; what else still fires is the
+next problem, not a failure of this one.
 
-Healthy means every runbook verification query returns a non-empty result and none of the alerts that
-paged for this incident is still firing in Prometheus (`ALERTS`), but those the runbook says a
-mitigation leaves on (`may_keep_firing`). Without the alerts, a fix for the wrong cause could "verify"
-on its own queries while the page goes on. A runbook without queries is verified by the action
-server's target health verdict. Settings cap the runbook's hold and deadline.
+Healthy means the runbook's own checks hold (its PromQL, scoped to the service, and its signal
+conditions; with neither, the action backend's health verdict) and none of the service's alerts that
+this runbook explains fires in Prometheus now (`ALERTS` by the service's `owns` matchers), but those it
+says a mitigation leaves on (`may_keep_firing`). Alerts of other problems do not hold a fix back: the
+incident's alerts that the runbook does not explain and still fire when the fix holds are handed to a
+new incident (`handoff`). A fix whose own checks already held before it ran cannot show that it worked:
+it is verified only when every alert of the incident has stopped (a fix for the wrong cause cannot
+"verify" while the page goes on).
+
+When the own checks hold for twice the hold period but alerts this runbook explains still fire, the
+service is looked at again: if the evidence now points to another problem, this one is resolved and
+the alerts go to the next incident; if it is still this problem, the fix did not work.
 
 Prometheus that cannot answer at all (unreachable or 5xx for every query; a bad query is not that) is
-not a verdict on the fix: those polls ask the action server's health verdict instead, as an engineer
-would look at the service itself, so a fix that worked is not followed by the runbook's next approach
-because the monitoring went down.
+not a verdict on the fix: those polls ask the action backend's health verdict instead, as an engineer
+would look at the service itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
-from agent.clients.prometheus import QueryResult
-from agent.incidents.models import Incident, Verification, utcnow
+from agent.catalog.catalog import Service
+from agent.incidents.models import Verification, utcnow
 from agent.workflow.deps import WorkflowDeps
+from agent.workflow.looking import look
 from agent.workflow.state import AgentState
+from agent.workflow.verification import alerts_firing, own_checks
 
-_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # Prometheus alert names; anything else is skipped
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+Method = Literal["promql", "health"]
+
+
+@dataclass
+class Poll:
+    healthy: bool
+    own_ok: bool
+    method: Method
+    blocking: set[str] = field(default_factory=set)
+    others: set[str] = field(default_factory=set)
+    last: dict[str, Any] = field(default_factory=dict)
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
     deps.set_step(incident_id, "verify", "verifying")
+    incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
     action = state["action_plan"][0]["action"]
-    runbook = deps.runbook(state.get("diagnosis", {}).get("diagnosis_id"))
+    diagnosis_id = (state.get("diagnosis") or {}).get("diagnosis_id")
+    runbook = deps.runbook(diagnosis_id)
     spec = getattr(runbook, "verification", None)
-    queries = list(getattr(spec, "promql", None) or [])
     hold = min(
         float(getattr(spec, "hold_seconds", None) or deps.settings.VERIFY_HOLD_SECONDS),
         deps.settings.VERIFY_HOLD_SECONDS,
@@ -45,36 +65,48 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         float(getattr(spec, "deadline_seconds", None) or deps.settings.VERIFY_DEADLINE_SECONDS),
         deps.settings.VERIFY_DEADLINE_SECONDS,
     )
+    strict = state.get("verified_before") is not False
+    may_keep = set(getattr(spec, "may_keep_firing", None) or [])
+    explained = set(getattr(runbook, "alerts", None) or []) - may_keep
     sleep = deps.sleep or asyncio.sleep
-    paging = alerts_query(deps.store.get(incident_id), getattr(spec, "may_keep_firing", None) or [])
     started, started_at = time.monotonic(), utcnow()
     healthy_since: float | None = None
-    polls, healthy = 0, False
-    last: dict[str, Any] = {}
-    method: Literal["promql", "health"] = "promql" if queries else "health"
-    while True:
-        ok, last, method = await _poll(deps, queries, paging)
+    own_since: float | None = None
+    polls, healthy, recheck = 0, False, False
+    poll = Poll(healthy=False, own_ok=False, method="promql")
+    while service is not None:
+        mine = {a.name for a in deps.store.get(incident_id).alerts} - may_keep
+        poll = await _poll(deps, service, spec, explained, mine, strict)
         polls += 1
         now = time.monotonic()
-        healthy_since = (healthy_since or now) if ok else None
+        healthy_since = (healthy_since or now) if poll.healthy else None
+        own_since = (own_since or now) if poll.own_ok else None
         if healthy_since is not None and now - healthy_since >= hold:
             healthy = True
+            break
+        if not strict and poll.blocking and own_since is not None and now - own_since >= 2 * hold:
+            recheck = True
             break
         if now - started >= deadline:
             break
         await sleep(deps.settings.VERIFY_POLL_SECONDS)
 
+    next_problem = sorted(poll.others) if healthy else []
+    has_checks = bool(getattr(spec, "promql", None) or getattr(spec, "signals", None))
+    detail = _detail(healthy, healthy_since, hold, deadline, poll.method == "health" and has_checks)
+    if recheck and service is not None:
+        healthy, next_problem, detail = await _recheck(deps, incident_id, diagnosis_id, poll)
     held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
     verification = Verification(
         healthy=healthy,
-        method=method,
+        method=poll.method,
         attempt=state.get("attempts", 1),
         started_at=started_at,
         finished_at=utcnow(),
         healthy_for_seconds=round(held, 2),
         polls=polls,
-        detail=_detail(healthy, held, hold, deadline, fell_back=bool(queries) and method == "health"),
-        last_results=last,
+        detail=detail if service is not None else f"service {incident.service!r} is not in the catalog",
+        last_results=poll.last,
     )
 
     def mutate(incident: Any) -> None:
@@ -84,63 +116,82 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
 
     deps.store.update(incident_id, mutate)
     if healthy:
-        deps.guardrails.breakers.record_success(action)
+        deps.guardrails.breakers.record_success(incident.service, action)
     else:
-        deps.guardrails.breakers.record_failure(action)
-    entry = deps.record(
-        incident_id,
-        "verify",
-        f"after {action}: {verification.detail}",
-        verification.model_dump(mode="json", include={"healthy", "method", "polls", "last_results"}),
-    )
-    return {"verification": verification.model_dump(mode="json"), "is_resolved": healthy, "timeline": [entry]}
-
-
-def _detail(healthy: bool, held: float, hold: float, deadline: float, fell_back: bool) -> str:
-    verdict = (
-        f"healthy for {held:.1f}s (hold {hold:.1f}s)" if healthy else f"not healthy within {deadline:.0f}s"
-    )
-    return verdict + (" by the target's health: Prometheus unavailable" if fell_back else "")
-
-
-def alerts_query(incident: Incident, may_keep_firing: list[str]) -> str | None:
-    """PromQL that is non-empty while one of the incident's alerts still fires; None if none applies."""
-    names = sorted({a.name for a in incident.alerts} - set(may_keep_firing))
-    names = [n for n in names if _ALERT_NAME.match(n)]
-    if not names:
-        return None
-    service = f',service="{incident.service}"' if _LABEL_VALUE.match(incident.service) else ""
-    return f'ALERTS{{alertstate="firing",alertname=~"{"|".join(names)}"{service}}}'
+        deps.guardrails.breakers.record_failure(incident.service, action)
+    data = verification.model_dump(mode="json", include={"healthy", "method", "polls", "last_results"})
+    message = f"after {action}: {verification.detail}"
+    if next_problem:
+        data["next_problem"] = next_problem
+        message += f"; still firing, another problem: {', '.join(next_problem)}"
+    entry = deps.record(incident_id, "verify", message, data)
+    return {
+        "verification": verification.model_dump(mode="json"),
+        "is_resolved": healthy,
+        "next_problem": next_problem,
+        "timeline": [entry],
+    }
 
 
 async def _poll(
-    deps: WorkflowDeps, queries: list[str], paging: str | None
-) -> tuple[bool, dict[str, Any], Literal["promql", "health"]]:
-    """One look: the runbook's PromQL, or the target's health when there is none or Prometheus is down."""
-    if not queries:
-        return (*await _health_verdict(deps), "health")
-    results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
-    if all(r.unavailable for r in results):
-        ok, last = await _health_verdict(deps)
-        return ok, {"prometheus": results[0].error, **last}, "health"
-    return (*await _promql_healthy(deps, results, paging), "promql")
+    deps: WorkflowDeps, service: Service, spec: Any, explained: set[str], mine: set[str], strict: bool
+) -> Poll:
+    """One look: the runbook's own checks, then which of the service's alerts fire."""
+    own = await own_checks(deps, service, spec)
+    if not own.ran or own.unavailable:
+        ok, last = await _health_verdict(deps, service)
+        if own.unavailable:
+            last = {"prometheus": "unavailable", **last}
+        if own.unavailable or (not own.ran and not explained and not mine):
+            return Poll(healthy=ok, own_ok=ok, method="health", last=last)
+        own_ok, details = ok, last
+    else:
+        own_ok, details = own.ok, own.details
+    method: Method = "promql" if own.ran else "health"
+    firing = await alerts_firing(deps, service)
+    if firing is None:
+        return Poll(healthy=False, own_ok=own_ok, method=method, last={**details, "alerts": "unreadable"})
+    blocking = firing & (explained | mine if strict else explained)
+    others = (firing & mine) - blocking
+    last = {**details, "alerts still firing": sorted(firing & (explained | mine))}
+    return Poll(
+        healthy=own_ok and not blocking,
+        own_ok=own_ok,
+        method=method,
+        blocking=blocking,
+        others=others,
+        last=last,
+    )
 
 
-async def _promql_healthy(
-    deps: WorkflowDeps, results: list[QueryResult], paging: str | None
-) -> tuple[bool, dict[str, Any]]:
-    last: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
-    healthy = all(r.ok and r.samples for r in results)
-    if paging is not None:
-        firing = await deps.prometheus.query(paging)
-        still = sorted({s.metric.get("alertname", "?") for s in firing.samples})
-        last["alerts still firing"] = firing.error or still
-        healthy = healthy and firing.ok and not still
-    return healthy, last
+async def _recheck(
+    deps: WorkflowDeps, incident_id: str, diagnosis_id: str | None, poll: Poll
+) -> tuple[bool, list[str], str]:
+    """The fix's own checks hold but alerts it explains go on: is that still this problem?"""
+    incident = deps.store.get(incident_id)
+    symptoms, _ = await look(deps, incident)
+    now = deps.reasoning.diagnose(symptoms, deps.runbooks_for(deps.service(incident.service)), [])
+    limits = deps.limits(deps.service(incident.service))
+    if now.is_known and now.diagnosis_id != diagnosis_id and now.confidence >= limits.min_confidence:
+        still = sorted(poll.blocking | poll.others)
+        return True, still, f"its own checks held; the alerts still firing now point to {now.diagnosis_id}"
+    seen = now.diagnosis_id if now.is_known else "nothing conclusive"
+    return False, [], f"its own checks held but {', '.join(sorted(poll.blocking))} kept firing ({seen})"
 
 
-async def _health_verdict(deps: WorkflowDeps) -> tuple[bool, dict[str, Any]]:
-    verdict = await deps.actions.verify_target_health()
+def _detail(healthy: bool, since: float | None, hold: float, deadline: float, fell_back: bool) -> str:
+    held = time.monotonic() - since if since is not None else 0.0
+    verdict = (
+        f"healthy for {held:.1f}s (hold {hold:.1f}s)" if healthy else f"not healthy within {deadline:.0f}s"
+    )
+    return verdict + (" by the service's health verdict: Prometheus unavailable" if fell_back else "")
+
+
+async def _health_verdict(deps: WorkflowDeps, service: Service) -> tuple[bool, dict[str, Any]]:
+    backend = deps.backend(service)
+    if backend is None:
+        return False, {"error": "no action backend"}
+    verdict = await backend.health_verdict()
     if verdict.value is None:
         return False, {"error": verdict.error}
     return verdict.value.is_healthy, {"status": verdict.value.status, "error_rate": verdict.value.error_rate}

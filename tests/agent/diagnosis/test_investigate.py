@@ -6,7 +6,7 @@ import pytest
 
 from agent.diagnosis.deterministic import diagnose
 from agent.diagnosis.investigate import investigate
-from agent.diagnosis.models import UNKNOWN, Diagnosis
+from agent.domain.diagnosis import UNKNOWN, Diagnosis
 from agent.knowledge.runbooks import Runbook
 from lab.bench.situations import (
     CPU_HOG_UNREACHABLE,
@@ -17,6 +17,7 @@ from lab.bench.situations import (
     MEMORY_LEAK_AFTER_HARMLESS_RELEASE,
     SITUATIONS,
     UNEXPLAINED_ALERT,
+    variant,
 )
 
 CONFUSABLE = [
@@ -102,9 +103,9 @@ def test_unknown_stays_unknown(runbooks: list[Runbook]) -> None:
 
 
 def test_unanswerable_checks_neither_confirm_nor_contradict(runbooks: list[Runbook]) -> None:
-    down = SITUATIONS["target-down"]
+    down = SITUATIONS["service-down"]
     result = investigate(down, runbooks, diagnose(down, runbooks, []))
-    assert result.diagnosis.diagnosis_id == "target-down"
+    assert result.diagnosis.diagnosis_id == "service-down"
     assert any(not c.answered and not c.passed for c in result.checks)
 
 
@@ -112,9 +113,7 @@ def test_a_full_disk_right_after_a_release_stays_a_full_disk(runbooks: list[Runb
     """Seen on the lab: a rollback minutes before a disk filled made the checks hand the page to
     bad-release, whose only action rolled back a healthy release. Checks refine, they do not overrule
     much stronger evidence."""
-    symptoms = SITUATIONS["disk-full"].model_copy(
-        update={"release_changed_seconds_ago": 180.0, "alerts": [*SITUATIONS["disk-full"].alerts]}
-    )
+    symptoms = variant(SITUATIONS["disk-full"], release_age_seconds=180.0)
     diagnosis = diagnose(symptoms, runbooks, [])
     assert diagnosis.diagnosis_id == "disk-full"
     result = investigate(symptoms, runbooks, diagnosis)

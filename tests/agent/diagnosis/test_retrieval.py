@@ -10,7 +10,7 @@ import pytest
 from agent.diagnosis.symptoms_text import parse_pattern, pattern_tags, symptoms_query
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import open_knowledge_store
-from lab.bench.situations import SITUATIONS
+from lab.bench.situations import SITUATIONS, variant
 
 
 @pytest.mark.parametrize("ranking", ["lexical", "hybrid"])
@@ -30,6 +30,6 @@ def test_symptoms_text_is_words_and_a_stable_pattern() -> None:
     assert "database is locked" in text and "slow database queries" in text
     assert parse_pattern(text) == set(pattern_tags(symptoms))
     # the same failure with other numbers reads the same
-    again = symptoms.model_copy(update={"db_query_avg_ms": 1500.0, "error_rate_percent": 33.0})
+    again = variant(symptoms, db_query_avg_seconds=1.5, error_ratio=0.33)
     assert symptoms_query(again) == text
     assert parse_pattern("no pattern here") is None

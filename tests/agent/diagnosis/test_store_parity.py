@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agent.diagnosis.deterministic import diagnose
-from agent.diagnosis.models import Symptoms
 from agent.diagnosis.symptoms_text import symptoms_query
+from agent.domain.signals import Symptoms
 from agent.knowledge.embedder import SentenceTransformerEmbedder
 from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory, KnowledgeStore, open_knowledge_store

@@ -88,7 +88,7 @@ def test_incidents_upsert_by_id(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("target down not answering health endpoint unreachable", "target-down"),
+        ("target down not answering health endpoint unreachable", "service-down"),
         ("QueuePool limit reached connection timed out pool exhausted", "db-pool-exhaustion"),
         ("database is locked slow queries", "db-lock-contention"),
         ("resident memory keeps growing", "memory-leak"),

@@ -10,15 +10,17 @@ from pathlib import Path
 import structlog
 
 from agent.diagnosis.deterministic import diagnose
-from agent.diagnosis.models import UNKNOWN, AlertSummary, Symptoms
+from agent.domain.alerts import AlertSummary
+from agent.domain.diagnosis import UNKNOWN
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
 from agent.knowledge.library import RunbookLibrary
+from lab.bench.situations import symptoms
 
 # Stock lookups fail with a TLS error: no shipped runbook has a signal for it.
-TLS_FAILURE = Symptoms(
+TLS_FAILURE = symptoms(
     alerts=[AlertSummary(name="TargetHighErrorRatio")],
     health_status="degraded",
-    error_rate_percent=24.0,
+    error_ratio=0.24,
     log_error_count=30,
     log_error_signatures={"stock_lookup_failed: SSLError: certificate verify failed": 30},
 )

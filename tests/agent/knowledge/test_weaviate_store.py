@@ -63,7 +63,7 @@ def test_start_creates_collections_and_syncs_runbooks_by_hash(
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("target down not answering health endpoint unreachable", "target-down"),
+        ("target down not answering health endpoint unreachable", "service-down"),
         ("QueuePool limit reached connection timed out pool exhausted", "db-pool-exhaustion"),
         ("database is locked slow queries", "db-lock-contention"),
         ("resident memory keeps growing", "memory-leak"),

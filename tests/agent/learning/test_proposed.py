@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.diagnosis.models import AlertSummary, Diagnosis, Symptoms
+from agent.domain.alerts import AlertSummary
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
 from agent.incidents.models import ActionRecord, HumanResolution, Incident
 from agent.knowledge.runbooks import load_runbooks
 from agent.learning.amendments import Amendment, Suggestion, from_resolution, log_needle
@@ -97,12 +99,12 @@ def test_a_humans_resolution_teaches_the_cause_the_actions_and_the_symptoms(tmp_
         actions_worked=["restart-target", "page-the-dba"],
         by="bob",
     )
-    amendment = from_resolution(incident, runbook, symptoms, resolution)
+    amendment = from_resolution(incident, runbook, symptoms, resolution, {"restart-target": "restart"})
     assert amendment is not None and amendment.source == "human"
     keys = [s.key for s in amendment.suggestions]
     assert keys[0].startswith("cause:")
     assert keys[1:] == [
-        "order:restart-target",
+        "order:restart",
         "action:page-the-dba",
         "alert:TargetSomethingNew",
         "log:gremlins in the cache",
@@ -112,4 +114,4 @@ def test_a_humans_resolution_teaches_the_cause_the_actions_and_the_symptoms(tmp_
     assert text.status == "written"
     assert "the agent diagnosed `db-lock-contention` (confidence 0.70" in written
     assert "`kill-blocking-queries` ran (attempt 1) and recovery was not verified" in written
-    assert "actions: try `restart-target` earlier (the runbook has it at position 3 of 3)" in written
+    assert "actions: try `restart` earlier (the runbook has it at position 3 of 3)" in written

@@ -1,4 +1,6 @@
-"""The action server: its catalog, running one action with ACTION_TOKEN, and its health verdict.
+"""An HTTP action server (the agent's action protocol): `GET /action/catalog`, `POST /action/{name}` with
+the parameters as a JSON body and a bearer token, `GET /action/audit`, and a health verdict at
+`GET /action/<health>` when the catalog entry names one.
 
 Reads (catalog, verify, audit) are retried on 5xx and connection errors; running an action never is:
 an action that timed out may have run, so the caller records intent first and checks the audit.
@@ -6,65 +8,29 @@ an action that timed out may have run, so the caller records intent first and ch
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 
+from agent.actions.backend import ActionOutcome, AuditEntry, CatalogAction, HealthVerdict
 from agent.clients.http import Fetched, get_json, lenient, send_json
 
 
-class CatalogAction(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    description: str = ""
-    risk: str = "medium"
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-class ActionOutcome(BaseModel):
-    """`ok` means the action server says it ran the action successfully; `body` is its answer."""
-
-    action: str
-    ok: bool
-    status_code: int | None = None
-    body: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    may_have_run: bool = False  # no answer, but the request may have reached the server (a timeout)
-
-
-class HealthVerdict(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    is_healthy: bool = False
-    status: str = "unknown"
-    error_rate: float | None = None
-    checks: dict[str, Any] = Field(default_factory=dict)
-
-
-class AuditEntry(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    action: str = ""
-    ts: datetime | None = None
-    ok: bool | None = None
-    raw: dict[str, Any] = Field(default_factory=dict)
-
-
-class ActionClient:
+class HttpActionBackend:
     def __init__(
         self,
         client: httpx.AsyncClient,
         base_url: str,
         token: SecretStr,
         action_timeout_seconds: float = 120.0,
+        health: str | None = None,
     ) -> None:
         self._client = client
         self._base = base_url.rstrip("/")
         self._token = token
         self._action_timeout = action_timeout_seconds
+        self._health = health
 
     def _headers(self) -> dict[str, str]:
         token = self._token.get_secret_value()
@@ -97,9 +63,11 @@ class ActionClient:
             may_have_run=response.status_code is None and response.reached_server,
         )
 
-    async def verify_target_health(self) -> Fetched[HealthVerdict]:
+    async def health_verdict(self) -> Fetched[HealthVerdict]:
+        if self._health is None:
+            return Fetched(error="the catalog names no health verdict for this service")
         response = await get_json(
-            self._client, f"{self._base}/action/verify-target-health", headers=self._headers()
+            self._client, f"{self._base}/action/{self._health}", headers=self._headers()
         )
         if not isinstance(response.body, dict) or "is_healthy" not in response.body:
             return Fetched(error=response.error or "no verdict", status_code=response.status_code)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
 
 _PATTERNS = (
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<id>"),
@@ -14,19 +13,6 @@ _PATTERNS = (
     (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
     (re.compile(r"\s+"), " "),
 )
-# Fields a person reads as part of the message; `service` names the dependency a call failed against.
-MESSAGE_FIELDS = ("error", "exception", "exc", "message", "detail", "reason", "service")
-
-
-def log_message(event: str, fields: dict[str, Any], traceback: str | None) -> str:
-    """The human-meaningful text of a log line: the event, its error field, and the exception line."""
-    parts = [event]
-    parts += [str(fields[name]) for name in MESSAGE_FIELDS if fields.get(name)]
-    if traceback:
-        lines = [line for line in traceback.strip().splitlines() if line.strip()]
-        if lines:
-            parts.append(lines[-1].strip())
-    return ": ".join(dict.fromkeys(p for p in parts if p))
 
 
 def signature(message: str, max_len: int = 160) -> str:

@@ -1,0 +1,223 @@
+"""A service catalog entry (`services/<name>.yml`), validated strictly: unknown keys are errors.
+
+```yaml
+service: checkout
+owns: ['service="checkout"', '{namespace="shop", alertname=~"KubePod.*"}']  # any of these matches
+selector: '{job="checkout"}'          # scopes every PromQL signal of the packs
+packs: [standard, otel-http]
+vars: {window: 2m}                     # pack variables
+signals: {}                            # extra or overriding signals, a pack's shape
+probes: []                             # optional HTTP JSON and log probes
+actions:
+  backend: {url: "${ACTIONS_URL:-http://actions:9000}", token_env: ACTIONS_TOKEN}
+  allowed:
+    restart: {action: rollout-restart}  # runbooks say `restart`; the backend runs `rollout-restart`
+    scale-out: {params: {replicas: {min: 2, max: 10}}}
+guardrails: {max_actions_per_hour: 4}
+escalation: {labels: {team: payments}}
+```
+
+`owns` entries are Alertmanager matchers; a braced entry is a set that must all match. URLs may use
+`${NAME}` / `${NAME:-default}` from the environment; tokens are read from the variable `token_env` names,
+never written in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent.catalog.packs import SignalSpec
+from agent.domain.matchers import Matcher, MatcherError, parse_matchers
+from agent.domain.signals import Unit
+
+Risk = Literal["low", "medium", "high"]
+AgentMode = Literal["autonomous", "approval", "dry-run"]
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """`${NAME}` and `${NAME:-default}` from `env`; an unset name without a default is an error."""
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match[1], match[2]
+        if name in env and env[name] != "":
+            return env[name]
+        if default is None:
+            raise ValueError(f"${{{name}}} is not set and has no default")
+        return default
+
+    return _ENV.sub(value, text)
+
+
+class ProbeSignal(_Strict):
+    """A value read from a JSON answer: a JMESPath `path`, scaled into base units, optionally transformed.
+
+    transform `present`: true when the value is there and not null; `age`: seconds since a Unix time.
+    """
+
+    path: str
+    unit: Unit = "number"
+    scale: float = 1.0
+    transform: Literal["value", "present", "age"] = "value"
+    description: str = ""
+
+
+class ProbeChecks(_Strict):
+    """Named health checks in a JSON answer: `path` is a mapping of name → check object."""
+
+    path: str
+    status: str = "status"
+    detail: str = "detail"
+    failing: list[str] = Field(default_factory=lambda: ["failing"])
+    ok: list[str] = Field(default_factory=lambda: ["ok"])
+
+
+class HttpJsonProbe(_Strict):
+    kind: Literal["http_json"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    url: str
+    any_status: bool = Field(
+        default=False, description="read the body of a non-2xx answer too (a 503 health)"
+    )
+    signals: dict[str, ProbeSignal] = Field(default_factory=dict)
+    checks: ProbeChecks | None = None
+
+
+class LogProbe(_Strict):
+    """Recent error log lines over HTTP: the entries, their level, and the fields that make a message.
+
+    `message` lists JMESPath expressions joined with ": " (repeats dropped); a multi-line value
+    contributes its last line (a traceback's exception).
+    """
+
+    kind: Literal["log"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    url: str
+    params: dict[str, str] = Field(default_factory=dict)
+    since_param: str | None = Field(default=None, description="query parameter taking an ISO time")
+    entries: str = Field(default="@", description="JMESPath to the list of entries")
+    level: str = "level"
+    levels: list[str] = Field(default_factory=lambda: ["ERROR", "CRITICAL"])
+    message: list[str] = Field(min_length=1)
+
+
+Probe = Annotated[HttpJsonProbe | LogProbe, Field(discriminator="kind")]
+
+
+class ParamBound(_Strict):
+    """What a parameter may be: a number within [min, max] (planned values are clamped), or a `choice`."""
+
+    min: float | None = None
+    max: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParamBound:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+
+class AllowedAction(_Strict):
+    """An action runbooks may plan for this service. `action`: the backend's name (default: the key);
+    `params`: the only parameters passed, with their bounds; `risk`: raises the runbook's, never lowers."""
+
+    action: str | None = None
+    params: dict[str, ParamBound] = Field(default_factory=dict)
+    risk: Risk | None = None
+
+
+class ActionBackendSpec(_Strict):
+    """An action server speaking the agent's action protocol (GET catalog and audit, POST one action)."""
+
+    kind: Literal["http"] = "http"
+    url: str
+    token_env: str | None = Field(default=None, description="environment variable holding its bearer token")
+    health: str | None = Field(
+        default=None, description="the backend's health verdict for this service (GET /action/<health>)"
+    )
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class ServiceActions(_Strict):
+    backend: ActionBackendSpec | None = None
+    allowed: dict[str, AllowedAction] = Field(default_factory=dict)
+
+
+class GuardrailOverrides(_Strict):
+    """This service's own limits; unset ones take the agent's settings."""
+
+    max_actions_per_incident: int | None = Field(default=None, ge=0)
+    max_actions_per_hour: int | None = Field(default=None, ge=0)
+    action_cooldown_seconds: float | None = Field(default=None, ge=0)
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_attempts: int | None = Field(default=None, ge=1)
+    mode: AgentMode | None = None
+
+
+class Escalation(_Strict):
+    labels: dict[str, str] = Field(default_factory=dict, description="added to escalations for routing")
+
+
+class ServiceEntry(_Strict):
+    service: str
+    description: str = ""
+    owns: list[str] = Field(min_length=1)
+    selector: str
+    packs: list[str] = Field(default_factory=list)
+    vars: dict[str, str] = Field(default_factory=dict)
+    signals: dict[str, SignalSpec] = Field(default_factory=dict)
+    probes: list[Probe] = Field(default_factory=list)
+    actions: ServiceActions = Field(default_factory=ServiceActions)
+    guardrails: GuardrailOverrides = Field(default_factory=GuardrailOverrides)
+    escalation: Escalation = Field(default_factory=Escalation)
+
+    @field_validator("service")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SERVICE.match(value):
+            raise ValueError("a service name is lowercase letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("owns")
+    @classmethod
+    def _owns_parse(cls, value: list[str]) -> list[str]:
+        for text in value:
+            try:
+                parse_matchers(text)
+            except MatcherError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        if not value.strip().startswith("{"):
+            raise ValueError('the selector is a PromQL label selector such as {job="checkout"}')
+        try:
+            parse_matchers(value)
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _unique_probes(self) -> ServiceEntry:
+        names = [p.name for p in self.probes]
+        if len(names) != len(set(names)):
+            raise ValueError("probe names must be unique")
+        return self
+
+    def ownership(self) -> list[list[Matcher]]:
+        return [parse_matchers(text) for text in self.owns]
+
+    def selector_matchers(self) -> list[Matcher]:
+        return parse_matchers(self.selector)

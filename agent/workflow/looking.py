@@ -1,0 +1,41 @@
+"""Looking at an incident's service now: what gather does, and what verification asks again when the
+alerts outlive a fix whose own checks held."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.domain.signals import Symptoms
+from agent.incidents.models import Incident
+from agent.signals.reader import read_symptoms
+from agent.workflow.deps import WorkflowDeps
+
+MAX_LOG_LOOKBACK = timedelta(minutes=10)
+
+
+async def look(deps: WorkflowDeps, incident: Incident) -> tuple[Symptoms, dict[str, Any]]:
+    """The incident's service as it is now (a service gone from the catalog is a gap, not an error)."""
+    service = deps.service(incident.service)
+    if service is None:
+        return Symptoms(service=incident.service, alerts=incident.alerts, gaps=["catalog"]), {}
+    return await read_symptoms(
+        service, deps.sources(service), incident.alerts, since=log_window_start(incident, deps)
+    )
+
+
+def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
+    """Where this incident's error logs begin: shortly before its first alert fired, and after the last
+    verified recovery of the same service (errors from before it belong to the problem it fixed)."""
+    starts = [a.starts_at for a in incident.alerts if a.status == "firing" and a.starts_at]
+    onset = min(starts) if starts else incident.opened_at
+    since = max(
+        onset - timedelta(seconds=deps.settings.LOG_LOOKBACK_SECONDS), incident.opened_at - MAX_LOG_LOOKBACK
+    )
+    earlier = deps.store.find(service=incident.service, since=incident.opened_at - MAX_LOG_LOOKBACK)
+    recoveries = [
+        i.mitigated_at
+        for i in earlier
+        if i.id != incident.id and i.mitigated_at is not None and i.mitigated_at < incident.opened_at
+    ]
+    return max([since, *recoveries])

@@ -1,0 +1,65 @@
+"""What "fixed" means for one incident, asked of the service now: the runbook's own checks (PromQL
+scoped to the service, conditions on its signals) and which of the service's alerts fire.
+
+Execute asks the runbook's checks once before the action too: checks that already held before the fix
+cannot show that it worked, so such a fix is verified only when every alert of the incident has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.catalog.catalog import Service
+from agent.domain.signals import compare
+from agent.signals.reader import read_symptoms
+from agent.workflow.deps import WorkflowDeps
+
+_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class OwnChecks:
+    """`ok`: all held; `unavailable`: Prometheus could not answer any (no verdict); `ran`: there were any."""
+
+    ok: bool
+    ran: bool
+    unavailable: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def own_checks(deps: WorkflowDeps, service: Service, spec: Any) -> OwnChecks:
+    queries = [service.scope(q) for q in getattr(spec, "promql", None) or []]
+    conditions = list(getattr(spec, "signals", None) or [])
+    if not queries and not conditions:
+        return OwnChecks(ok=False, ran=False)
+    results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
+    details: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
+    ok = all(r.ok and r.samples for r in results)
+    unavailable = bool(results) and all(r.unavailable for r in results)
+    if conditions:
+        symptoms, _ = await read_symptoms(service, deps.sources(service), only={c.signal for c in conditions})
+        for condition in conditions:
+            observed = symptoms.value(condition.signal)
+            held = compare(observed, condition.op, condition.value) is True
+            details[f"{condition.signal} {condition.op} {condition.value}"] = observed
+            ok = ok and held
+        unavailable = unavailable or (not queries and "prometheus" in symptoms.gaps and not symptoms.signals)
+    return OwnChecks(ok=ok, ran=True, unavailable=unavailable, details=details)
+
+
+async def alerts_firing(deps: WorkflowDeps, service: Service) -> set[str] | None:
+    """Names of the service's alerts firing in Prometheus now (`ALERTS`, by its `owns` matchers);
+    None when Prometheus could not say."""
+    selectors = service.alerts_selectors('alertstate="firing"')
+    results = await asyncio.gather(*(deps.prometheus.query(f"ALERTS{s}") for s in selectors))
+    if any(not r.ok for r in results):
+        return None
+    return {
+        name
+        for r in results
+        for s in r.samples
+        if _ALERT_NAME.match(name := s.metric.get("alertname", "")) is not None
+    }
