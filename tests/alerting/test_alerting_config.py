@@ -13,6 +13,7 @@ from binaries import require_binary
 
 from lab.runner.monitoring import (
     ALERTING_DIR,
+    SERVICES,
     MonitoringConfig,
     alertmanager_argv,
     duration_seconds,
@@ -67,8 +68,10 @@ def rendered(request: pytest.FixtureRequest, tmp_path: Path) -> MonitoringConfig
 def test_prometheus_config_and_rules_pass_promtool(rendered: MonitoringConfig) -> None:
     promtool = require_binary("promtool")
     run([promtool, "check", "config", str(rendered.prometheus_config)])
-    output = run([promtool, "check", "rules", str(rendered.rules_file)]).stdout
-    assert "SUCCESS" in output
+    output = run([promtool, "check", "rules", *map(str, rendered.rules_files)]).stdout
+    assert output.count("SUCCESS") == len(rendered.rules_files) == len(SERVICES)
+    config = yaml.safe_load(rendered.prometheus_config.read_text())
+    assert config["rule_files"] == [str(path) for path in rendered.rules_files]
 
 
 def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
@@ -88,7 +91,8 @@ def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
 
 
 def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringConfig) -> None:
-    groups = yaml.safe_load(rendered.rules_file.read_text())["groups"]
+    (rules_file,) = rendered.rules_files
+    groups = yaml.safe_load(rules_file.read_text())["groups"]
     alerts = {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
     assert set(alerts) == ALERTS
     for name, rule in alerts.items():
@@ -100,7 +104,7 @@ def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringCon
         ids = set(re.findall(r"(?:runbooks/|}})([a-z-]+)(?:\.md|{{)", url))
         assert ids and ids <= RUNBOOKS, (name, ids)
         assert rule["for"] == rendered.profile.for_[name]
-    text = rendered.rules_file.read_text().lower()
+    text = rules_file.read_text().lower()
     assert not any(word in text for word in ("chaos", "attack", "inject", "fault"))
 
 
@@ -134,7 +138,7 @@ def test_command_lines_use_the_run_dir_and_the_profile(rendered: MonitoringConfi
 @pytest.mark.parametrize("unit_test", UNIT_TESTS, ids=lambda path: path.name)
 def test_rules_unit_tests_with_the_lab_profile(unit_test: Path, tmp_path: Path) -> None:
     promtool = require_binary("promtool")
-    render_rules(load_profile("lab"), tmp_path / "target.rules.yml")
+    render_rules(load_profile("lab"), tmp_path)
     shutil.copy(unit_test, tmp_path / unit_test.name)
     run([promtool, "test", "rules", unit_test.name], cwd=tmp_path)
 
