@@ -22,7 +22,7 @@ from lab.runner.ports import Ports  # noqa: E402
 PROFILE = "lab"
 WEBHOOK_TOKEN_FILE = "/tmp/webhook-token"  # written by the alertmanager service's entrypoint
 # Ports field -> compose service that listens on that port.
-SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "agent")}
+SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "worker", "agent")}
 NOTE = "# docker compose copy with service names, written by deploy/compose/render.py; do not edit by hand.\n"
 
 

@@ -24,8 +24,8 @@ from lab.runner.ports import Ports
 
 ALERTING_DIR = Path(__file__).resolve().parents[2] / "alerting"
 HOST = "127.0.0.1"
-# Services with rules and a scrape job: the target (through its exporter).
-SERVICES = ("target",)
+# Services with rules and a scrape job: the target (through its exporter) and the queue worker.
+SERVICES = ("target", "worker")
 _DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 

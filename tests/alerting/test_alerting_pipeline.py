@@ -119,7 +119,7 @@ def test_pool_exhaustion_pages_the_webhook_and_resolves(tmp_path: Path) -> None:
     ports = Ports.free()
     token_file = tmp_path / "webhook-token"
     token_file.write_text(TOKEN + "\n")
-    cfg = render_monitoring("lab", tmp_path, ports, token_file)
+    cfg = render_monitoring("lab", tmp_path, ports, token_file, services=("target",))
     logs = [tmp_path / name for name in ("exporter.log", "prometheus.log", "alertmanager.log")]
     exporter_env = os.environ | {
         "EXPORTER_PORT": str(ports.exporter),
