@@ -202,3 +202,20 @@ def test_every_alert_has_a_unit_test_that_fires_it() -> None:
             fired |= {check["alertname"] for check in checks if check.get("exp_alerts")}
     assert fired == ALERTS
 
+
+def test_every_recording_rule_has_a_unit_test_that_evaluates_it(tmp_path: Path) -> None:
+    rendered = render_rules(load_profile("lab"), tmp_path)
+    recorded = {
+        rule["record"]
+        for path in rendered
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    evaluated = " ".join(
+        check["expr"]
+        for unit_test in UNIT_TESTS
+        for case in yaml.safe_load(unit_test.read_text())["tests"]
+        for check in case.get("promql_expr_test", [])
+    )
+    assert {name for name in recorded if not re.search(rf"{re.escape(name)}(?![\w:])", evaluated)} == set()
