@@ -12,6 +12,8 @@ import pytest
 import yaml
 from binaries import require_binary
 
+from lab.runner import observability
+from lab.runner.components import LabPaths
 from lab.runner.monitoring import (
     ALERTING_DIR,
     SERVICES,
@@ -104,6 +106,15 @@ def test_a_run_scrapes_and_evaluates_only_the_services_it_runs(tmp_path: Path) -
     assert set(scrape_targets(cfg)) == {"prometheus", "target", "sre-agent"}
     with pytest.raises(ValueError, match="no rules for queue"):
         render_rules(load_profile("lab"), tmp_path / "rules", ("target", "queue"))
+
+
+def test_the_native_lab_scrapes_the_services_it_has_code_for(tmp_path: Path) -> None:
+    token = tmp_path / "webhook-token"
+    token.write_text("s3cret\n")
+    cfg = observability.render("lab", LabPaths.under(tmp_path), Ports.free(), token, [])
+    assert "target" in observability.lab_services()
+    assert [path.name for path in cfg.rules_files] == [f"{s}.rules.yml" for s in observability.lab_services()]
+    assert set(scrape_targets(cfg)) == {"prometheus", "sre-agent", *observability.lab_services()}
 
 
 def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
