@@ -1,4 +1,4 @@
-"""Writes grafana/dashboards/*.json: the target and agent dashboards Grafana provisions.
+"""Writes grafana/dashboards/*.json: the target, worker and agent dashboards Grafana provisions.
 
 Run `python grafana/build_dashboards.py` after editing and commit both this file and the JSON;
 `--check` exits 1 when the JSON is stale (the tests run it). Plain dicts on purpose: the
@@ -20,6 +20,7 @@ OUT = Path(__file__).resolve().parent / "dashboards"
 PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
 GRAFANA = {"type": "grafana", "uid": "-- Grafana --"}
 TARGET_UID = "sre-target"
+WORKER_UID = "sre-worker"
 AGENT_UID = "sre-agent"
 WIDTH = 24
 
@@ -71,19 +72,20 @@ def annotation_queries(extra: list[dict[str, Any]] | None = None) -> dict[str, A
     }
 
 
-FIRING_ALERTS_ANNOTATION = {
-    "datasource": PROMETHEUS,
-    "enable": True,
-    "hide": False,
-    "iconColor": "#B877D9",
-    "name": "Target alerts firing",
-    "expr": 'ALERTS{service="target", alertstate="firing"}',
-    "step": "15s",
-    "titleFormat": "{{alertname}}",
-    "textFormat": "{{severity}}",
-    "tagKeys": "alertname,severity",
-    "useValueForTime": False,
-}
+def firing_alerts_annotation(service: str) -> dict[str, Any]:
+    return {
+        "datasource": PROMETHEUS,
+        "enable": True,
+        "hide": False,
+        "iconColor": "#B877D9",
+        "name": f"{service.capitalize()} alerts firing",
+        "expr": f'ALERTS{{service="{service}", alertstate="firing"}}',
+        "step": "15s",
+        "titleFormat": "{{alertname}}",
+        "textFormat": "{{severity}}",
+        "tagKeys": "alertname,severity",
+        "useValueForTime": False,
+    }
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, fmt: str = "time_series") -> dict[str, Any]:
@@ -262,7 +264,83 @@ def target_dashboard() -> dict[str, Any]:
                 ], w=6),
             ],
         ],
-        extra_annotations=[FIRING_ALERTS_ANNOTATION],
+        extra_annotations=[firing_alerts_annotation("target")],
+        link_to=AGENT_UID,
+    )
+
+
+def worker_dashboard() -> dict[str, Any]:
+    """The queue worker from its own /metrics (job "worker") and the recording rules of worker.rules.yml."""
+    worker = 'job="worker"'
+
+    def quantile(q: float, histogram: str, by: str = "le") -> str:
+        return f"histogram_quantile({q}, sum by ({by}) (rate({histogram}_bucket[{RATE}])))"
+
+    return dashboard(
+        WORKER_UID,
+        "Queue worker",
+        [
+            [
+                stat("Worker up", f"max(up{{{worker}}})", w=3,
+                     defaults=thresholds((None, "red"), (1, "green"))),
+                stat("Consumers", "sum(queue_consumers)", w=3),
+                stat("Ready jobs", 'sum(queue_messages{state="ready"})', w=3),
+                stat("Oldest waiting job", "max(queue_oldest_message_age_seconds)", w=4, unit="s",
+                     defaults=thresholds((None, "green"), (30, "red"))),
+                stat("Dead-lettered jobs", 'sum(queue_messages{state="dead_letter"})', w=4),
+                stat("Firing alerts", 'count(ALERTS{service="worker", alertstate="firing"}) or vector(0)',
+                     w=3, defaults=thresholds((None, "green"), (1, "red"))),
+                stat("Uptime", f"time() - max(process_start_time_seconds{{{worker}}})", w=4, unit="s"),
+            ],
+            [
+                series("Jobs per second", [
+                    ("sum(instance_destination:messaging_client_sent_messages:rate)", "enqueued"),
+                    ("sum(instance_destination:messaging_client_consumed_messages:rate)", "completed"),
+                    ("sum by (error_type) (instance_destination_error_type:messaging_process_failures:rate)",
+                     "failed {{error_type}}"),
+                ], unit="ops", defaults={"min": 0}),
+                series("Queue", [("sum by (state) (queue_messages)", "{{state}}")], defaults={"min": 0}),
+            ],
+            [
+                series("Oldest waiting job", [
+                    ("max(queue_oldest_message_age_seconds)", "age"),
+                    ("max(instance_destination:queue_oldest_message_age_seconds:deriv)",
+                     "growth (s per s, alert input)"),
+                ], unit="s"),
+                series("Consumers busy", [
+                    ("max(instance_destination:messaging_process_busy:ratio)", "processing (alert input)"),
+                    ('sum(queue_messages{state="in_flight"}) / sum(queue_consumers)', "jobs in flight"),
+                ], unit="percentunit", defaults={"min": 0, "max": 1},
+                   description="Per consumer. A hung consumer holds a job in flight but records no time."),
+            ],
+            [
+                series("Processing time per attempt", [
+                    (quantile(0.5, "messaging_process_duration_seconds"), "p50"),
+                    (quantile(0.95, "messaging_process_duration_seconds"), "p95"),
+                ], w=8, unit="s"),
+                series("Enqueue API requests", [
+                    (f"sum by (http_response_status_code) "
+                     f"(rate(http_server_request_duration_seconds_count[{RATE}]))",
+                     "{{http_response_status_code}}"),
+                ], w=8, unit="reqps"),
+                series("Enqueue API latency p95", [
+                    (quantile(0.95, "http_server_request_duration_seconds", "le, http_route"),
+                     "{{http_route}}"),
+                ], w=8, unit="s"),
+            ],
+            [
+                series("Resident memory", [
+                    (f"process_resident_memory_bytes{{{worker}}}", "rss"),
+                    ("instance:process_resident_memory_bytes:deriv", "growth per second (alert input)"),
+                ], w=8, unit="bytes"),
+                series("CPU and open files", [
+                    (f"rate(process_cpu_seconds_total{{{worker}}}[{RATE}])", "cores"),
+                    (f"process_open_fds{{{worker}}}", "open fds"),
+                ], w=6),
+                table("Firing alerts", 'ALERTS{service="worker", alertstate="firing"}', w=10),
+            ],
+        ],
+        extra_annotations=[firing_alerts_annotation("worker")],
         link_to=AGENT_UID,
     )
 
@@ -350,7 +428,11 @@ def agent_dashboard() -> dict[str, Any]:
 def render() -> dict[str, str]:
     return {
         name: json.dumps(board, indent=2, sort_keys=False) + "\n"
-        for name, board in (("target.json", target_dashboard()), ("agent.json", agent_dashboard()))
+        for name, board in (
+            ("target.json", target_dashboard()),
+            ("worker.json", worker_dashboard()),
+            ("agent.json", agent_dashboard()),
+        )
     }
 
 

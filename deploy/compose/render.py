@@ -22,7 +22,7 @@ from lab.runner.ports import Ports  # noqa: E402
 PROFILE = "lab"
 WEBHOOK_TOKEN_FILE = "/tmp/webhook-token"  # written by the alertmanager service's entrypoint
 # Ports field -> compose service that listens on that port.
-SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "agent")}
+SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "worker", "agent")}
 NOTE = "# docker compose copy with service names, written by deploy/compose/render.py; do not edit by hand.\n"
 
 
@@ -32,14 +32,15 @@ def render() -> dict[str, str]:
         cfg = render_monitoring(PROFILE, Path(tmp), ports, Path(WEBHOOK_TOKEN_FILE))
         texts = {
             "prometheus/prometheus.yml": cfg.prometheus_config.read_text(),
-            "prometheus/rules/target.rules.yml": cfg.rules_file.read_text(),
+            **{f"prometheus/rules/{path.name}": path.read_text() for path in cfg.rules_files},
             "alertmanager/alertmanager.yml": cfg.alertmanager_config.read_text(),
         }
-        rules_path = str(cfg.rules_file)
+        rules_paths = [str(path) for path in cfg.rules_files]
     out = {}
     for name, text in texts.items():
         # Relative to prometheus.yml, which Prometheus resolves against the config file's folder.
-        text = text.replace(rules_path, "rules/target.rules.yml")
+        for path in rules_paths:
+            text = text.replace(path, f"rules/{Path(path).name}")
         for field, service in SERVICES.items():
             text = text.replace(f"127.0.0.1:{getattr(ports, field)}", f"{service}:{getattr(ports, field)}")
         if "127.0.0.1" in text:

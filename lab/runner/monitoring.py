@@ -2,13 +2,17 @@
 
 `render_monitoring` turns a profile from `alerting/profiles/` and the run's ports into files under
 the run directory; `prometheus_argv` / `alertmanager_argv` are how the runner starts the binaries.
-Templates use `<< >>` / `<% %>` delimiters so Prometheus's own `{{ $value }}` templates pass through.
+Each monitored service has its rules in `alerting/rules/<service>.rules.yml.j2` and a scrape job in
+`prometheus.yml.j2`; a run scrapes and evaluates only the services it runs, so an absent one never
+pages as down. Templates use `<< >>` / `<% %>` delimiters so Prometheus's own `{{ $value }}`
+templates pass through.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +24,8 @@ from lab.runner.ports import Ports
 
 ALERTING_DIR = Path(__file__).resolve().parents[2] / "alerting"
 HOST = "127.0.0.1"
+# Services with rules and a scrape job: the target (through its exporter) and the queue worker.
+SERVICES = ("target", "worker")
 _DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
@@ -94,7 +100,7 @@ class MonitoringConfig(BaseModel):
     profile: Profile
     run_dir: Path
     prometheus_config: Path
-    rules_file: Path
+    rules_files: list[Path]
     alertmanager_config: Path
     prometheus_storage: Path
     alertmanager_storage: Path
@@ -125,32 +131,36 @@ def _environment() -> jinja2.Environment:
         comment_start_string="<#",
         comment_end_string="#>",
         undefined=jinja2.StrictUndefined,
+        # A line holding only a `<% %>` tag leaves nothing behind in the YAML.
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
 
 
-def render_rules(profile: Profile, path: Path) -> Path:
-    """The rules file alone (promtool unit tests render it this way)."""
+def render_rules(profile: Profile, directory: Path, services: Sequence[str] = SERVICES) -> list[Path]:
+    """`<service>.rules.yml` per service under `directory` (promtool unit tests render them this way)."""
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"no rules for {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}")
     evaluation = duration_seconds(profile.prometheus.evaluation_interval)
-    text = (
-        _environment()
-        .get_template("rules/target.rules.yml.j2")
-        .render(
-            profile=profile,
-            f=profile.for_,
-            w=profile.windows,
-            seconds={
-                "memory_horizon": int(duration_seconds(profile.windows.memory_horizon)),
-                "release_recent": int(duration_seconds(profile.windows.release_recent)),
-            },
-            # The recorded rate gets one sample per evaluation: ask for half the window's worth.
-            baseline_min_samples=int(duration_seconds(profile.windows.traffic_baseline) / evaluation / 2),
-        )
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    context = {
+        "profile": profile,
+        "f": profile.for_,
+        "w": profile.windows,
+        "seconds": {name: int(duration_seconds(value)) for name, value in profile.windows},
+        # The recorded rate gets one sample per evaluation: ask for half the window's worth.
+        "baseline_min_samples": int(duration_seconds(profile.windows.traffic_baseline) / evaluation / 2),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    env = _environment()
+    paths = []
+    for service in services:
+        path = directory / f"{service}.rules.yml"
+        path.write_text(env.get_template(f"rules/{service}.rules.yml.j2").render(**context))
+        paths.append(path)
+    return paths
 
 
 def render_monitoring(
@@ -159,22 +169,25 @@ def render_monitoring(
     ports: Ports,
     webhook_token_file: Path,
     extra_webhook_urls: list[str] | None = None,
+    services: Sequence[str] = SERVICES,
 ) -> MonitoringConfig:
     """Renders prometheus.yml, the rules and alertmanager.yml under `run_dir/monitoring/`.
 
     `extra_webhook_urls` get every notification the agent gets (the benchmark's baseline receiver).
+    `services` are the ones this run scrapes and evaluates rules for (a subset of SERVICES).
     """
     loaded = load_profile(profile)
     base = run_dir.resolve() / "monitoring"
     base.mkdir(parents=True, exist_ok=True)
     env = _environment()
-    rules_file = render_rules(loaded, base / "rules" / "target.rules.yml")
+    rules_files = render_rules(loaded, base / "rules", services)
     webhook_url = f"http://{HOST}:{ports.agent}/webhooks/alertmanager"
     context = {
         "profile": loaded,
         "ports": ports,
         "host": HOST,
-        "rules_file": rules_file,
+        "rules_files": rules_files,
+        "services": list(services),
         "webhook_url": webhook_url,
         "webhook_token_file": webhook_token_file.resolve(),
         "extra_webhook_urls": extra_webhook_urls or [],
@@ -187,7 +200,7 @@ def render_monitoring(
         profile=loaded,
         run_dir=run_dir.resolve(),
         prometheus_config=prometheus_config,
-        rules_file=rules_file,
+        rules_files=rules_files,
         alertmanager_config=alertmanager_config,
         prometheus_storage=base / "prometheus-data",
         alertmanager_storage=base / "alertmanager-data",

@@ -7,10 +7,12 @@ injects faults back to back, which a production service (with the agent's defaul
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from lab.runner.components import HOST, ComponentSpec, LabPaths
 from lab.runner.monitoring import (
+    SERVICES,
     MonitoringConfig,
     alertmanager_argv,
     prometheus_argv,
@@ -40,10 +42,23 @@ AGENT_PROFILE_ENV: dict[str, dict[str, str]] = {
 }
 
 
+def lab_services() -> tuple[str, ...]:
+    """The monitored services this checkout's lab has (`lab/<service>/`): Prometheus scrapes no service
+    the lab cannot run, which would page as down on every run."""
+    return tuple(service for service in SERVICES if (ROOT / "lab" / service / "__init__.py").is_file())
+
+
 def render(
-    profile: str, paths: LabPaths, ports: Ports, webhook_token_file: Path, extra_webhooks: list[str]
+    profile: str,
+    paths: LabPaths,
+    ports: Ports,
+    webhook_token_file: Path,
+    extra_webhooks: list[str],
+    services: Sequence[str] | None = None,
 ) -> MonitoringConfig:
-    return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks)
+    """`services` defaults to `lab_services()`; a stack started without one of them passes the rest."""
+    chosen = lab_services() if services is None else services
+    return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks, chosen)
 
 
 def observability_components(

@@ -28,6 +28,7 @@ PORT_OF = {
     "action": "action",
     "agent": "agent",
     "exporter": "exporter",
+    "worker": "worker",
     "prometheus": "prometheus",
     "alertmanager": "alertmanager",
 }
@@ -39,6 +40,7 @@ PORT_ENV = {
     "action": "ACTION_PORT",
     "agent": "PORT",
     "exporter": "EXPORTER_PORT",
+    "worker": "WORKER_PORT",
 }
 NO_HEALTHCHECK_BECAUSE: dict[str, str] = {}  # every service has one today
 

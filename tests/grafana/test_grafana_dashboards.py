@@ -17,7 +17,23 @@ from agent.telemetry.metrics import AgentMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
-METRIC = re.compile(r"\b(?:target_|sre_agent_|instance:)[A-Za-z0-9_:]*")
+METRIC = re.compile(
+    r"\b(?:target_|sre_agent_|instance:|instance_[a-z_]+:|queue_|messaging_|http_server_|process_)[A-Za-z0-9_:]*"
+)
+# The queue worker's /metrics, as its contract states them (it is scraped directly, no exporter).
+WORKER_METRICS = {
+    "messaging_client_sent_messages_total",
+    "messaging_client_consumed_messages_total",
+    *(f"messaging_process_duration_seconds{s}" for s in ("_bucket", "_sum", "_count")),
+    *(f"http_server_request_duration_seconds{s}" for s in ("_bucket", "_sum", "_count")),
+    "queue_messages",
+    "queue_oldest_message_age_seconds",
+    "queue_consumers",
+    "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+    "process_start_time_seconds",
+    "process_open_fds",
+}
 
 
 def known_metric_names() -> set[str]:
@@ -30,13 +46,14 @@ def known_metric_names() -> set[str]:
     collector = (ROOT / "exporters" / "collector.py").read_text()
     exporter = set(re.findall(r'"(target_[a-z0-9_]+)"', collector))
     names |= exporter | {f"{n}_total" for n in exporter}
-    rules = (ROOT / "alerting" / "rules" / "target.rules.yml.j2").read_text()
-    names |= set(re.findall(r"record:\s*(\S+)", rules))
+    names |= WORKER_METRICS
+    for rules in (ROOT / "alerting" / "rules").glob("*.rules.yml.j2"):
+        names |= set(re.findall(r"record:\s*(\S+)", rules.read_text()))
     return names
 
 
-def test_both_dashboards_exist() -> None:
-    assert {p.name for p in DASHBOARDS} >= {"target.json", "agent.json"}
+def test_every_dashboard_exists() -> None:
+    assert {p.name for p in DASHBOARDS} >= {"target.json", "worker.json", "agent.json"}
 
 
 def test_committed_json_matches_the_builder() -> None:
@@ -118,6 +135,17 @@ def test_the_brief_panels_are_there() -> None:
         'ALERTS{service="target"',
     ):
         assert needle in exprs["target.json"], needle
+    for needle in (
+        'up{job="worker"}',
+        "queue_oldest_message_age_seconds",
+        'queue_messages{state="ready"}',
+        "instance_destination:messaging_client_consumed_messages:rate",
+        "instance_destination_error_type:messaging_process_failures:rate",
+        "instance_destination:messaging_process_busy:ratio",
+        'process_resident_memory_bytes{job="worker"}',
+        'ALERTS{service="worker"',
+    ):
+        assert needle in exprs["worker.json"], needle
     for needle in (
         "increase(sre_agent_incidents_total[1h])",
         "sre_agent_time_to_mitigate_seconds_bucket",
