@@ -73,6 +73,8 @@ class Lab:
     prometheus_queries: list[str] = field(default_factory=list)
     action_delay_seconds: float = 0.0
     alert_outlives_fix: bool = False  # the paging alert goes on firing after the fix (a wrong fix)
+    # Which alerts fire now, when a test says (several problems at once); None: the pool alert until fixed
+    firing: Callable[[], list[str]] | None = None
     down: set[str] = field(default_factory=set)  # "target", "prometheus", "actions": answer 503
     on_action: Callable[[str], None] | None = None  # called as an action runs (to break things mid-incident)
     audit_status: str = "succeeded"  # what the audit says each call ended with
@@ -260,9 +262,15 @@ class Lab:
             if query.startswith("healthy:"):  # the stand-in runbooks' verification queries
                 result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []
             elif query.startswith("ALERTS{"):  # the incident's alerts fire until the fix
-                firing = {"alertname": "TargetDbPoolExhausted", "alertstate": "firing"}
-                still = self.alert_outlives_fix or not self.healthy
-                result = [{"metric": firing, "value": [time.time(), "1"]}] if still else []
+                if self.firing is not None:
+                    names = self.firing()
+                else:
+                    still = self.alert_outlives_fix or not self.healthy
+                    names = ["TargetDbPoolExhausted"] if still else []
+                result = [
+                    {"metric": {"alertname": name, "alertstate": "firing"}, "value": [time.time(), "1"]}
+                    for name in names
+                ]
             elif any(op in query for op in (" < ", " <= ", " == ", " > ", " >= ")):
                 # a runbook's verification condition: it holds once the service is healthy again
                 result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []

@@ -95,7 +95,7 @@ class Service:
         return (allowed.action if allowed is not None else None) or name
 
     def runbook_names(self) -> dict[str, str]:
-        """Backend action name → the name runbooks use for it (`restart-target` → `restart`)."""
+        """Backend action name → the name runbooks use for it (`rollout-restart` → `restart`)."""
         return {self.backend_action(name): name for name in self.entry.actions.allowed}
 
     def scope(self, query: str) -> str:

@@ -112,10 +112,3 @@ class WebhookNotification(BaseModel):
             return self, 0
         ordered = sorted(self.alerts, key=lambda a: a.status != "firing")
         return self.model_copy(update={"alerts": ordered[:max_alerts]}), len(self.alerts) - max_alerts
-
-    @property
-    def service(self) -> str:
-        labels = {**self.groupLabels, **self.commonLabels}
-        if "service" in labels:
-            return labels["service"]
-        return next((a.labels["service"] for a in self.alerts if "service" in a.labels), "target")

@@ -81,7 +81,7 @@ class Check(_Strict):
 
 
 class RunbookAction(_Strict):
-    """One approach, by the name the service catalog allows it under (`restart`, `clean-disk`). A string
+    """One approach, by the name the service catalog allows it under (`restart`, `scale-out`). A string
     param may be a Jinja expression over the signals: "{{ 2 * baseline_rps }}". `follow_up`: what this
     mitigation leaves for a person when it works (a reaper or a fallback hides a cause still there)."""
 
@@ -127,7 +127,7 @@ def _literal(text: str) -> Any:
         number = float(text)
     except ValueError:
         return {"true": True, "false": False}.get(text.strip().lower(), text)
-    return round(number, 3)
+    return int(number) if number.is_integer() else round(number, 3)
 
 
 class Condition(_Strict):

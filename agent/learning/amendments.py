@@ -35,7 +35,7 @@ _PLACEHOLDER = re.compile(r"<[a-z]+>")
 
 
 class Suggestion(BaseModel):
-    key: str = Field(description="stable identity of the lesson, e.g. alert:TargetHighLatency")
+    key: str = Field(description="stable identity of the lesson, e.g. alert:HighRequestLatency")
     observed: list[str]
     change: str
 
@@ -82,7 +82,7 @@ def from_resolution(
     runbook_names: Mapping[str, str] | None = None,
 ) -> Amendment | None:
     """The lessons of a human's resolution of an incident the agent handed over. `runbook_names` turns
-    the service's backend action names a person may give (`restart-target`) into the runbook's (`restart`)."""
+    the service's backend action names a person may give (`rollout-restart`) into the runbook's (`restart`)."""
     names = runbook_names or {}
     d = incident.diagnosis
     agent_view = (

@@ -48,8 +48,19 @@ def render_report(incident: Incident, recommendation: str = "") -> str:
     for v in incident.verification:
         lines.append(f"- verification ({v.method}, attempt {v.attempt}): {v.detail}")
     lines += ["", "## Result", ""]
-    if incident.status == "resolved":
+    if incident.status == "resolved" and incident.follow_ups:
+        lines.append("Recovery verified; the mitigation hides a cause that is still there (below).")
+        lines += ["", "## Follow-ups", ""]
+        lines += [
+            f"- [{'x' if f.status == 'closed' else ' '}] after {f.action}: {f.note}"
+            for f in incident.follow_ups
+        ]
+    elif incident.status == "resolved":
         lines.append("Recovery verified; no human action needed beyond a review.")
+    elif incident.status == "merged":
+        lines.append(
+            f"The same problem as {incident.merged_into}: its alerts were merged into that incident."
+        )
     else:
         lines.append(f"Handed to a human: {incident.escalation_reason or 'see timeline'}.")
         lines += ["", "## What a human should look at", ""]

@@ -64,25 +64,25 @@ QUEUEPOOL = (
 LOCKED = "request_failed: (sqlite<n>.OperationalError) database is locked"
 
 
-def alerts(*names: str, **labels: str) -> list[AlertSummary]:
-    return [AlertSummary(name=n, labels={"service": "target", **labels}) for n in names]
+def alerts(*names: str, service: str = "target", **labels: str) -> list[AlertSummary]:
+    return [AlertSummary(name=n, labels={"service": service, **labels}) for n in names]
 
 
 @cache
-def lab_target() -> Service:
+def lab_service(name: str = "target") -> Service:
     catalog = ServiceCatalog(ROOT / "services", [ROOT / "signals"], {})
     catalog.refresh()
-    service = catalog.get("target")
+    service = catalog.get(name)
     assert service is not None, catalog.notes
     return service
 
 
-def symptoms(**values: Any) -> Symptoms:
+def symptoms(service_name: str = "target", **values: Any) -> Symptoms:
     """A snapshot from signal values and the non-signal fields, the way gather makes one."""
-    service = lab_target()
+    service = lab_service(service_name)
     fields = {k: v for k, v in values.items() if k in FIELDS}
     signals = {k: v for k, v in values.items() if k not in FIELDS and v is not None}
-    built = Symptoms(service="target", **fields)
+    built = Symptoms(service=service.name, **fields)
     built.logs_read = "logs" not in built.gaps
     for name, value in signals.items():
         built.signals[name] = Reading(value=value, unit=service.signals[name].unit, source="situation")
@@ -101,7 +101,7 @@ def variant(base: Symptoms, **changes: Any) -> Symptoms:
     """`base` with some values or fields changed (rebuilt, so derived signals and tags follow)."""
     values: dict[str, Any] = {name: r.value for name, r in base.signals.items() if r.source != "derived"}
     values |= {name: getattr(base, name) for name in FIELDS}
-    return symptoms(**{**values, **changes})
+    return symptoms(base.service, **{**values, **changes})
 
 
 SITUATIONS: dict[str, Symptoms] = {
@@ -279,6 +279,88 @@ DEPENDENCY_WITH_FULL_POOL = variant(
         },
     },
 )
+
+# The queue worker (services/worker.yml): 2 consumers, ~0.105 s a job, 8 jobs/s over 8 ordered partitions.
+WORKER_HEALTHY: dict[str, Any] = dict(
+    up=True,
+    uptime_seconds=900.0,
+    memory_rss_bytes=58 * 2**20,
+    memory_growth_bytes_per_second=300.0,
+    cpu_cores=0.06,
+    open_fds_ratio=0.02,
+    messages_sent_per_second=8.0,
+    messages_consumed_per_second=8.0,
+    processing_attempts_per_second=8.0,
+    processing_failures_per_second=0.0,
+    processing_busy_seconds_per_second=0.84,
+    processing_p95_seconds=0.12,
+    ready_messages=1.0,
+    in_flight_messages=1.0,
+    dead_letter_messages=0.0,
+    oldest_message_age_seconds=0.2,
+    ready_messages_growth_per_second=0.0,
+    consumers=2.0,
+    requests_per_second=8.0,
+    baseline_rps=8.0,
+    error_ratio=0.0,
+    latency_p95_seconds=0.008,
+)
+
+
+def worker(**changes: Any) -> Symptoms:
+    return symptoms("worker", **{**WORKER_HEALTHY, **changes})
+
+
+def worker_alerts(*names: str) -> list[AlertSummary]:
+    return alerts(*names, service="worker")
+
+
+WORKER_SITUATIONS: dict[str, Symptoms] = {
+    "service-down": symptoms("worker", alerts=worker_alerts("WorkerDown"), up=False),
+    # One malformed job retried every 0.2 s at the head of its partition: the other 7 partitions flow.
+    "poison-message": worker(
+        alerts=worker_alerts("WorkerJobsFailing", "WorkerBacklogGrowing"),
+        messages_consumed_per_second=7.0,
+        processing_attempts_per_second=12.0,
+        processing_failures_per_second=5.0,
+        processing_busy_seconds_per_second=0.76,
+        ready_messages=41.0,
+        oldest_message_age_seconds=44.0,
+        ready_messages_growth_per_second=1.0,
+    ),
+    # Both consumers wait forever on a downstream call: nothing completes, nothing fails, CPU idle.
+    "consumer-stalled": worker(
+        alerts=worker_alerts("WorkerNotConsuming"),
+        messages_consumed_per_second=0.0,
+        processing_attempts_per_second=0.0,
+        processing_busy_seconds_per_second=0.0,
+        processing_p95_seconds=None,
+        in_flight_messages=2.0,
+        ready_messages=160.0,
+        oldest_message_age_seconds=21.0,
+        ready_messages_growth_per_second=8.0,
+        cpu_cores=0.01,
+    ),
+    # Six times the jobs: the consumers are busy all the time and the queue grows.
+    "consumer-saturation": worker(
+        alerts=worker_alerts("WorkerConsumersSaturated", "WorkerBacklogGrowing"),
+        messages_sent_per_second=48.0,
+        messages_consumed_per_second=19.0,
+        processing_attempts_per_second=19.0,
+        processing_busy_seconds_per_second=1.98,
+        in_flight_messages=2.0,
+        ready_messages=620.0,
+        oldest_message_age_seconds=35.0,
+        ready_messages_growth_per_second=29.0,
+        requests_per_second=48.0,
+        cpu_cores=0.21,
+    ),
+    "memory-leak": worker(
+        alerts=worker_alerts("WorkerMemoryGrowth"),
+        memory_rss_bytes=330 * 2**20,
+        memory_growth_bytes_per_second=2.1e6,
+    ),
+}
 
 # How a person might describe each fault in a ticket or a chat: other words than the runbook's.
 REWORDED: dict[str, str] = {

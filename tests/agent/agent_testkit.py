@@ -147,7 +147,7 @@ def lab_catalog(urls: LabUrls | None) -> ServiceCatalog:
 def agent_app(settings: Settings, urls: LabUrls | None, **parts: Any) -> FastAPI:
     """The agent's app against the stand-ins: the lab's catalog with its URLs there, and any parts given
     (the rest as `python -m agent` builds them from `settings`)."""
-    return create_app(settings, Parts(catalog=lab_catalog(urls), env=standin_env(urls), **parts))
+    return create_app(settings, Parts(**{"catalog": lab_catalog(urls), "env": standin_env(urls), **parts}))
 
 
 def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Settings:

@@ -37,7 +37,7 @@ FIRING = {
 
 def test_firing_notification() -> None:
     n = WebhookNotification.model_validate(FIRING)
-    assert n.status == "firing" and n.service == "target"
+    assert n.status == "firing" and n.commonLabels["service"] == "target"
     alert = n.alerts[0]
     assert alert.name == "TargetDbPoolExhausted" and alert.status == "firing"
     assert alert.dedup_key().startswith("5f1c8d3a2b4e6f70|2026-11-24T10:00:00.123456")

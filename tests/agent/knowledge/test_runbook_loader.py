@@ -25,6 +25,9 @@ DIAGNOSES = {
     "dependency-outage",
     "traffic-surge",
     "disk-full",
+    "poison-message",
+    "consumer-stalled",
+    "consumer-saturation",
 }
 
 

@@ -1,0 +1,231 @@
+"""Several problems on one service: an incident is about one problem. What still fires after its fix is
+verified is the next incident; an alert its diagnosis does not explain opens another one at once, which
+waits for the first fix instead of acting beside it; a problem already being handled is merged into its
+incident; a fix whose own checks held before it ran is verified only when every alert has stopped.
+
+The stand-in lab over real HTTP (tests/agent/agent_testkit.py), alerts firing as each test says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_testkit import (
+    Lab,
+    WorkflowFactory,
+    standin_reasoning,
+    standin_runbook,
+    standin_runbooks,
+    wait_until,
+)
+from test_workflow import open_incident, pool_alert
+
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
+from agent.workflow.deps import Reasoning
+
+POOL, RELEASE, SURGE = "TargetDbPoolExhausted", "TargetErrorsAfterRelease", "TargetTrafficSurge"
+
+
+class Faults:
+    """Which problems the stand-in target has; each ends when its own fix runs."""
+
+    def __init__(self, lab: Lab, fixes: dict[str, str]) -> None:
+        self.active: set[str] = set()
+        self.fixes = fixes  # alert → the action that ends it
+        lab.firing = lambda: sorted(self.active)
+        lab.on_action = self.ran
+        lab.fix_action = None
+
+    def ran(self, action: str) -> None:
+        self.active -= {alert for alert, fix in self.fixes.items() if fix == action}
+
+
+def merge(wf: Any, *alerts: Any) -> None:
+    wf.correlator.open_or_merge(
+        source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=list(alerts)
+    )
+
+
+async def test_what_still_fires_after_a_verified_fix_is_the_next_incident(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    faults = Faults(lab, {POOL: "remediate-db-pool-exhaustion"})
+    faults.active = {POOL, RELEASE}
+    lab.healthy = False
+    lab.on_action = lambda action: (faults.ran(action), setattr(lab, "healthy", True))
+    wf = await workflows.build()
+    first = await open_incident(wf, pool_alert("fp1"))
+    merge(wf, pool_alert("fp2", name=RELEASE))  # the incident is still gathering: more evidence for it
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.status == "resolved" and [c["action"] for c in lab.calls] == [
+        "remediate-db-pool-exhaustion"
+    ]
+    verify = next(e for e in incident.timeline if e.step == "verify")
+    assert verify.data["next_problem"] == [RELEASE]
+    second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
+    await wf.runner.wait(second)
+    follower = wf.store.get(second)
+    assert follower.source == "handoff" and follower.follows == first
+    assert [a.name for a in follower.alerts] == [RELEASE]
+    # the stand-in release runbook's rollback is high risk: it waits for a human, nothing else ran
+    assert follower.diagnosis_id == "bad-release" and follower.status == "awaiting_approval"
+    assert len(lab.calls) == 1
+
+
+async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits_for_the_first_fix(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    faults = Faults(lab, {POOL: "remediate-db-pool-exhaustion", SURGE: "enable-rate-limit"})
+    faults.active = {POOL}
+    lab.healthy = True  # the stand-in runbooks' own checks hold; the alerts decide
+    lab.action_delay_seconds = 0.3
+    wf = await workflows.build(VERIFY_HOLD_SECONDS=1.0, VERIFY_DEADLINE_SECONDS=5)
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
+    faults.active.add(SURGE)
+    merge(wf, pool_alert("fp2", name=SURGE))  # not what the pool's runbook explains: another problem
+    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await wf.runner.wait(first)
+    await wf.runner.wait(second, timeout=30)
+    assert wf.store.get(first).status == "resolved"
+    surge = wf.store.get(second)
+    assert surge.status == "resolved" and surge.diagnosis_id == "traffic-surge"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "enable-rate-limit"]
+    waited = [e.message for e in surge.timeline if e.step == "plan" and e.message.startswith("waiting")]
+    assert waited and f"{first} is remediating target" in waited[0]
+    rate_limit_at = next(e.ts for e in surge.timeline if e.step == "execute")
+    first_closed = wf.store.get(first).closed_at
+    assert first_closed is not None and rate_limit_at >= wf.store.get(first).mitigated_at  # one fix at a time
+
+
+def pool_or_release() -> Reasoning:
+    """Diagnoses a pool problem from any pool alert, a release from the release alert."""
+
+    def diagnose(symptoms: Symptoms, runbooks: list[Any], past: list[Any]) -> Diagnosis:
+        names = symptoms.alert_names()
+        for runbook in runbooks:
+            if runbook.id == "db-pool-exhaustion" and any("Pool" in name for name in names):
+                return Diagnosis(diagnosis_id=runbook.id, confidence=0.9, root_cause="pool")
+            if runbook.id == "bad-release" and RELEASE in names:
+                return Diagnosis(diagnosis_id=runbook.id, confidence=0.9, root_cause="release")
+        return Diagnosis(evidence=["nothing matched"])
+
+    return Reasoning(
+        diagnose=diagnose,
+        investigate=standin_reasoning().investigate,
+        symptoms_query=standin_reasoning().symptoms_query,
+    )
+
+
+async def test_an_alert_that_is_the_problem_already_being_handled_is_merged_into_its_incident(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    faults = Faults(lab, {POOL: "remediate-db-pool-exhaustion", "TargetDbPoolSaturated": "x"})
+    faults.active = {POOL}
+    lab.healthy = True
+    lab.action_delay_seconds = 0.3
+    wf = await workflows.build(
+        reasoning=pool_or_release(), VERIFY_HOLD_SECONDS=0.5, VERIFY_DEADLINE_SECONDS=5
+    )
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
+    merge(wf, pool_alert("fp2", name="TargetDbPoolSaturated"))  # its runbook does not list this one
+    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await wf.runner.wait(second)
+    await wf.runner.wait(first)
+    merged = wf.store.get(second)
+    assert merged.status == "merged" and merged.merged_into == first and merged.actions == []
+    assert "TargetDbPoolSaturated" in {a.name for a in wf.store.get(first).alerts}
+    assert wf.store.get(first).status == "resolved"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert (
+        wf.metric(
+            "sre_agent_incidents_total", service="target", diagnosis="db-pool-exhaustion", outcome="merged"
+        )
+        == 1
+    )
+
+
+def first_pool_then_release() -> Reasoning:
+    """The first look sees a pool problem; every look after the fix sees a release problem."""
+    looks = {"n": 0}
+
+    def diagnose(symptoms: Symptoms, runbooks: list[Any], past: list[Any]) -> Diagnosis:
+        looks["n"] += 1
+        rid = "db-pool-exhaustion" if looks["n"] == 1 else "bad-release"
+        if rid not in {rb.id for rb in runbooks}:
+            return Diagnosis(evidence=["nothing matched"])
+        return Diagnosis(diagnosis_id=rid, confidence=0.9, root_cause=rid)
+
+    return Reasoning(
+        diagnose=diagnose,
+        investigate=standin_reasoning().investigate,
+        symptoms_query=standin_reasoning().symptoms_query,
+    )
+
+
+async def test_own_checks_that_hold_while_the_alert_goes_on_are_looked_at_again(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """The pool fix worked (its checks hold) but the error alert the pool's runbook explains goes on:
+    looked at again, the evidence now points to the release. The pool incident is resolved, and the alert
+    is the next incident's, instead of the pool incident failing and escalating all of it."""
+    runbooks = standin_runbooks()
+    runbooks[0] = runbooks[0].model_copy(update={"alerts": [POOL, "TargetHighErrorRatio"]})
+    lab.firing = lambda: ["TargetHighErrorRatio"]
+    lab.fix_action = "remediate-db-pool-exhaustion"
+    wf = await workflows.build(
+        runbooks=runbooks, reasoning=first_pool_then_release(), VERIFY_DEADLINE_SECONDS=10
+    )
+    first = await open_incident(wf, pool_alert("fp1"))
+    merge(wf, pool_alert("fp2", name="TargetHighErrorRatio"))
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.status == "resolved" and len(lab.calls) == 1
+    verify = next(e for e in incident.timeline if e.step == "verify")
+    assert "point to bad-release" in verify.message and verify.data["next_problem"] == [
+        "TargetHighErrorRatio"
+    ]
+    second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
+    await wf.runner.wait(second)
+    assert wf.store.get(second).diagnosis_id == "bad-release"
+
+
+async def test_a_fix_whose_checks_held_before_it_ran_waits_for_every_alert(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """The runbook's checks already held before the action: they cannot show that it worked, so an alert
+    of the incident the runbook does not explain still holds the verification back (a wrong fix fails)."""
+    lab.healthy = True
+    lab.firing = lambda: [RELEASE]
+    wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.5, MAX_ATTEMPTS=1)
+    first = await open_incident(wf, pool_alert("fp1"))
+    merge(wf, pool_alert("fp2", name=RELEASE))
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.status == "failed" and not incident.verification[-1].healthy
+    execute = next(e for e in incident.timeline if e.step == "execute")
+    assert execute.data["verified_before"] is True
+    assert incident.verification[-1].last_results["alerts still firing"] == [RELEASE]
+
+
+async def test_a_masking_mitigation_leaves_an_open_follow_up(lab: Lab, workflows: WorkflowFactory) -> None:
+    masking = standin_runbook(
+        "db-pool-exhaustion",
+        POOL,
+        [{"action": "remediate-db-pool-exhaustion", "risk": "low", "follow_up": "the leak is still there"}],
+    )
+    wf = await workflows.build(runbooks=[masking])
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.status == "resolved"
+    assert [(f.action, f.note, f.status) for f in incident.follow_ups] == [
+        ("remediate-db-pool-exhaustion", "the leak is still there", "open")
+    ]
+    assert "follow-up left for a person: the leak is still there" in incident.timeline[-1].message
+    assert "## Follow-ups" in incident.report and "the leak is still there" in incident.report
+    assert wf.metric("sre_agent_follow_ups_open", service="target", diagnosis="db-pool-exhaustion") == 1
+    wf.runtime.refresh_follow_ups()  # as at a restart: counted from the incident history
+    assert wf.metric("sre_agent_follow_ups_open", service="target", diagnosis="db-pool-exhaustion") == 1
