@@ -81,8 +81,8 @@ def from_resolution(
     resolution: HumanResolution,
     runbook_names: Mapping[str, str] | None = None,
 ) -> Amendment | None:
-    """The lessons of a human's resolution of an incident the agent handed over. `runbook_names` turns
-    the service's backend action names a person may give (`rollout-restart`) into the runbook's (`restart`)."""
+    """The lessons of a human's resolution of an incident the agent handed over. `runbook_names` turns the
+    service's backend action names a person may give (`rollout-restart`) into the runbook's (`restart`)."""
     names = runbook_names or {}
     d = incident.diagnosis
     agent_view = (
