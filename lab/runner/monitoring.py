@@ -26,6 +26,7 @@ ALERTING_DIR = Path(__file__).resolve().parents[2] / "alerting"
 HOST = "127.0.0.1"
 # Services with rules and a scrape job: the target (through its exporter) and the queue worker.
 SERVICES = ("target", "worker")
+AGENT_RULES = "sre-agent"  # the agent's own alerts, for people: rendered in every run
 _DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
@@ -156,7 +157,7 @@ def render_rules(profile: Profile, directory: Path, services: Sequence[str] = SE
     directory.mkdir(parents=True, exist_ok=True)
     env = _environment()
     paths = []
-    for service in services:
+    for service in [*services, AGENT_RULES]:
         path = directory / f"{service}.rules.yml"
         path.write_text(env.get_template(f"rules/{service}.rules.yml.j2").render(**context))
         paths.append(path)

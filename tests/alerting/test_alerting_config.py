@@ -50,6 +50,7 @@ ALERTS_BY_SERVICE = {
         "WorkerBacklogGrowing",
         "WorkerMemoryGrowth",
     },
+    "sre-agent": {"SREAgentFollowUpOpen"},
 }
 ALERTS = set().union(*ALERTS_BY_SERVICE.values())
 # The runbooks people maintain: an alert's runbook_url must name one of them.
@@ -84,7 +85,7 @@ def test_prometheus_config_and_rules_pass_promtool(rendered: MonitoringConfig) -
     promtool = require_binary("promtool")
     run([promtool, "check", "config", str(rendered.prometheus_config)])
     output = run([promtool, "check", "rules", *map(str, rendered.rules_files)]).stdout
-    assert output.count("SUCCESS") == len(rendered.rules_files) == len(SERVICES)
+    assert output.count("SUCCESS") == len(rendered.rules_files) == len(SERVICES) + 1  # + the agent's own
     config = yaml.safe_load(rendered.prometheus_config.read_text())
     assert config["rule_files"] == [str(path) for path in rendered.rules_files]
 
@@ -102,7 +103,7 @@ def test_a_run_scrapes_and_evaluates_only_the_services_it_runs(tmp_path: Path) -
     assert scrape_targets(every)["worker"] == [f"127.0.0.1:{ports.worker}"]
     assert scrape_targets(every)["target"] == [f"127.0.0.1:{ports.exporter}"]
     cfg = render_monitoring("lab", tmp_path / "run", ports, token, services=("target",))
-    assert [path.name for path in cfg.rules_files] == ["target.rules.yml"]
+    assert [path.name for path in cfg.rules_files] == ["target.rules.yml", "sre-agent.rules.yml"]
     assert set(scrape_targets(cfg)) == {"prometheus", "target", "sre-agent"}
     with pytest.raises(ValueError, match="no rules for queue"):
         render_rules(load_profile("lab"), tmp_path / "rules", ("target", "queue"))
@@ -113,7 +114,8 @@ def test_the_native_lab_scrapes_the_services_it_has_code_for(tmp_path: Path) -> 
     token.write_text("s3cret\n")
     cfg = observability.render("lab", LabPaths.under(tmp_path), Ports.free(), token, [])
     assert "target" in observability.lab_services()
-    assert [path.name for path in cfg.rules_files] == [f"{s}.rules.yml" for s in observability.lab_services()]
+    expected = [f"{s}.rules.yml" for s in (*observability.lab_services(), "sre-agent")]
+    assert [path.name for path in cfg.rules_files] == expected
     assert set(scrape_targets(cfg)) == {"prometheus", "sre-agent", *observability.lab_services()}
 
 
@@ -122,7 +124,10 @@ def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
     run([amtool, "check-config", str(rendered.alertmanager_config)])
     config = yaml.safe_load(rendered.alertmanager_config.read_text())
     assert config["route"]["group_by"] == ["service"]
-    webhook = config["receivers"][0]["webhook_configs"][0]
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    webhook = receivers["sre-agent"]["webhook_configs"][0]
+    # the agent's own alerts go to people, never back to the agent
+    assert config["route"]["routes"][0] == {"receiver": "people", "matchers": ['service="sre-agent"']}
     assert webhook["url"] == rendered.webhook_url
     assert webhook["url"].endswith("/webhooks/alertmanager")
     assert webhook["send_resolved"] is True
@@ -147,6 +152,10 @@ def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringCon
             assert rule["labels"]["severity"] in {"warning", "critical"}, name
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
             url = rule["annotations"]["runbook_url"]
+            if service == "sre-agent":  # the agent's own alerts point at its documentation
+                assert url.split("#")[0] == "README.md", name
+                assert rule["for"] == rendered.profile.for_[name]
+                continue
             assert url.startswith("runbooks/") and url.endswith(".md"), name
             ids = set(re.findall(r"(?:runbooks/|}})([a-z-]+)(?:\.md|{{)", url))
             assert ids, name
