@@ -12,7 +12,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from lab.action.audit import AuditLog, AuditRecord
 from lab.action.catalog import ACTIONS
@@ -24,7 +24,7 @@ from lab.action.restarter import NoRestarter, TargetRestarter
 from lab.action.supervisor import TargetSupervisor, target_environment
 from lab.action.target_client import TargetClient, TargetHealth
 from lab.auth import require_bearer
-from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object, validated
 
 log = structlog.get_logger("action")
 
@@ -44,10 +44,6 @@ ACTION_FAILURES = {
     503: "the Docker engine is out of reach",
     504: "the Docker engine did not answer in time",
 }
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
 
 
 def _caller(request: Request) -> str:
@@ -151,12 +147,7 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
                 status.HTTP_404_NOT_FOUND,
                 detail={"reason": f"unknown action {name!r}", "known_actions": sorted(ACTIONS)},
             )
-        try:
-            params = spec.params_model.model_validate(raw)
-        except ValidationError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
-            ) from None
+        params = validated(spec.params_model, raw, whole="params")
         started = time.monotonic()
         http_status = 200
         try:

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from lab.auth import require_bearer
 from lab.chaos.attacks import Attack, AttackBook, AttackNotActive, FaultAlreadyActive, UnknownAttack
 from lab.chaos.catalog import FAULTS
 from lab.chaos.config import Settings
 from lab.chaos.hooks import Hooks, MechanismError
-from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object, validated
 
 
 class UnknownFaultDetail(BaseModel):
@@ -27,10 +27,6 @@ class NotFound(BaseModel):
     """An unknown fault names the known ones; an unknown attack is a reason."""
 
     detail: UnknownFaultDetail | str
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 def _book(request: Request) -> AttackBook:
@@ -105,12 +101,7 @@ def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> Fas
     async def break_fault(
         attack_book: Book, fault: KnownFault, body: Annotated[dict[str, Any], Depends(json_object)]
     ) -> Attack:
-        try:
-            params = FAULTS[fault].params_model.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
-            ) from None
+        params = validated(FAULTS[fault].params_model, body)
         try:
             return await attack_book.start(fault, params)
         except FaultAlreadyActive as exc:

@@ -6,19 +6,17 @@ Hidden from OpenAPI, never logged, never counted: what they cause must be found 
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from lab.auth import require_bearer
+from lab.process import exit_soon
 from lab.target.releases import RELEASE_PATTERN, ReleaseConflict
 from lab.target.runtime import Runtime, get_runtime
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-EXIT_DELAY_SECONDS = 0.2
 
 
 class Strict(BaseModel):
@@ -103,8 +101,7 @@ def build_router(hook_token: str) -> APIRouter:
 
     @router.post("/exit")
     def exit_process(body: ExitIn, background: BackgroundTasks) -> dict[str, int]:
-        # After the answer is sent; a short timer lets the socket flush before the process vanishes.
-        background.add_task(lambda: threading.Timer(EXIT_DELAY_SECONDS, os._exit, [body.code]).start())
+        background.add_task(exit_soon, body.code)  # after the answer is sent
         return {"exiting_with": body.code}
 
     return router
