@@ -8,7 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from target_testkit import HOOK, assert_blind, eventually
+from polling import eventually
+from target_testkit import HOOK, assert_blind
 
 from lab.dependency.app import create_app as create_inventory
 from lab.dependency.config import Settings as InventorySettings

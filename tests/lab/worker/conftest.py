@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
-from worker_testkit import ADMIN, FAST, HOOK, Worker
+from worker_testkit import ADMIN, FAST, HOOK, InThreadWorker, StartWorker, Worker
 
 from lab.runner.ports import free_port
 from lab.worker.app import create_app
@@ -32,15 +31,6 @@ def worker_env(port: int, data_dir: Path, **overrides: str) -> dict[str, str]:
         "WORKER_HOOK_TOKEN": HOOK,
         **extra,
     }
-
-
-class InThreadWorker(Worker):
-    def __init__(self, url: str, data_dir: Path, registry: CollectorRegistry) -> None:
-        super().__init__(url, data_dir)
-        self.registry = registry
-
-
-StartWorker = Callable[..., InThreadWorker]
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from conftest import StartWorker
-from worker_testkit import eventually
+from polling import eventually
+from worker_testkit import StartWorker
 
 from lab.worker.jobqueue import partition_of
 

@@ -6,8 +6,8 @@ import re
 
 import httpx
 import pytest
-from conftest import StartWorker
-from worker_testkit import ADMIN, HOOK, eventually, sample
+from polling import eventually
+from worker_testkit import ADMIN, HOOK, StartWorker, sample
 
 JOBS = {"messaging_system": "sqlite", "messaging_destination_name": "jobs"}
 PROCESS = {**JOBS, "messaging_operation_name": "process"}

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 ADMIN = "worker-admin-577"
 HOOK = "worker-lever-211"
-T = TypeVar("T")
 # Quick settings: the mechanisms are the real ones, only the durations are short.
 FAST = {
     "job_seconds": 0.02,
@@ -21,18 +20,6 @@ FAST = {
     "poll_seconds": 0.01,
     "prune_interval_seconds": 0.2,
 }
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05) -> T:
-    """Polls `probe` until it returns something truthy; fails with the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -92,3 +79,14 @@ class Worker:
                 (partition,),
             ).fetchall()
         return [row[0] for row in rows]
+
+
+class InThreadWorker(Worker):
+    """A worker app served in the test's process: its registry can be read directly."""
+
+    def __init__(self, url: str, data_dir: Path, registry: CollectorRegistry) -> None:
+        super().__init__(url, data_dir)
+        self.registry = registry
+
+
+StartWorker = Callable[..., InThreadWorker]
