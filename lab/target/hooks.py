@@ -86,15 +86,14 @@ def build_router(hook_token: str) -> APIRouter:
         rt.log.info("release changed", previous=old, release=new)
         return {"from": old, "to": new, "defective": body.defective}
 
-    @router.post("/disk-fill")
+    @router.post("/disk-fill", status_code=status.HTTP_202_ACCEPTED)
     async def disk_fill(rt: RuntimeDep, body: DiskIn) -> dict[str, int]:
-        try:
-            written, files = await asyncio.to_thread(rt.storage.fill_spool, body.bytes)
-        except OSError as exc:
-            raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, "could not write spool files") from exc
+        """Answers once the writing has started (it goes on in the background) with what it will write."""
+        planned = await asyncio.to_thread(rt.storage.start_fill, body.bytes)
+        if planned is None:
+            raise HTTPException(status.HTTP_409_CONFLICT, "spool files are already being written")
         return {
-            "written_bytes": written,
-            "files": files,
+            "filling_bytes": planned,
             "used_bytes": rt.storage.used_bytes(),
             "quota_bytes": rt.storage.quota_bytes,
         }
