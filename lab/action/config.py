@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # The worker's health verdict (lab/action/worker_client.py says how they are used).
     worker_max_head_attempts: int = Field(default=3, ge=1)
     worker_max_message_age_seconds: float = Field(default=30.0, gt=0)
+    worker_max_backlog_growth_per_second: float = Field(default=5.0, gt=0)
     worker_max_rss_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     worker_sample_seconds: float = Field(default=1.0, gt=0, le=30)
 

@@ -60,6 +60,7 @@ def _worker(settings: Settings, http: httpx.AsyncClient, restarter: TargetRestar
     limits = WorkerLimits(
         max_head_attempts=settings.worker_max_head_attempts,
         max_message_age_seconds=settings.worker_max_message_age_seconds,
+        max_backlog_growth_per_second=settings.worker_max_backlog_growth_per_second,
         max_rss_bytes=settings.worker_max_rss_bytes,
         sample_seconds=settings.worker_sample_seconds,
     )

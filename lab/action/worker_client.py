@@ -6,7 +6,9 @@ its admin queue state (the heads of the partitions). The worker is healthy when 
 1. it answers (`/healthz`, `/metrics` and the admin API);
 2. no partition is blocked: no waiting head has failed `max_head_attempts` times or more;
 3. it consumes: jobs were committed during the sample, or nothing waits (no ready or in-flight job);
-4. it keeps up: the oldest waiting job is younger than `max_message_age_seconds`;
+4. it keeps up: the ready backlog grew by less than `max_backlog_growth_per_second` during the sample,
+   and the oldest waiting job is younger than `max_message_age_seconds` (a backlog that shrinks but
+   is still old is not healthy yet; one that grows is not, however young);
 5. its resident memory is below `max_rss_bytes`.
 """
 
@@ -27,6 +29,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 class WorkerLimits(BaseModel):
     max_head_attempts: int = 3
     max_message_age_seconds: float = 30.0
+    max_backlog_growth_per_second: float = 5.0
     max_rss_bytes: int = 512 * 1024 * 1024
     sample_seconds: float = 1.0
 
@@ -53,6 +56,7 @@ class WorkerHealth(BaseModel):
     in_flight: int | None = None
     dead_letter: int | None = None
     consumed_per_second: float | None = None
+    backlog_growth_per_second: float | None = None
     oldest_message_age_seconds: float | None = None
     blocked_partitions: list[int] = []
     resident_memory_bytes: int | None = None
@@ -110,6 +114,7 @@ class WorkerClient(AdminClient):
         limits = self._limits
         consumed = consumed_total(second) - consumed_total(first)
         ready = int(sample(second, "queue_messages", **JOBS, state="ready") or 0)
+        growth = (ready - (sample(first, "queue_messages", **JOBS, state="ready") or 0)) / max(seconds, 1e-3)
         in_flight = int(sample(second, "queue_messages", **JOBS, state="in_flight") or 0)
         age = sample(second, "queue_oldest_message_age_seconds", **JOBS) or 0.0
         rss = int(sample(second, "process_resident_memory_bytes") or 0)
@@ -119,6 +124,8 @@ class WorkerClient(AdminClient):
             problems.append(f"partition heads failed {limits.max_head_attempts}+ times: {blocked}")
         if consumed <= 0 and ready + in_flight > 0:
             problems.append(f"no job committed in {seconds:.1f} s with {ready + in_flight} waiting")
+        if growth >= limits.max_backlog_growth_per_second:
+            problems.append(f"ready backlog growing by {growth:.0f} jobs/s")
         if age >= limits.max_message_age_seconds:
             problems.append(f"oldest waiting job is {age:.0f} s old")
         if rss >= limits.max_rss_bytes:
@@ -132,6 +139,7 @@ class WorkerClient(AdminClient):
             in_flight=in_flight,
             dead_letter=int(sample(second, "queue_messages", **JOBS, state="dead_letter") or 0),
             consumed_per_second=round(consumed / seconds, 3) if seconds > 0 else None,
+            backlog_growth_per_second=round(growth, 3),
             oldest_message_age_seconds=round(age, 3),
             blocked_partitions=blocked,
             resident_memory_bytes=rss,

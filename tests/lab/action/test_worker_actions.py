@@ -18,6 +18,7 @@ from polling import eventually
 from lab.action.app import create_app
 from lab.action.catalog import WORKER_ACTIONS
 from lab.action.config import Settings
+from lab.action.worker_client import QueueState, WorkerClient, WorkerLimits, parse_samples
 from lab.runner.ports import free_port
 
 TOKEN = "action-secret"
@@ -196,3 +197,43 @@ def test_memory_over_the_limit_is_unhealthy(settings: Settings, tmp_path: Path) 
     with TestClient(create_app(settings, target_env=worker_env(settings, tmp_path))) as client:
         health = eventually(lambda: (v := verify(client))["reachable"] and v, timeout=15)
         assert health["is_healthy"] is False and "resident memory" in health["detail"]
+
+
+def exposition(ready: int, in_flight: int, consumed: float, age: float, rss: int = 50_000_000) -> str:
+    jobs = 'messaging_destination_name="jobs"'
+    return "\n".join(
+        [
+            f'messaging_client_consumed_messages_total{{{jobs},messaging_system="sqlite"}} {consumed}',
+            f'queue_messages{{{jobs},state="ready"}} {ready}',
+            f'queue_messages{{{jobs},state="in_flight"}} {in_flight}',
+            f'queue_messages{{{jobs},state="dead_letter"}} 0',
+            f"queue_oldest_message_age_seconds{{{jobs}}} {age}",
+            f"queue_consumers{{{jobs}}} 2",
+            f"process_resident_memory_bytes {rss}",
+            "",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "heads", "problem"),
+    [
+        ((0, 1, 100, 0.1), (1, 1, 108, 0.1), [], ""),
+        ((0, 0, 100, 0.0), (0, 0, 100, 0.0), [], ""),  # idle and empty
+        ((50, 2, 100, 3.0), (78, 2, 120, 4.0), [], "ready backlog growing by 28 jobs/s"),
+        ((300, 8, 100, 12.0), (270, 8, 180, 11.0), [], "oldest waiting job is 11 s old"),
+        ((4, 2, 100, 2.0), (12, 2, 100, 3.0), [], "no job committed in 1.0 s with 14 waiting"),
+        ((1, 0, 100, 4.0), (1, 0, 107, 5.0), [{"partition": 5, "attempts": 7}], "failed 3+ times: [5]"),
+    ],
+)
+def test_the_verdict_rules(before: tuple, after: tuple, heads: list, problem: str) -> None:  # type: ignore[type-arg]
+    client = WorkerClient(
+        httpx.AsyncClient(), "http://127.0.0.1:9", "t", 1.0, WorkerLimits(max_message_age_seconds=10)
+    )
+    health = client.verdict(
+        parse_samples(exposition(*before)),
+        parse_samples(exposition(*after)),
+        1.0,
+        QueueState.model_validate({"heads": heads}),
+    )
+    assert health.is_healthy is (problem == "") and problem in health.detail, health.detail
