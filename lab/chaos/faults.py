@@ -74,10 +74,16 @@ async def _off(call: Awaitable[dict[str, Any]]) -> None:
         return
 
 
-async def db_pool(hooks: Hooks, params: FaultParams) -> Injection:
-    injection = Injection(end=lambda: _off(hooks.target("pool-leak", {"enabled": False})))
-    await injection.drive(hooks.target("pool-leak", {"enabled": True}))
+async def _switch_on(hooks: Hooks, service: str, lever: str, settings: dict[str, Any]) -> Injection:
+    """An in-process lever of the target or the worker switched on with `settings`; stopping switches
+    it off (a service that is gone took the injection with it)."""
+    injection = Injection(end=lambda: _off(hooks.hook(service, lever, {"enabled": False})))
+    await injection.drive(hooks.hook(service, lever, {"enabled": True, **settings}))
     return injection
+
+
+async def db_pool(hooks: Hooks, params: FaultParams) -> Injection:
+    return await _switch_on(hooks, "target", "pool-leak", {})
 
 
 async def slow_queries(hooks: Hooks, params: FaultParams) -> Injection:
@@ -88,17 +94,12 @@ async def slow_queries(hooks: Hooks, params: FaultParams) -> Injection:
 
 async def memory_leak(hooks: Hooks, params: FaultParams) -> Injection:
     assert isinstance(params, MemoryLeakParams)
-    injection = Injection(end=lambda: _off(hooks.target("memory-retain", {"enabled": False})))
-    body = {"enabled": True, "bytes_per_request": params.bytes_per_request}
-    await injection.drive(hooks.target("memory-retain", body))
-    return injection
+    return await _switch_on(hooks, "target", "memory-retain", {"bytes_per_request": params.bytes_per_request})
 
 
 async def cpu_hog(hooks: Hooks, params: FaultParams) -> Injection:
     assert isinstance(params, CpuHogParams)
-    injection = Injection(end=lambda: _off(hooks.target("cpu-burn", {"enabled": False})))
-    await injection.drive(hooks.target("cpu-burn", {"enabled": True, "threads": params.threads}))
-    return injection
+    return await _switch_on(hooks, "target", "cpu-burn", {"threads": params.threads})
 
 
 def next_release(current: str | None, now: datetime | None = None) -> str:
@@ -188,10 +189,7 @@ async def worker_stall(hooks: Hooks, params: FaultParams) -> Injection:
 
 async def worker_memory_leak(hooks: Hooks, params: FaultParams) -> Injection:
     assert isinstance(params, WorkerMemoryLeakParams)
-    injection = Injection(end=lambda: _off(hooks.worker("memory-retain", {"enabled": False})))
-    body = {"enabled": True, "bytes_per_job": params.bytes_per_job}
-    await injection.drive(hooks.worker("memory-retain", body))
-    return injection
+    return await _switch_on(hooks, "worker", "memory-retain", {"bytes_per_job": params.bytes_per_job})
 
 
 async def job_flood(hooks: Hooks, params: FaultParams) -> Injection:
