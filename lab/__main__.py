@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-COMPONENTS = ["dependency", "action", "target", "loadgen", "chaos"]
+COMPONENTS = ["dependency", "action", "target", "worker-action", "worker", "loadgen", "chaos"]
 
 
 def parser() -> argparse.ArgumentParser:

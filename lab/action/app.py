@@ -1,4 +1,8 @@
-"""The action server API: catalog, run an action (validated, timed, audited), verify target health."""
+"""The action server API: catalog, run an action (validated, timed, audited), verify the service's health.
+
+One program for every service: ACTION_SERVICE picks the profile (`lab/action/services.py`), so the
+worker's instance is this app with the worker's catalog, supervisor and verdict.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,18 @@ import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from lab.action.audit import AuditLog, AuditRecord
-from lab.action.catalog import ACTIONS
 from lab.action.config import Settings
 from lab.action.container_restarter import ContainerRestarter
 from lab.action.docker_engine import DockerEngine
-from lab.action.remediations import ActionFailed, ActionResult, Remediations
+from lab.action.remediations import ActionFailed, ActionResult
 from lab.action.restarter import NoRestarter, TargetRestarter
+from lab.action.services import PROFILES, ServiceProfile
 from lab.action.supervisor import TargetSupervisor, target_environment
-from lab.action.target_client import TargetClient, TargetHealth
 from lab.auth import require_bearer
-from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object, validated
 
 log = structlog.get_logger("action")
 
@@ -39,15 +42,11 @@ class UnknownAction(BaseModel):
 
 
 ACTION_FAILURES = {
-    409: "refused here (nothing to roll back, restart-target off)",
-    502: "the target or the Docker engine said no",
+    409: "refused here (nothing to roll back, restarts off)",
+    502: "the service or the Docker engine said no",
     503: "the Docker engine is out of reach",
     504: "the Docker engine did not answer in time",
 }
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
 
 
 def _caller(request: Request) -> str:
@@ -60,10 +59,12 @@ async def _params(request: Request) -> dict[str, Any]:
     return {**await json_object(request), **dict(request.query_params)}
 
 
-async def open_restarter(settings: Settings, target_env: Mapping[str, str]) -> TargetRestarter:
-    """The restarter for the configured mode; in supervise mode the target is started here."""
+async def open_restarter(
+    settings: Settings, target_env: Mapping[str, str], profile: ServiceProfile
+) -> TargetRestarter:
+    """The restarter for the configured mode; in supervise mode the service is started here."""
     mode = settings.resolved_restart_mode()
-    health_url = f"{settings.target_url.rstrip('/')}/api/v1/health"
+    health_url = f"{settings.target_url.rstrip('/')}{profile.health_path}"
     if mode == "supervise":
         supervisor = TargetSupervisor(
             env=target_environment(target_env, settings.target_env_file),
@@ -72,37 +73,31 @@ async def open_restarter(settings: Settings, target_env: Mapping[str, str]) -> T
             command=settings.target_command,
             output_file=settings.target_output_file,
             stop_grace_seconds=settings.stop_grace_seconds,
+            module=profile.module,
         )
-        log.info("target_started", pid=await supervisor.start())
+        log.info(f"{profile.name}_started", pid=await supervisor.start())
         return supervisor
     if mode == "docker":
         if not settings.docker_socket.exists():
             log.warning("docker_socket_missing", path=str(settings.docker_socket))
         engine = DockerEngine(settings.docker_socket, settings.request_timeout_seconds)
         return ContainerRestarter(engine, settings.target_container, health_url, settings.stop_grace_seconds)
-    return NoRestarter(settings.pid_file())
+    return NoRestarter(settings.pid_file(), profile.name)
 
 
 def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) -> FastAPI:
-    """`target_env` is the environment the supervised target starts with (the process env in __main__)."""
+    """`target_env` is the environment the supervised service starts with (the process env in __main__)."""
+    profile = PROFILES[settings.service]
+    actions = profile.actions
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient() as http:
-            restarter = await open_restarter(settings, target_env or {})
-            log.info("restart_mode", mode=settings.resolved_restart_mode())
-            target = TargetClient(
-                http,
-                settings.target_url,
-                settings.target_admin_token.get_secret_value(),
-                settings.request_timeout_seconds,
-            )
-            app.state.target = target
+            restarter = await open_restarter(settings, target_env or {}, profile)
+            log.info("restart_mode", mode=settings.resolved_restart_mode(), service=profile.name)
             app.state.restarter = restarter
             app.state.audit = AuditLog(settings.data_dir / "audit.jsonl")
-            app.state.remediations = Remediations(
-                target, http, restarter, settings.target_db_path, settings.restart_deadline_seconds
-            )
+            app.state.backend = profile.build(settings, http, restarter)
             try:
                 yield
             finally:
@@ -121,12 +116,19 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
 
     @router.get("/catalog")
     async def catalog() -> dict[str, list[dict[str, Any]]]:
-        return {"actions": [spec.public() for spec in ACTIONS.values()]}
+        return {"actions": [spec.public() for spec in actions.values()]}
 
-    @router.get("/verify-target-health")
-    @router.post("/verify-target-health")
-    async def verify_target_health(request: Request) -> TargetHealth:
-        return await request.app.state.target.health()
+    async def verify_health(request: Request) -> Any:
+        return await request.app.state.backend.health()
+
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            profile.verify_path,
+            verify_health,
+            methods=[method],
+            response_model=profile.health_model,
+            name=f"verify_{profile.name}_health",
+        )
 
     @router.get("/audit")
     async def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
@@ -145,22 +147,17 @@ def create_app(settings: Settings, target_env: Mapping[str, str] | None = None) 
     async def run_action(
         name: str, request: Request, raw: Annotated[dict[str, Any], Depends(_params)]
     ) -> Any:
-        spec = ACTIONS.get(name)
+        spec = actions.get(name)
         if spec is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
-                detail={"reason": f"unknown action {name!r}", "known_actions": sorted(ACTIONS)},
+                detail={"reason": f"unknown action {name!r}", "known_actions": sorted(actions)},
             )
-        try:
-            params = spec.params_model.model_validate(raw)
-        except ValidationError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
-            ) from None
+        params = validated(spec.params_model, raw, whole="params")
         started = time.monotonic()
         http_status = 200
         try:
-            outcome = await request.app.state.remediations.run(name, params)
+            outcome = await request.app.state.backend.run(name, params)
             result = ActionResult(
                 action=name,
                 status="succeeded",

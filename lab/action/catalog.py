@@ -1,4 +1,8 @@
-"""The allowlisted actions: what each does, its parameters (a pydantic model), its risk, what it is for."""
+"""The allowlisted actions: what each does, its parameters (a pydantic model), its risk, what it is for.
+
+`ACTIONS` act on the orders API (the target), `WORKER_ACTIONS` on the queue worker; an action server
+instance serves one of the two (ACTION_SERVICE).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,22 @@ class RateLimitParams(ActionParams):
     requests_per_second: float = Field(default=20.0, gt=0, le=100_000)
 
 
+class DeadLetterParams(ActionParams):
+    min_attempts: int = Field(
+        default=5, ge=2, le=1000, description="set aside jobs that failed at least this many times"
+    )
+
+
+class ScaleConsumersParams(ActionParams):
+    consumers: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="consumer threads; each serves one partition at a time, so more than the queue's "
+        "partitions (8 in the lab) adds nothing",
+    )
+
+
 class ActionSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -46,7 +66,8 @@ class ActionSpec(BaseModel):
                 "type": field.annotation.__name__
                 if isinstance(field.annotation, type)
                 else str(field.annotation),
-                "default": field.default,
+                "default": None if field.is_required() else field.default,
+                "required": field.is_required(),
                 "description": field.description or "",
             }
             for name, field in self.params_model.model_fields.items()
@@ -112,6 +133,39 @@ ACTIONS: dict[str, ActionSpec] = {
             risk="low",
             used_for="a data disk at its quota, writes failing with 'No space left on device'",
             params_model=NoParams,
+        ),
+    )
+}
+
+
+WORKER_ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(
+            name="restart-worker",
+            description="SIGTERM (then SIGKILL) the worker process, start it again, wait for /healthz. "
+            "Jobs it held in flight go back to the queue.",
+            risk="medium",
+            used_for="a dead or wedged worker; state held in process memory (stuck consumer threads, "
+            "retained memory)",
+            params_model=NoParams,
+        ),
+        ActionSpec(
+            name="dead-letter-jobs",
+            description="Move waiting jobs that failed at least min_attempts times to the dead letter "
+            "queue, so the jobs behind them in their partition flow again.",
+            risk="low",
+            used_for="a message the worker cannot process blocking its partition (failures of one error "
+            "type, the oldest message ageing while the rest is consumed)",
+            params_model=DeadLetterParams,
+        ),
+        ActionSpec(
+            name="scale-consumers",
+            description="Set the number of consumer threads, live.",
+            risk="low",
+            used_for="more jobs arriving than the consumers can process (the backlog and the oldest "
+            "message's age growing while every consumer is busy)",
+            params_model=ScaleConsumersParams,
         ),
     )
 }

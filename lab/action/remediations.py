@@ -10,10 +10,11 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel
 
+from lab.action.admin_client import AdminCallFailed
 from lab.action.blocking import kill_blocking
 from lab.action.catalog import ActionParams, KillBlockingParams, PoolRemediationParams, RateLimitParams
 from lab.action.restarter import RestartFailed, TargetRestarter
-from lab.action.target_client import TargetCallFailed, TargetClient
+from lab.action.target_client import TargetClient, TargetHealth
 
 
 class ActionResult(BaseModel):
@@ -41,7 +42,46 @@ class Outcome(BaseModel):
     changes: dict[str, Any] = {}
 
 
-class Remediations:
+Handler = Callable[[Any], Awaitable[Outcome]]
+
+
+class ActionRunner:
+    """Runs a catalog's actions by name: each handler's failures become ActionFailed with the status to
+    answer. `restart` is the restart action every service has (its name says which service)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        restarter: TargetRestarter,
+        restart_deadline_seconds: float,
+        service: str,
+    ) -> None:
+        self._http = http
+        self._restarter = restarter
+        self._deadline = restart_deadline_seconds
+        self._service = service
+        self._handlers: dict[str, Handler] = {f"restart-{service}": self.restart}
+
+    async def run(self, name: str, params: ActionParams) -> Outcome:
+        try:
+            return await self._handlers[name](params)
+        except AdminCallFailed as exc:
+            raise ActionFailed(exc.reason, 409 if exc.status_code == 409 else 502) from None
+        except RestartFailed as exc:
+            raise ActionFailed(exc.reason, exc.http_status) from None
+
+    async def restart(self, params: ActionParams) -> Outcome:
+        result = await self._restarter.restart(self._http, self._deadline)
+        return Outcome(
+            detail=f"{self._service} restarted (pid {result.old_pid} → {result.new_pid}), "
+            f"answering after {result.seconds_to_healthy:.1f} s",
+            changes=result.model_dump(),
+        )
+
+
+class Remediations(ActionRunner):
+    """The target's actions (`ACTIONS`)."""
+
     def __init__(
         self,
         target: TargetClient,
@@ -50,13 +90,10 @@ class Remediations:
         db_path: Path,
         restart_deadline_seconds: float,
     ) -> None:
+        super().__init__(http, restarter, restart_deadline_seconds, service="target")
         self._target = target
-        self._http = http
-        self._restarter = restarter
         self._db_path = db_path
-        self._deadline = restart_deadline_seconds
-        self._handlers: dict[str, Callable[[Any], Awaitable[Outcome]]] = {
-            "restart-target": self.restart_target,
+        self._handlers |= {
             "remediate-db-pool-exhaustion": self.remediate_pool,
             "kill-blocking-queries": self.kill_blocking_queries,
             "rollback-release": self.rollback_release,
@@ -65,21 +102,8 @@ class Remediations:
             "clean-disk": self.clean_disk,
         }
 
-    async def run(self, name: str, params: ActionParams) -> Outcome:
-        try:
-            return await self._handlers[name](params)
-        except TargetCallFailed as exc:
-            raise ActionFailed(exc.reason, 409 if exc.status_code == 409 else 502) from None
-        except RestartFailed as exc:
-            raise ActionFailed(exc.reason, exc.http_status) from None
-
-    async def restart_target(self, params: ActionParams) -> Outcome:
-        result = await self._restarter.restart(self._http, self._deadline)
-        return Outcome(
-            detail=f"target restarted (pid {result.old_pid} → {result.new_pid}), "
-            f"answering after {result.seconds_to_healthy:.1f} s",
-            changes=result.model_dump(),
-        )
+    async def health(self) -> TargetHealth:
+        return await self._target.health()
 
     async def remediate_pool(self, params: PoolRemediationParams) -> Outcome:
         reclaimed = await self._target.admin(

@@ -73,13 +73,14 @@ async def wait_until_answering(
 class NoRestarter:
     """ACTION_RESTART_MODE=none: restart-target is refused; the pid file (if any) still names the target."""
 
-    def __init__(self, pid_file: Path) -> None:
+    def __init__(self, pid_file: Path, service: str = "target") -> None:
         self._pid_file = pid_file
+        self._service = service
 
     async def restart(self, http: httpx.AsyncClient, deadline_seconds: float) -> RestartResult:
         raise RestartFailed(
-            "restart-target is off on this action server (ACTION_RESTART_MODE=none): "
-            "it neither supervises the target process nor reaches its container",
+            f"restart-{self._service} is off on this action server (ACTION_RESTART_MODE=none): "
+            f"it neither supervises the {self._service} process nor reaches its container",
             409,
         )
 

@@ -1,6 +1,7 @@
-"""The supervised target process: spawn, stop (SIGTERM then SIGKILL), restart and wait for health.
+"""The supervised service process (the target, or the worker): spawn, stop (SIGTERM then SIGKILL),
+restart and wait for health.
 
-It never restarts a target that died by itself: a crash is an incident someone must remediate.
+It never restarts a process that died by itself: a crash is an incident someone must remediate.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def target_environment(base: Mapping[str, str], env_file: Path | None) -> dict[s
 
 
 class TargetSupervisor:
-    """ACTION_RESTART_MODE=supervise: the target is this server's child process (the native lab)."""
+    """ACTION_RESTART_MODE=supervise: the service is this server's child process (the native lab)."""
 
     def __init__(
         self,
@@ -41,8 +42,11 @@ class TargetSupervisor:
         command: str = "",
         output_file: Path | None = None,
         stop_grace_seconds: float = 5.0,
+        module: str = "lab.target",
     ) -> None:
-        self._argv = shlex.split(command) if command else [sys.executable, "-m", "lab.target"]
+        """`command` overrides `python -m <module>`."""
+        self._argv = shlex.split(command) if command else [sys.executable, "-m", module]
+        self._name = module.rpartition(".")[2]
         self._env = dict(env)
         self._health_url = health_url
         self._pid_file = pid_file
@@ -54,7 +58,7 @@ class TargetSupervisor:
 
     @property
     def pid(self) -> int | None:
-        """The pid of the running target, None when it is not running."""
+        """The pid of the running process, None when it is not running."""
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
@@ -97,7 +101,7 @@ class TargetSupervisor:
         return await wait_until_answering(http, self._health_url, deadline_seconds, self._exited)
 
     async def _exited(self) -> str | None:
-        return "the target process exited during startup" if self.pid is None else None
+        return f"the {self._name} process exited during startup" if self.pid is None else None
 
     async def target_pids(self) -> set[int]:
         return {pid for pid in (self.pid, read_pid_file(self._pid_file)) if pid}

@@ -8,14 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-
-class TargetCallFailed(Exception):
-    """An admin call did not succeed; `reason` is safe to show, `status_code` is the target's (if any)."""
-
-    def __init__(self, reason: str, status_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status_code = status_code
+from lab.action.admin_client import AdminClient
 
 
 class TargetHealth(BaseModel):
@@ -29,36 +22,9 @@ class TargetHealth(BaseModel):
     detail: str = ""
 
 
-class TargetClient:
+class TargetClient(AdminClient):
     def __init__(self, http: httpx.AsyncClient, base_url: str, admin_token: str, timeout: float) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {admin_token}"}
-        self._timeout = timeout
-
-    async def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            response = await self._http.post(
-                f"{self._base}/admin/{path}", json=body or {}, headers=self._headers, timeout=self._timeout
-            )
-        except httpx.ConnectError:
-            raise TargetCallFailed(f"target not reachable at {self._base}") from None
-        except httpx.TimeoutException:
-            raise TargetCallFailed(
-                f"target did not answer /admin/{path} within {self._timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise TargetCallFailed(f"target call /admin/{path} failed: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise TargetCallFailed(
-                f"target answered {response.status_code} to /admin/{path}: {_reason(response)}",
-                response.status_code,
-            )
-        try:
-            answer = response.json()
-        except ValueError:
-            return {}
-        return answer if isinstance(answer, dict) else {"answer": answer}
+        super().__init__(http, base_url, admin_token, timeout, service="target")
 
     async def _get_json(self, path: str) -> dict[str, Any]:
         response = await self._http.get(f"{self._base}{path}", timeout=min(self._timeout, 5.0))
@@ -96,11 +62,3 @@ class TargetClient:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    return str(detail)[:200] if detail else response.reason_phrase

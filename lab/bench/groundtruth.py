@@ -13,6 +13,7 @@ class FaultTruth(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str
+    service: str = "target"
     expected_diagnosis: str
     fixed_by: list[str]
     not_fixed_by: list[str] = []

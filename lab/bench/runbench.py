@@ -23,7 +23,11 @@ BENCH_AGENT_ENV = {"MAX_ACTIONS_PER_HOUR": "500", "ACTION_COOLDOWN_SECONDS": "5"
 
 class BenchConfig(BaseModel):
     runs: int = Field(default=3, ge=1)
-    faults: list[str] = Field(default_factory=list, description="empty = every fault in the catalog")
+    faults: list[str] = Field(
+        default_factory=list,
+        description="empty = every fault of the target in the catalog (the bench checks recovery through "
+        "the target's action server; the worker's faults are not scored yet)",
+    )
     quiet_runs: int | None = Field(default=None, description="no-fault runs; default: `runs`")
     baseline: bool = True
     baseline_runs: int | None = Field(
@@ -93,7 +97,7 @@ def endpoints_of(stack: Stack) -> LabEndpoints:
 
 
 def schedule(config: BenchConfig, catalog: dict[str, FaultTruth]) -> list[tuple[str, int]]:
-    faults = config.faults or sorted(catalog)
+    faults = config.faults or sorted(name for name, truth in catalog.items() if truth.service == "target")
     unknown = [f for f in faults if f not in catalog]
     if unknown:
         raise ValueError(f"unknown faults {unknown}; the catalog has {sorted(catalog)}")

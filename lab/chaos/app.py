@@ -1,4 +1,9 @@
-"""The chaos API: break a fault, stop it, list attacks, read the catalog with its ground truth."""
+"""The chaos API: break a fault, stop it, list attacks, read the catalog with its ground truth.
+
+A break answers 200 when every hook confirmed the injection, 202 when a hook did not answer in time
+(the fault may be partly injected: the attack is active and can be stopped), 502 when nothing was
+injected (a hook refused or could not be reached).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,15 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from pydantic import BaseModel, ValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from lab.auth import require_bearer
 from lab.chaos.attacks import Attack, AttackBook, AttackNotActive, FaultAlreadyActive, UnknownAttack
 from lab.chaos.catalog import FAULTS
 from lab.chaos.config import Settings
 from lab.chaos.hooks import Hooks, MechanismError
-from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object
+from lab.errors import OBJECT_BODY, UNAUTHORIZED, documented, json_object, validated
 
 
 class UnknownFaultDetail(BaseModel):
@@ -27,10 +33,6 @@ class NotFound(BaseModel):
     """An unknown fault names the known ones; an unknown attack is a reason."""
 
     detail: UnknownFaultDetail | str
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 def _book(request: Request) -> AttackBook:
@@ -90,35 +92,39 @@ def create_app(settings: Settings, http: httpx.AsyncClient | None = None) -> Fas
 
     @app.post(
         "/api/v1/break/{fault}",
+        response_model=Attack,
         responses={
             **documented({404: "no such fault in the catalog"}, NotFound),
             **documented(
                 {
                     409: "the fault is already active",
                     422: "bad parameters for this fault",
-                    502: "a hook did not answer: nothing was injected",
+                    502: "a hook refused or could not be reached: nothing was injected",
                 }
             ),
+            202: {
+                "model": Attack,
+                "description": "a hook did not answer in time: the fault may be partly injected; "
+                "the attack is active and can be stopped",
+            },
         },
         openapi_extra=OBJECT_BODY,
     )
     async def break_fault(
         attack_book: Book, fault: KnownFault, body: Annotated[dict[str, Any], Depends(json_object)]
-    ) -> Attack:
+    ) -> Any:
+        params = validated(FAULTS[fault].params_model, body)
         try:
-            params = FAULTS[fault].params_model.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_validation_reason(exc)
-            ) from None
-        try:
-            return await attack_book.start(fault, params)
+            attack = await attack_book.start(fault, params)
         except FaultAlreadyActive as exc:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, detail=f"{fault} is already active as attack {exc.attack_id}"
             ) from None
         except MechanismError as exc:
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=exc.reason) from None
+        if not attack.confirmed:
+            return JSONResponse(attack.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+        return attack
 
     @app.post(
         "/api/v1/break/{fault}/{attack_id}/stop",

@@ -31,6 +31,8 @@ class Attack(BaseModel):
     params: dict[str, Any] = {}
     details: dict[str, Any] = {}
     persists_after_stop: str = ""
+    confirmed: bool = True
+    unconfirmed_because: str = ""
 
 
 class UnknownAttack(Exception):
@@ -72,6 +74,8 @@ class AttackBook:
                 params=params.model_dump(exclude_none=True),
                 details=injection.details,
                 persists_after_stop=FAULTS[fault].persists_after_stop,
+                confirmed=not injection.unconfirmed,
+                unconfirmed_because=injection.unconfirmed,
             )
             self._active[attack.attack_id] = (attack, injection)
             if params.duration_seconds is not None:

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     target_url: str = "http://127.0.0.1:8000"
     dependency_url: str = "http://127.0.0.1:8001"
     loadgen_url: str = "http://127.0.0.1:8002"
+    worker_url: str = "http://127.0.0.1:8010"
     target_db_path: Path = Path("data/target/orders.db")
     hook_timeout_seconds: float = 10.0
     lock_ready_timeout_seconds: float = 10.0

@@ -1,7 +1,10 @@
-"""The chaos server's hands: hook calls to the target, dependency and load generator, and the lock holder.
+"""The chaos server's hands: hook calls to the target, worker, dependency and load generator, the worker's
+public jobs API, and the lock holder.
 
 Every call carries the hook token and a bounded timeout; failures become `MechanismError` with a
-reason the API can answer with (502), never an internal exception text.
+reason the API can answer with, never an internal exception text. Whether the call may have acted is
+part of the error: `HookUnanswered` when the request was sent and no answer came back (a read timeout,
+a dropped connection), a plain `MechanismError` when it was refused or never delivered.
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ class MechanismError(Exception):
         self.reason = reason
 
 
-class TargetGone(MechanismError):
-    """The target does not accept connections: its in-process state died with it."""
+class ServiceGone(MechanismError):
+    """The target or the worker does not accept connections: its in-process state died with it."""
+
+
+class HookUnanswered(MechanismError):
+    """The request was sent but no answer came back: the hook may have acted, partly or fully."""
+
+
+# Sent, not answered: the service may have acted on it.
+UNANSWERED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+SERVICES = ("target", "worker")
 
 
 class Hooks:
@@ -34,34 +46,73 @@ class Hooks:
         self._settings = settings
         self._http = http
 
-    async def _post(self, component: str, base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._settings.hook_token.get_secret_value()}"}
-        url = f"{base.rstrip('/')}/_hooks/{path}"
+    async def _post(
+        self, component: str, base: str, path: str, body: dict[str, Any], public: bool = False
+    ) -> dict[str, Any]:
+        """POSTs to `/_hooks/<path>` with the hook token, or with `public` to `<path>` as any client would."""
+        headers = (
+            {} if public else {"Authorization": f"Bearer {self._settings.hook_token.get_secret_value()}"}
+        )
+        url = f"{base.rstrip('/')}/{path}" if public else f"{base.rstrip('/')}/_hooks/{path}"
+        what = f"{component} {'API' if public else 'hook'} {path}"
+        timeout = self._settings.hook_timeout_seconds
         try:
-            response = await self._http.post(
-                url, json=body, headers=headers, timeout=self._settings.hook_timeout_seconds
-            )
+            response = await self._http.post(url, json=body, headers=headers, timeout=timeout)
         except httpx.ConnectError as exc:
-            error = TargetGone if component == "target" else MechanismError
+            error = ServiceGone if component in SERVICES else MechanismError
             raise error(f"{component} is not accepting connections at {base}") from exc
+        except UNANSWERED as exc:
+            raise HookUnanswered(
+                f"{what} did not answer within {timeout:g} s ({type(exc).__name__}): "
+                "the fault may be partly injected"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise MechanismError(f"{component} hook {path} failed: {type(exc).__name__}") from exc
+            raise MechanismError(f"{what} failed: {type(exc).__name__}") from exc
         if response.status_code >= 400:
-            raise MechanismError(f"{component} hook {path} answered {response.status_code}")
+            raise MechanismError(f"{what} answered {response.status_code}")
         try:
             answer = response.json()
         except ValueError:
             return {}
         return answer if isinstance(answer, dict) else {}
 
+    def _url(self, component: str) -> str:
+        settings = self._settings
+        return {
+            "target": settings.target_url,
+            "worker": settings.worker_url,
+            "dependency": settings.dependency_url,
+            "loadgen": settings.loadgen_url,
+        }[component]
+
+    async def hook(self, component: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /_hooks/<path>` on the target, the worker, the dependency or the load generator."""
+        return await self._post(component, self._url(component), path, body)
+
     async def target(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("target", self._settings.target_url, path, body)
+        return await self.hook("target", path, body)
 
     async def dependency(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("dependency", self._settings.dependency_url, path, body)
+        return await self.hook("dependency", path, body)
 
     async def loadgen(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("loadgen", self._settings.loadgen_url, path, body)
+        return await self.hook("loadgen", path, body)
+
+    async def worker(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.hook("worker", path, body)
+
+    async def publish_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A job through the worker's public `POST /jobs`, like any producer (no token, no hook)."""
+        return await self._post("worker", self._url("worker"), "jobs", job, public=True)
+
+    async def answers(self, service: str) -> bool:
+        """Whether the target or the worker answers its health check at all."""
+        path = "/api/v1/health" if service == "target" else "/healthz"
+        try:
+            await self._http.get(f"{self._url(service).rstrip('/')}{path}", timeout=5)
+        except httpx.HTTPError:
+            return False
+        return True
 
     async def current_release(self) -> str | None:
         """The release the target reports publicly (to pick a different one for a deploy)."""

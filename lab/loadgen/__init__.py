@@ -1,1 +1,1 @@
-"""Steady mixed traffic against the target, with a small control API (port 8002)."""
+"""Steady traffic: orders for the target, jobs for the queue worker; a small control API (port 8002)."""

@@ -1,4 +1,4 @@
-"""`python -m lab.loadgen`: traffic against LOADGEN_TARGET_URL, control API on LOADGEN_HOST:LOADGEN_PORT."""
+"""`python -m lab.loadgen`: orders to LOADGEN_TARGET_URL, jobs to LOADGEN_WORKER_URL, API on LOADGEN_PORT."""
 
 from __future__ import annotations
 

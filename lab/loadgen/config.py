@@ -16,5 +16,7 @@ class Settings(BaseSettings):
     read_ratio: float = Field(default=0.7, ge=0, le=1)
     max_in_flight: int = Field(default=100, ge=1)
     request_timeout_seconds: float = Field(default=2.0, gt=0)
+    worker_url: str = ""  # the queue worker; empty: no jobs are sent
+    jobs_rps: float = Field(default=8.0, ge=0, le=10_000)
     hook_token: SecretStr = SecretStr("")
     log_level: str = "INFO"

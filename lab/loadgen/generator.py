@@ -1,6 +1,6 @@
-"""An open-loop load generator: requests leave on a fixed schedule whatever the target's latency.
+"""Open-loop load: requests leave on a fixed schedule whatever the service's latency.
 
-A slow target therefore piles up in-flight requests (as real users would) up to `max_in_flight`;
+A slow service therefore piles up in-flight requests (as real users would) up to `max_in_flight`;
 beyond that new requests are dropped and counted. After a stall the schedule restarts from now
 instead of bursting to catch up.
 """
@@ -30,27 +30,26 @@ class LoadStatus(BaseModel):
     in_flight: int
 
 
-class LoadGenerator:
+class OpenLoop:
+    """The schedule and the bookkeeping every kind of traffic shares; `_one` sends one request."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
-        target_url: str,
+        base_url: str,
         rate_rps: float,
-        read_ratio: float = 0.7,
         max_in_flight: int = 100,
         timeout: float = 2.0,
         rng: random.Random | None = None,
     ) -> None:
         self._http = http
-        self._base = target_url.rstrip("/")
+        self._base = base_url.rstrip("/")
+        self._rng = rng or random.Random()
         self.rate_rps = rate_rps
         self.multiplier = 1.0
-        self._read_ratio = read_ratio
         self._max_in_flight = max_in_flight
         self._timeout = timeout
-        self._rng = rng or random.Random()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._known_ids: list[int] = []
         self.sent = self.ok = self.errors = self.throttled = self.dropped = 0
 
     @property
@@ -99,6 +98,43 @@ class LoadGenerator:
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
+    async def _one(self) -> None:
+        raise NotImplementedError
+
+    async def _send(self, method: str, url: str, body: dict[str, object] | None) -> httpx.Response | None:
+        """Sends and counts the answer: ok, throttled (429) or error; None when nothing came back."""
+        self.sent += 1
+        try:
+            response = await self._http.request(method, url, json=body, timeout=self._timeout)
+        except httpx.HTTPError:
+            self.errors += 1
+            return None
+        if response.status_code == 429:
+            self.throttled += 1
+        elif response.status_code < 400:
+            self.ok += 1
+        else:
+            self.errors += 1
+        return response
+
+
+class LoadGenerator(OpenLoop):
+    """Orders traffic: 70% reads (a list, or an order seen in a list), 30% new orders."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        target_url: str,
+        rate_rps: float,
+        read_ratio: float = 0.7,
+        max_in_flight: int = 100,
+        timeout: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(http, target_url, rate_rps, max_in_flight, timeout, rng)
+        self._read_ratio = read_ratio
+        self._known_ids: list[int] = []
+
     def _request(self) -> tuple[str, str, dict[str, object] | None]:
         rng = self._rng
         if rng.random() >= self._read_ratio:
@@ -109,20 +145,9 @@ class LoadGenerator:
 
     async def _one(self) -> None:
         method, path, body = self._request()
-        self.sent += 1
-        try:
-            response = await self._http.request(method, self._base + path, json=body, timeout=self._timeout)
-        except httpx.HTTPError:
-            self.errors += 1
-            return
-        if response.status_code == 429:
-            self.throttled += 1
-        elif response.status_code < 400:
-            self.ok += 1
-            if method == "GET" and path.startswith("/api/v1/orders?"):
-                self._remember(response)
-        else:
-            self.errors += 1
+        response = await self._send(method, self._base + path, body)
+        if response is not None and response.status_code < 400 and path.startswith("/api/v1/orders?"):
+            self._remember(response)
 
     def _remember(self, response: httpx.Response) -> None:
         try:

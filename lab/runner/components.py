@@ -1,4 +1,5 @@
-"""The native lab as component specs: dependency, action server (which runs the target), loadgen, chaos.
+"""The native lab as component specs: dependency, action server (which runs the target), the worker's
+action server (which runs the queue worker), loadgen, chaos.
 
 Each spec's env is everything that process needs; the lead adds the exporter, Prometheus, Alertmanager
 and the agent as more specs with `Stack.add`.
@@ -37,6 +38,9 @@ class LabPaths(BaseModel):
     target_log_file: Path
     action_data: Path
     target_pid_file: Path
+    worker_data: Path
+    worker_action_data: Path
+    worker_pid_file: Path
 
     @classmethod
     def under(cls, run_dir: Path) -> LabPaths:
@@ -49,6 +53,9 @@ class LabPaths(BaseModel):
             target_log_file=run_dir / "logs" / "target-app.jsonl",
             action_data=run_dir / "data" / "action",
             target_pid_file=run_dir / "data" / "action" / "target.pid",
+            worker_data=run_dir / "data" / "worker",
+            worker_action_data=run_dir / "data" / "worker-action",
+            worker_pid_file=run_dir / "data" / "worker-action" / "worker.pid",
         )
 
 
@@ -60,8 +67,45 @@ def _module(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
+def worker_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[ComponentSpec]:
+    """The queue worker, started and supervised by the second instance of the action server."""
+    worker, action = _url(ports.worker), _url(ports.worker_action)
+    worker_env = {
+        "WORKER_HOST": HOST,
+        "WORKER_PORT": str(ports.worker),
+        "WORKER_DATA_DIR": str(paths.worker_data),
+        "WORKER_ADMIN_TOKEN": tokens.admin,
+        "WORKER_HOOK_TOKEN": tokens.hook,
+    }
+    return [
+        ComponentSpec(
+            name="worker-action",
+            argv=_module("lab.action"),
+            env={
+                **worker_env,
+                "ACTION_SERVICE": "worker",
+                "ACTION_HOST": HOST,
+                "ACTION_PORT": str(ports.worker_action),
+                "ACTION_TOKEN": tokens.action,
+                "ACTION_TARGET_URL": worker,
+                "ACTION_TARGET_ADMIN_TOKEN": tokens.admin,
+                "ACTION_DATA_DIR": str(paths.worker_action_data),
+                "ACTION_SUPERVISE_TARGET": "true",
+                "ACTION_TARGET_OUTPUT_FILE": str(paths.logs / "worker.log"),
+                "ACTION_TARGET_PID_FILE": str(paths.worker_pid_file),
+            },
+            url=action,
+            health_url=f"{action}/health",
+        ),
+        ComponentSpec(
+            name="worker", argv=None, url=worker, health_url=f"{worker}/healthz", depends_on=["worker-action"]
+        ),
+    ]
+
+
 def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[ComponentSpec]:
     target, dependency, loadgen = _url(ports.target), _url(ports.dependency), _url(ports.loadgen)
+    worker = _url(ports.worker)
     target_env = {
         "TARGET_HOST": HOST,
         "TARGET_PORT": str(ports.target),
@@ -112,6 +156,7 @@ def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Compon
             health_url=f"{target}/api/v1/health",
             depends_on=["action"],
         ),
+        *worker_components(ports, paths, tokens),
         ComponentSpec(
             name="loadgen",
             argv=_module("lab.loadgen"),
@@ -119,11 +164,12 @@ def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Compon
                 "LOADGEN_HOST": HOST,
                 "LOADGEN_PORT": str(ports.loadgen),
                 "LOADGEN_TARGET_URL": target,
+                "LOADGEN_WORKER_URL": worker,
                 "LOADGEN_HOOK_TOKEN": tokens.hook,
             },
             url=loadgen,
             health_url=f"{loadgen}/status",
-            depends_on=["target"],
+            depends_on=["target", "worker"],
         ),
         ComponentSpec(
             name="chaos",
@@ -136,10 +182,11 @@ def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Compon
                 "CHAOS_TARGET_URL": target,
                 "CHAOS_DEPENDENCY_URL": dependency,
                 "CHAOS_LOADGEN_URL": loadgen,
+                "CHAOS_WORKER_URL": worker,
                 "CHAOS_TARGET_DB_PATH": str(paths.target_db),
             },
             url=_url(ports.chaos),
             health_url=f"{_url(ports.chaos)}/health",
-            depends_on=["target", "dependency", "loadgen"],
+            depends_on=["target", "dependency", "loadgen", "worker"],
         ),
     ]

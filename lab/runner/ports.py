@@ -13,6 +13,8 @@ class Ports(BaseModel):
     loadgen: int = 8002
     chaos: int = 8080
     action: int = 9000
+    worker: int = 8010
+    worker_action: int = 9010
     agent: int = 9001
     exporter: int = 9102
     worker: int = 8010

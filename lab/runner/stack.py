@@ -120,8 +120,12 @@ class Stack:
     @property
     def pids(self) -> dict[str, int]:
         pids = {name: process.pid for name, process in self.processes.items() if process.poll() is None}
-        with contextlib.suppress(OSError, ValueError):
-            pids.setdefault("target", int(self.paths.target_pid_file.read_text().strip()))
+        for name, pid_file in (
+            ("target", self.paths.target_pid_file),
+            ("worker", self.paths.worker_pid_file),
+        ):
+            with contextlib.suppress(OSError, ValueError):
+                pids.setdefault(name, int(pid_file.read_text().strip()))
         return pids
 
     def log_file(self, name: str) -> Path:

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from lab.memory_retainer import MemoryRetainer
 from lab.target import admin, hooks, monitoring, orders
 from lab.target.config import Settings
 from lab.target.db import Database
@@ -22,7 +23,7 @@ from lab.target.ratelimit import TokenBucket
 from lab.target.releases import Releases
 from lab.target.runtime import Runtime
 from lab.target.storage import Storage
-from lab.target.stress import CpuBurner, MemoryRetainer
+from lab.target.stress import CpuBurner
 from lab.target.telemetry import Telemetry
 
 

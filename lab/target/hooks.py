@@ -6,19 +6,17 @@ Hidden from OpenAPI, never logged, never counted: what they cause must be found 
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from lab.auth import require_bearer
+from lab.process import exit_soon
 from lab.target.releases import RELEASE_PATTERN, ReleaseConflict
 from lab.target.runtime import Runtime, get_runtime
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-EXIT_DELAY_SECONDS = 0.2
 
 
 class Strict(BaseModel):
@@ -88,23 +86,21 @@ def build_router(hook_token: str) -> APIRouter:
         rt.log.info("release changed", previous=old, release=new)
         return {"from": old, "to": new, "defective": body.defective}
 
-    @router.post("/disk-fill")
+    @router.post("/disk-fill", status_code=status.HTTP_202_ACCEPTED)
     async def disk_fill(rt: RuntimeDep, body: DiskIn) -> dict[str, int]:
-        try:
-            written, files = await asyncio.to_thread(rt.storage.fill_spool, body.bytes)
-        except OSError as exc:
-            raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, "could not write spool files") from exc
+        """Answers once the writing has started (it goes on in the background) with what it will write."""
+        planned = await asyncio.to_thread(rt.storage.start_fill, body.bytes)
+        if planned is None:
+            raise HTTPException(status.HTTP_409_CONFLICT, "spool files are already being written")
         return {
-            "written_bytes": written,
-            "files": files,
+            "filling_bytes": planned,
             "used_bytes": rt.storage.used_bytes(),
             "quota_bytes": rt.storage.quota_bytes,
         }
 
     @router.post("/exit")
     def exit_process(body: ExitIn, background: BackgroundTasks) -> dict[str, int]:
-        # After the answer is sent; a short timer lets the socket flush before the process vanishes.
-        background.add_task(lambda: threading.Timer(EXIT_DELAY_SECONDS, os._exit, [body.code]).start())
+        background.add_task(exit_soon, body.code)  # after the answer is sent
         return {"exiting_with": body.code}
 
     return router

@@ -48,7 +48,7 @@ class RequestAccounting:
             rt.telemetry.record_throttled()
             await _send_json(send, 429, {"detail": "rate limit exceeded"}, [(b"retry-after", b"1")])
             return
-        rt.memory.on_request()
+        rt.memory.retain()
         started = time.perf_counter()
         code = 500
         response_started = False

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from lab.memory_retainer import MemoryRetainer
 from lab.target.config import Settings
 from lab.target.db import Database
 from lab.target.inventory import Inventory
@@ -13,7 +14,7 @@ from lab.target.logbuffer import LogBuffer
 from lab.target.ratelimit import TokenBucket
 from lab.target.releases import Releases
 from lab.target.storage import Storage
-from lab.target.stress import CpuBurner, MemoryRetainer
+from lab.target.stress import CpuBurner
 from lab.target.telemetry import Telemetry
 
 

@@ -49,6 +49,7 @@ class Storage:
             folder.mkdir(parents=True, exist_ok=True)
         self._scan_interval = scan_interval
         self._lock = threading.Lock()
+        self._filling = False
         self._used = 0
         self._scanned_at = 0.0
         self.refresh()
@@ -100,6 +101,28 @@ class Storage:
                     left -= min(left, SPOOL_CHUNK)
             written, files, remaining = written + size, files + 1, remaining - size
         return written, files
+
+    def start_fill(self, max_bytes: int | None) -> int | None:
+        """Starts `fill_spool` in a background thread; returns the bytes it means to write, None when a
+        fill is already running. Whoever asked gets an answer at once, however slow the disk."""
+        with self._lock:
+            if self._filling:
+                return None
+            self._filling = True
+        self.refresh()
+        room = max(0, self.quota_bytes - self.used_bytes())
+        planned = room if max_bytes is None else min(room, max_bytes)
+        threading.Thread(target=self._fill, args=(planned,), name="spool-writer", daemon=True).start()
+        return planned
+
+    def _fill(self, size: int) -> None:
+        try:
+            self.fill_spool(size)
+        except OSError:
+            pass  # other writes took the last room first: the disk is full, which is where this was going
+        finally:
+            with self._lock:
+                self._filling = False
 
     def clean(self, extra: Iterable[Path] = ()) -> tuple[int, int]:
         """Deletes spool files (and `extra`, e.g. rotated logs); returns (freed bytes, removed files)."""

@@ -1,34 +1,10 @@
-"""Resource pressure the process can really be put under: memory retained per request, busy CPU threads.
-
-Both live only in this process; a restart clears them. Retained memory stays after retaining is turned
-off (what a leak leaves behind), up to a cap so the machine survives.
+"""Resource pressure the process can really be put under: busy CPU threads (memory retained
+per request is `lab.memory_retainer`). The threads live only in this process; a restart ends them.
 """
 
 from __future__ import annotations
 
 import threading
-
-
-class MemoryRetainer:
-    def __init__(self, cap_bytes: int) -> None:
-        self.cap_bytes = cap_bytes
-        self.enabled = False
-        self.bytes_per_request = 0
-        self._blocks: list[bytes] = []
-        self._lock = threading.Lock()
-        self.retained_bytes = 0
-
-    def configure(self, enabled: bool, bytes_per_request: int) -> None:
-        self.enabled, self.bytes_per_request = enabled, bytes_per_request
-
-    def on_request(self) -> None:
-        if not self.enabled or self.bytes_per_request <= 0:
-            return
-        with self._lock:
-            size = min(self.bytes_per_request, self.cap_bytes - self.retained_bytes)
-            if size > 0:
-                self._blocks.append(b"\x5a" * size)  # written, so the pages are really resident
-                self.retained_bytes += size
 
 
 class CpuBurner:

@@ -1,9 +1,10 @@
 """Every fault against one real lab: it shows, the true fix heals it, wrong fixes don't, and it stays blind.
 
-For each fault of the chaos catalog: inject it, see the symptom on the target's public endpoints,
-run each `not_fixed_by` action and see it still broken, run the first `fixed_by` action (with the
-attack still on, as during an incident) and see the target healthy again, then stop the attack and
-restore a clean state. Meanwhile everything the target shows publicly is checked for the blind rule.
+For each fault of the chaos catalog: inject it, see the symptom on the service's public endpoints
+(the target's JSON API, the worker's /metrics as Prometheus scrapes it), run each `not_fixed_by`
+action and see it still broken, run the first `fixed_by` action (with the attack still on, as during
+an incident) on the service's own action server and see it healthy again, then stop the attack and
+restore a clean state. Meanwhile everything each service shows publicly is checked for the blind rule.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from conftest import LabDriver
+from conftest import FAST_LAB_ENV, LabDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -30,8 +32,11 @@ FAULT_NAMES = [
     "disk_fill",
     "crash",
 ]
+WORKER_FAULT_NAMES = ["job_poison", "worker_stall", "worker_memory_leak", "job_flood", "worker_crash"]
 FORBIDDEN_WORDS = re.compile(r"(?i)(?<![a-z])(chaos|attack|fault)")
-FORBIDDEN_NAMES = re.compile(r"(?i)(?<![a-z0-9_])(" + "|".join(FAULT_NAMES) + r")(?![a-z0-9_])")
+FORBIDDEN_NAMES = re.compile(
+    r"(?i)(?<![a-z0-9_])(" + "|".join(FAULT_NAMES + WORKER_FAULT_NAMES) + r"|poison|stall)(?![a-z0-9_])"
+)
 PUBLIC_GETS = [
     "/api/v1/health",
     "/api/v1/metrics",
@@ -53,13 +58,9 @@ def assert_blind(text: str, attack_ids: list[str]) -> None:
         assert attack_id not in text
 
 
-def public_snapshot(lab: LabDriver) -> str:
-    """Every public response of the target right now, bodies and headers."""
+def snapshot(lab: LabDriver, base: str, requests: list[tuple[str, str, dict[str, Any] | None]]) -> str:
+    """Every response to `requests` at `base` right now, bodies and headers."""
     parts = []
-    base = lab.urls["target"]
-    requests = [("GET", path, None) for path in PUBLIC_GETS] + [
-        ("POST", "/api/v1/orders", {"item": "widget", "quantity": 1})
-    ]
     for method, path, body in requests:
         try:
             response = lab.http.request(method, f"{base}{path}", json=body, timeout=10)
@@ -68,6 +69,14 @@ def public_snapshot(lab: LabDriver) -> str:
             continue
         parts.append(f"{path} {response.status_code} {dict(response.headers)} {response.text}")
     return "\n".join(parts)
+
+
+def public_snapshot(lab: LabDriver) -> str:
+    """Every public response of the target right now."""
+    requests = [("GET", path, None) for path in PUBLIC_GETS]
+    return snapshot(
+        lab, lab.urls["target"], [*requests, ("POST", "/api/v1/orders", {"item": "widget", "quantity": 1})]
+    )
 
 
 # --- symptoms: each returns truthy while the fault shows on public endpoints -------------------
@@ -116,18 +125,21 @@ def unreachable(lab: LabDriver) -> bool:
     return lab.verify()["reachable"] is False
 
 
-class MemoryGrowth:
-    def __init__(self) -> None:
-        self.baseline = 0
+class Growth:
+    """Resident memory grown by more than 30 MiB since `start`, as one service reports it."""
+
+    def __init__(self, read: Callable[[LabDriver], float]) -> None:
+        self._read = read
+        self.baseline = 0.0
 
     def start(self, lab: LabDriver) -> None:
-        self.baseline = lab.get("/api/v1/metrics")["memory_rss_bytes"]
+        self.baseline = self._read(lab)
 
     def __call__(self, lab: LabDriver) -> bool:
-        return lab.get("/api/v1/metrics")["memory_rss_bytes"] - self.baseline > 30 * 1024 * 1024
+        return self._read(lab) - self.baseline > 30 * 1024 * 1024
 
 
-memory_growth = MemoryGrowth()
+memory_growth = Growth(lambda lab: lab.get("/api/v1/metrics")["memory_rss_bytes"])
 
 SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[LabDriver], bool]]] = {
     "db_pool": ({}, pool_exhausted),
@@ -174,7 +186,10 @@ def restore(lab: LabDriver) -> None:
 
 
 def test_the_catalog_covers_every_scenario(truth: dict[str, dict[str, Any]]) -> None:
-    assert sorted(truth) == sorted(SCENARIOS)
+    assert sorted(name for name, fault in truth.items() if fault["service"] == "target") == sorted(SCENARIOS)
+    assert sorted(name for name, fault in truth.items() if fault["service"] == "worker") == sorted(
+        WORKER_SCENARIOS
+    )
 
 
 @pytest.mark.parametrize("fault", list(SCENARIOS))
@@ -184,27 +199,53 @@ def test_fault_shows_wrong_fixes_fail_and_the_true_fixes_heal(
     params, symptom = SCENARIOS[fault]
     # A restart first: it also clears in-process mitigations (the leak reaper) a later round would start with.
     for fix in sorted(truth[fault]["fixed_by"], key=lambda action: action != "restart-target"):
-        lab.wait_healthy(timeout=40)
-        if fault == "memory_leak":
-            memory_growth.start(lab)
-        attack_id = lab.inject(fault, **params)
-        ATTACK_IDS.append(attack_id)
-        try:
-            lab.wait_for(lambda: symptom(lab), 15, f"{fault} symptom")
-            assert_blind(public_snapshot(lab), ATTACK_IDS)
+        break_and_fix(lab, truth, fault, fix, params, symptom, CLEARED.get(fault), TARGET)
 
-            for wrong in truth[fault]["not_fixed_by"]:
-                lab.act(wrong)
-                lab.wait_for(lambda: symptom(lab), 15, f"{fault} still there after {wrong}")
-                assert not lab.verify()["is_healthy"], f"{wrong} healed {fault}"
 
-            lab.act(fix)
-            assert lab.wait_healthy(timeout=40)["reachable"] is True
-            assert CLEARED.get(fault, lambda lab: not symptom(lab))(lab), f"{fix} did not clear {fault}"
-            assert_blind(public_snapshot(lab), ATTACK_IDS)
-        finally:
-            lab.stop(fault, attack_id)
-            restore(lab)
+@dataclass(frozen=True)
+class Seen:
+    """How these tests see one service: what it shows publicly, how to put it back, how long it takes."""
+
+    name: str
+    snapshot: Callable[[LabDriver], str]
+    restore: Callable[[LabDriver], None]
+    symptom_seconds: float
+    heal_seconds: float
+
+
+def break_and_fix(
+    lab: LabDriver,
+    truth: dict[str, dict[str, Any]],
+    fault: str,
+    fix: str,
+    params: dict[str, Any],
+    symptom: Callable[[LabDriver], bool],
+    cleared: Callable[[LabDriver], bool] | None,
+    seen: Seen,
+    fix_params: dict[str, Any] | None = None,
+) -> None:
+    """Inject, see the symptom, see each wrong fix leave it, see `fix` heal it; then stop and restore."""
+    lab.wait_healthy(timeout=seen.heal_seconds, service=seen.name)
+    if isinstance(symptom, Growth):
+        symptom.start(lab)
+    attack_id = lab.inject(fault, **params)
+    ATTACK_IDS.append(attack_id)
+    try:
+        lab.wait_for(lambda: symptom(lab), seen.symptom_seconds, f"{fault} symptom")
+        assert_blind(seen.snapshot(lab), ATTACK_IDS)
+
+        for wrong in truth[fault]["not_fixed_by"]:
+            lab.act(wrong, service=seen.name)
+            lab.wait_for(lambda: symptom(lab), seen.symptom_seconds, f"{fault} still there after {wrong}")
+            assert not lab.verify(seen.name)["is_healthy"], f"{wrong} healed {fault}"
+
+        lab.act(fix, service=seen.name, **(fix_params or {}))
+        assert lab.wait_healthy(timeout=seen.heal_seconds, service=seen.name)["reachable"] is True
+        assert (cleared or (lambda lab: not symptom(lab)))(lab), f"{fix} did not clear {fault}"
+        assert_blind(seen.snapshot(lab), ATTACK_IDS)
+    finally:
+        lab.stop(fault, attack_id)
+        seen.restore(lab)
 
 
 def test_the_target_logs_never_name_the_injector(lab: LabDriver) -> None:
@@ -212,4 +253,107 @@ def test_the_target_logs_never_name_the_injector(lab: LabDriver) -> None:
     texts = [path.read_text(errors="replace") for path in lab.log_files() if path.exists()]
     texts.append(lab.http.get(f"{lab.urls['target']}/api/v1/logs?limit=100000").text)
     assert any(texts), "the target wrote no logs at all"
+    assert_blind("\n".join(texts), ATTACK_IDS)
+
+
+# --- the queue worker: symptoms in its /metrics, fixes through its own action server -----------------
+
+JOBS = {"messaging_destination_name": "jobs"}
+MAX_AGE_SECONDS = float(FAST_LAB_ENV["worker-action"]["ACTION_WORKER_MAX_MESSAGE_AGE_SECONDS"])
+
+
+def consumed(lab: LabDriver) -> float:
+    return lab.worker_value("messaging_client_consumed_messages_total", **JOBS)
+
+
+def waiting(lab: LabDriver, state: str) -> float:
+    return lab.worker_value("queue_messages", **JOBS, state=state)
+
+
+def oldest_age(lab: LabDriver) -> float:
+    return lab.worker_value("queue_oldest_message_age_seconds", **JOBS)
+
+
+def head_failing(lab: LabDriver) -> bool:
+    """Failures counted as ValueError keep coming, and the oldest message ages."""
+    first = lab.worker_value("messaging_process_duration_seconds_count", error_type="ValueError")
+    time.sleep(1.0)
+    failing = lab.worker_value("messaging_process_duration_seconds_count", error_type="ValueError") > first
+    return failing and oldest_age(lab) > 2
+
+
+def stalled(lab: LabDriver) -> bool:
+    """Nothing committed for 1.5 s, nothing failing, every consumer holding a job, jobs waiting."""
+    first, failures = (
+        consumed(lab),
+        lab.worker_value("messaging_process_duration_seconds_count", error_type=""),
+    )
+    time.sleep(1.5)
+    busy = waiting(lab, "in_flight") == lab.worker_value("queue_consumers", **JOBS)
+    idle = lab.worker_value("messaging_process_duration_seconds_count", error_type="") == failures
+    return consumed(lab) == first and idle and busy and waiting(lab, "ready") > 0
+
+
+def flooded(lab: LabDriver) -> bool:
+    """Jobs pile up and age past the verdict's limit while the consumers work (busy, not stuck)."""
+    first = consumed(lab)
+    time.sleep(1.0)
+    return consumed(lab) > first and waiting(lab, "ready") > 40 and oldest_age(lab) > MAX_AGE_SECONDS
+
+
+def worker_down(lab: LabDriver) -> bool:
+    return lab.verify("worker")["reachable"] is False
+
+
+worker_memory_growth = Growth(lambda lab: lab.worker_value("process_resident_memory_bytes"))
+
+WORKER_SCENARIOS: dict[str, tuple[dict[str, Any], Callable[[LabDriver], bool]]] = {
+    "job_poison": ({}, head_failing),
+    "worker_stall": ({}, stalled),
+    "worker_memory_leak": ({"bytes_per_job": 2 * 1024 * 1024}, worker_memory_growth),
+    "job_flood": ({}, flooded),
+    "worker_crash": ({}, worker_down),
+}
+# x6 is 48 jobs/s: 8 consumers (one per partition) manage ~80, the action's default 4 about 40.
+FIX_PARAMS: dict[str, dict[str, Any]] = {"job_flood": {"consumers": 8}}
+WORKER_CLEARED: dict[str, Callable[[LabDriver], bool]] = {
+    "worker_crash": lambda lab: lab.verify("worker")["reachable"],
+    "job_poison": lambda lab: waiting(lab, "dead_letter") >= 1 and not head_failing(lab),
+}
+
+
+def worker_snapshot(lab: LabDriver) -> str:
+    """Every public response of the worker right now."""
+    requests = [("GET", path, None) for path in ("/metrics", "/healthz", "/openapi.json")]
+    job = {"kind": "invoice", "key": "customer-1", "amount": 1.5}
+    return snapshot(lab, lab.urls["worker"], [*requests, ("POST", "/jobs", job)])
+
+
+def restore_worker(lab: LabDriver) -> None:
+    """The backlog drained, the configured consumers again, and healthy, so the next fault starts from
+    the same place."""
+    lab.wait_for(lambda: waiting(lab, "ready") < 20, 60, "worker backlog drained")
+    lab.wait_for(lambda: lab.worker_admin("consumers", {"consumers": 2}).status_code == 200, 30, "worker up")
+    lab.wait_healthy(timeout=60, service="worker")
+
+
+@pytest.mark.parametrize("fault", list(WORKER_SCENARIOS))
+def test_worker_fault_shows_wrong_fixes_fail_and_the_true_fix_heals(
+    lab: LabDriver, truth: dict[str, dict[str, Any]], fault: str
+) -> None:
+    params, symptom = WORKER_SCENARIOS[fault]
+    (fix,) = truth[fault]["fixed_by"]
+    break_and_fix(
+        lab, truth, fault, fix, params, symptom, WORKER_CLEARED.get(fault), WORKER, FIX_PARAMS.get(fault)
+    )
+
+
+TARGET = Seen("target", public_snapshot, restore, symptom_seconds=15, heal_seconds=40)
+WORKER = Seen("worker", worker_snapshot, restore_worker, symptom_seconds=20, heal_seconds=60)
+
+
+def test_the_worker_logs_never_name_the_injector(lab: LabDriver) -> None:
+    """Every line the worker wrote during its faults (it logs to stderr, kept by its action server)."""
+    texts = [path.read_text(errors="replace") for path in lab.worker_log_files() if path.exists()]
+    assert any("worker started" in text for text in texts), "the worker wrote no logs at all"
     assert_blind("\n".join(texts), ATTACK_IDS)

@@ -72,6 +72,7 @@ def test_catalog_lists_every_action_with_typed_parameters(client: TestClient) ->
         "name": "escalate_to_db_restart",
         "type": "bool",
         "default": False,
+        "required": False,
         "description": pool["escalate_to_db_restart"]["description"],
     }
     assert by_name["enable-rate-limit"]["parameters"][0]["default"] == 20.0

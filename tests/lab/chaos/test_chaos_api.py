@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from lab.action.catalog import ACTIONS
+from lab.action.catalog import ACTIONS, WORKER_ACTIONS
 from lab.chaos.app import create_app
 from lab.chaos.catalog import FAULTS
 from lab.chaos.config import Settings
@@ -33,6 +33,12 @@ class HookRecorder:
             return httpx.Response(200, json={"status": "healthy", "release": "2026.11.3"})
         if request.url.path == "/api/v1/pool/status":
             return httpx.Response(200, json={"checked_out": self.checked_out, "size": 5, "max_overflow": 5})
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if request.url.path == "/jobs":  # the worker's public API: no token goes there
+            assert "authorization" not in request.headers
+            self.calls.append((f"{request.url.port}{request.url.path}", json.loads(request.content)))
+            return httpx.Response(202, json={"id": 41, "partition": 3})
         assert request.headers["authorization"] == f"Bearer {HOOK_TOKEN}"
         self.calls.append((f"{request.url.port}{request.url.path}", json.loads(request.content or b"{}")))
         if self.fail_with:
@@ -51,6 +57,7 @@ def _client(recorder: HookRecorder, **overrides: Any) -> TestClient:
         target_url="http://target:8000",
         dependency_url="http://dependency:8001",
         loadgen_url="http://loadgen:8002",
+        worker_url="http://worker:8010",
         **overrides,
     )
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
@@ -66,11 +73,12 @@ def client(recorder: HookRecorder) -> Iterator[TestClient]:
 def test_catalog_carries_the_ground_truth_and_names_real_actions(client: TestClient) -> None:
     faults = client.get("/api/v1/faults").json()["faults"]
     assert [f["name"] for f in faults] == list(FAULTS)
+    catalogs = {"target": ACTIONS, "worker": WORKER_ACTIONS}
     for fault in faults:
         for key in ("mechanism", "expected_diagnosis", "persists_after_stop", "stop_ends", "parameters"):
             assert fault[key], (fault["name"], key)
-        assert set(fault["fixed_by"]) <= set(ACTIONS)
-        assert set(fault["not_fixed_by"]) <= set(ACTIONS)
+        assert set(fault["fixed_by"]) <= set(catalogs[fault["service"]]), fault["name"]
+        assert set(fault["not_fixed_by"]) <= set(catalogs[fault["service"]]), fault["name"]
         assert not set(fault["fixed_by"]) & set(fault["not_fixed_by"])
         assert "duration_seconds" in fault["parameters"]["properties"]
 
@@ -138,6 +146,23 @@ def test_inject_list_stop_and_stop_twice(client: TestClient, recorder: HookRecor
         ("disk_fill", {}, "8000/_hooks/disk-fill", {"bytes": None}, False),
         ("bad_deploy", {}, "8000/_hooks/release", {"release": "2026.11.4", "defective": True}, False),
         ("crash", {}, "8000/_hooks/exit", {"code": 1}, False),
+        (
+            "job_poison",
+            {},
+            "8010/jobs",
+            {"kind": "invoice", "key": "customer-1017", "amount": "12,50"},
+            False,
+        ),
+        ("worker_stall", {}, "8010/_hooks/stall", {}, False),
+        (
+            "worker_memory_leak",
+            {},
+            "8010/_hooks/memory-retain",
+            {"enabled": True, "bytes_per_job": 1048576},
+            True,
+        ),
+        ("job_flood", {}, "8002/_hooks/jobs-rate", {"multiplier": 6.0}, True),
+        ("worker_crash", {"exit_code": 3}, "8010/_hooks/exit", {"code": 3}, False),
     ],
 )
 def test_each_fault_drives_its_hook_and_stop_undoes_only_the_injection(
@@ -182,3 +207,25 @@ def test_api_token_is_required_when_set(recorder: HookRecorder) -> None:
 def test_next_release_bumps_the_patch() -> None:
     assert next_release("2026.11.3") == "2026.11.4"
     assert next_release(None).count(".") == 2
+
+
+def test_the_worker_faults_and_their_ground_truth(client: TestClient) -> None:
+    faults = {f["name"]: f for f in client.get("/api/v1/faults").json()["faults"]}
+    worker = {name: f for name, f in faults.items() if f["service"] == "worker"}
+    truth = {name: (f["expected_diagnosis"], f["fixed_by"], f["not_fixed_by"]) for name, f in worker.items()}
+    assert truth == {
+        "job_poison": ("poison-message", ["dead-letter-jobs"], ["restart-worker", "scale-consumers"]),
+        "worker_stall": ("consumer-stalled", ["restart-worker"], ["dead-letter-jobs", "scale-consumers"]),
+        "worker_memory_leak": ("memory-leak", ["restart-worker"], []),
+        "job_flood": ("consumer-saturation", ["scale-consumers"], ["restart-worker", "dead-letter-jobs"]),
+        "worker_crash": ("service-down", ["restart-worker"], []),
+    }
+    assert faults["crash"]["expected_diagnosis"] == "service-down"
+    assert {f["service"] for name, f in faults.items() if name not in worker} == {"target"}
+
+
+def test_the_bad_message_is_published_and_its_place_reported(client: TestClient) -> None:
+    attack = client.post("/api/v1/break/job_poison", json={"key": "customer-5"}).json()
+    assert attack["details"] == {"key": "customer-5", "id": 41, "partition": 3}
+    assert attack["confirmed"] is True
+    assert client.post("/api/v1/break/job_poison", json={"key": "customer 5"}).status_code == 422

@@ -1,9 +1,11 @@
-"""The load generator against a real HTTP stand-in that counts what arrives: rate, mix, limits, control."""
+"""The load generator against a real HTTP stand-in that counts what arrives (and the real queue worker):
+rate, mix, limits, control."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import time
 from collections import Counter
 
@@ -93,3 +95,49 @@ def test_request_mix_is_seventy_percent_reads() -> None:
     assert 0.27 <= methods["POST"] / 5000 <= 0.33
     bodies = [generator._request()[2] for _ in range(200)]
     assert all(b is None or (b["item"] and 1 <= b["quantity"] <= 5) for b in bodies)  # type: ignore[index]
+
+
+def test_jobs_reach_the_real_worker_across_its_partitions(servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lab.worker.app import create_app as create_worker
+    from lab.worker.config import Settings as WorkerSettings
+
+    worker = servers.serve(create_worker(WorkerSettings(data_dir=tmp_path, job_seconds=0.001)))
+    settings = Settings(
+        target_url="http://127.0.0.1:9", rate_rps=0, worker_url=worker, jobs_rps=30, hook_token=TOKEN
+    )
+    loadgen = servers.serve(create_app(settings))
+    jobs = wait_for(lambda: (s := httpx.get(f"{loadgen}/status").json()["jobs"])["ok"] >= 60 and s, timeout=8)
+    assert jobs["rate_rps"] == 30 and jobs["errors"] == 0
+
+    def sent() -> float:
+        text = httpx.get(f"{worker}/metrics").text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        return sum(
+            s.value for s in families["messaging_client_sent_messages"].samples if s.name.endswith("_total")
+        )
+
+    assert sent() >= 60
+    with sqlite3.connect(tmp_path / "queue.db") as conn:
+        partitions = {row[0] for row in conn.execute("SELECT DISTINCT partition FROM jobs")}
+        kinds = dict(conn.execute("SELECT json_extract(payload, '$.kind'), COUNT(*) FROM jobs GROUP BY 1"))
+    assert partitions == set(range(8)) and kinds["invoice"] > kinds.get("refund", 0)
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    changed = httpx.post(f"{loadgen}/_hooks/jobs-rate", json={"multiplier": 3}, headers=auth).json()
+    assert changed["effective_rps"] == 90 and httpx.get(f"{loadgen}/status").json()["multiplier"] == 1.0
+    before, started = httpx.get(f"{loadgen}/status").json()["jobs"]["sent"], time.monotonic()
+    time.sleep(1.0)
+    rate = (httpx.get(f"{loadgen}/status").json()["jobs"]["sent"] - before) / (time.monotonic() - started)
+    assert 60 <= rate <= 115
+
+
+def test_without_a_worker_url_no_jobs_and_the_jobs_lever_says_so(servers) -> None:  # type: ignore[no-untyped-def]
+    loadgen = servers.serve(
+        create_app(Settings(target_url="http://127.0.0.1:9", rate_rps=0, hook_token=TOKEN))
+    )
+    assert httpx.get(f"{loadgen}/status").json()["jobs"] is None
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    refused = httpx.post(f"{loadgen}/_hooks/jobs-rate", json={"multiplier": 6}, headers=auth)
+    assert refused.status_code == 409 and "no worker URL" in refused.json()["detail"]

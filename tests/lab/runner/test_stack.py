@@ -18,7 +18,7 @@ from lab.runner.observability import PRODUCT
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack, StackError
 
-LAB = ["dependency", "action", "target", "loadgen", "chaos"]
+LAB = ["dependency", "action", "target", "worker-action", "worker", "loadgen", "chaos"]
 # A parent that starts a child in its own group and ignores SIGTERM: only the group SIGKILL ends both.
 STUBBORN = (
     "import signal, subprocess, sys, http.server;"
@@ -148,6 +148,29 @@ def test_the_lab_components_are_wired_to_each_other(tmp_path: Path) -> None:
     assert specs["loadgen"].env["LOADGEN_TARGET_URL"] == stack.urls["target"]
 
 
+def test_the_worker_runs_under_its_own_action_server(tmp_path: Path) -> None:
+    ports = Ports.free()
+    stack = Stack(ports=ports, run_dir=tmp_path, without=PRODUCT)
+    specs = {spec.name: spec for spec in stack.specs}
+    assert specs["worker"].argv is None and specs["worker"].depends_on == ["worker-action"]
+    assert specs["worker"].health_url == f"http://127.0.0.1:{ports.worker}/healthz"
+    action = specs["worker-action"].env
+    assert action["ACTION_SERVICE"] == "worker" and action["ACTION_SUPERVISE_TARGET"] == "true"
+    assert action["ACTION_PORT"] == str(ports.worker_action) and action["WORKER_PORT"] == str(ports.worker)
+    assert action["ACTION_TARGET_URL"] == stack.urls["worker"]
+    assert action["ACTION_TOKEN"] == specs["action"].env["ACTION_TOKEN"] == stack.tokens.action
+    assert action["ACTION_TARGET_ADMIN_TOKEN"] == action["WORKER_ADMIN_TOKEN"] == stack.tokens.admin
+    assert action["WORKER_HOOK_TOKEN"] == stack.tokens.hook
+    assert action["ACTION_DATA_DIR"] != specs["action"].env["ACTION_DATA_DIR"]
+    assert action["ACTION_TARGET_PID_FILE"] == str(stack.paths.worker_pid_file)
+    assert (
+        specs["loadgen"].env["LOADGEN_WORKER_URL"]
+        == specs["chaos"].env["CHAOS_WORKER_URL"]
+        == stack.urls["worker"]
+    )
+    assert Ports().worker == 8010 and Ports().worker_action == 9010
+
+
 def test_the_local_llm_is_a_component_the_agent_is_pointed_at(tmp_path: Path) -> None:
     from lab.runner import local_llm
 
@@ -219,15 +242,16 @@ def test_the_lab_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
     """The real lab: the action server's supervised target (a grandchild) goes down with it."""
     with Stack(ports=Ports.free(), run_dir=tmp_path, stop_grace_seconds=5, without=PRODUCT) as stack:
         pids = stack.all_pids()
-        target_pid = stack.pids["target"]
-        assert target_pid in pids and len(pids) >= 5
+        target_pid, worker_pid = stack.pids["target"], stack.pids["worker"]
+        assert target_pid in pids and worker_pid in pids and len(pids) >= 7
+        assert httpx.get(f"{stack.urls['worker']}/metrics", timeout=5).status_code == 200
         answer = httpx.get(f"{stack.urls['target']}/api/v1/health", timeout=5)
         assert answer.json()["status"] in ("healthy", "degraded", "unhealthy")
         status = httpx.get(f"{stack.urls['action']}/action/verify-target-health", timeout=5)
         assert status.status_code == 401
     _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=5)
     assert alive == []
-    for name in ("dependency", "action", "loadgen", "chaos"):
+    for name in ("dependency", "action", "worker-action", "loadgen", "chaos"):
         assert stack.log_file(name).exists()
 
 
@@ -238,7 +262,7 @@ from lab.runner.components import ComponentSpec
 from lab.runner.observability import PRODUCT
 from lab.runner.ports import Ports
 from lab.runner.stack import Stack
-LAB = ["dependency", "action", "target", "loadgen", "chaos"]
+LAB = ["dependency", "action", "target", "worker-action", "worker", "loadgen", "chaos"]
 port = int(sys.argv[2])
 stack = Stack(ports=Ports.free(), run_dir=Path(sys.argv[1]), without=[*LAB, *PRODUCT])
 argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]

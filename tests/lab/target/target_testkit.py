@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -29,7 +27,6 @@ PUBLIC_PATHS = (
     "/redoc",
     "/nope",
 )
-T = TypeVar("T")
 
 
 class Target:
@@ -71,18 +68,6 @@ class Target:
     def close(self) -> None:
         self.http.close()
         self.process.stop()
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 8.0, interval: float = 0.1) -> T:
-    """Polls `probe` until it returns something truthy; fails with the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def assert_blind(target: Target) -> None:

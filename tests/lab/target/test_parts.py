@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.memory_retainer import MemoryRetainer
 from lab.target.logbuffer import LogBuffer
 from lab.target.ratelimit import TokenBucket
 from lab.target.releases import ReleaseConflict, Releases, regional_tax_rate
 from lab.target.storage import Storage
-from lab.target.stress import MemoryRetainer
 from lab.target.telemetry import Telemetry, percentile
 
 
@@ -94,5 +94,5 @@ def test_memory_retainer_stops_at_its_cap() -> None:
     memory = MemoryRetainer(cap_bytes=10_000)
     memory.configure(True, 4_000)
     for _ in range(5):
-        memory.on_request()
+        memory.retain()
     assert memory.retained_bytes == 10_000
