@@ -41,8 +41,9 @@ class DeadLetterParams(ActionParams):
 
 
 class ScaleConsumersParams(ActionParams):
+    """Required: a default count would run a fix too small for a flood and call it done."""
+
     consumers: int = Field(
-        default=4,
         ge=1,
         le=16,
         description="consumer threads; each serves one partition at a time, so more than the queue's "

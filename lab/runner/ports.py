@@ -17,8 +17,6 @@ class Ports(BaseModel):
     worker_action: int = 9010
     agent: int = 9001
     exporter: int = 9102
-    worker: int = 8010
-    worker_action: int = 9010
     prometheus: int = 9090
     alertmanager: int = 9093
     llm: int = 8090  # only with `--llm local`

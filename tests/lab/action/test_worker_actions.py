@@ -113,7 +113,8 @@ def test_the_catalog_is_the_workers(client: TestClient) -> None:
     assert (min_attempts["name"], min_attempts["type"], min_attempts["default"]) == ("min_attempts", "int", 5)
     assert actions["dead-letter-jobs"]["parameters_schema"]["properties"]["min_attempts"]["minimum"] == 2
     consumers = actions["scale-consumers"]["parameters_schema"]["properties"]["consumers"]
-    assert (consumers["minimum"], consumers["maximum"], consumers["default"]) == (1, 16, 4)
+    assert (consumers["minimum"], consumers["maximum"]) == (1, 16) and "default" not in consumers
+    assert actions["scale-consumers"]["parameters_schema"]["required"] == ["consumers"]
     unknown = client.post("/action/restart-target", headers=AUTH)
     assert unknown.status_code == 404 and unknown.json()["detail"]["known_actions"] == sorted(WORKER_ACTIONS)
     assert client.get("/action/verify-target-health", headers=AUTH).status_code in (404, 405)
@@ -124,6 +125,7 @@ BAD_PARAMETERS = [
     ("dead-letter-jobs", {"min_attempts": 1001}),
     ("scale-consumers", {"consumers": 0}),
     ("scale-consumers", {"consumers": 17}),
+    ("scale-consumers", {}),
     ("restart-worker", {"now": True}),
 ]
 
@@ -154,7 +156,10 @@ def test_scale_consumers_changes_them_live(client: TestClient, worker: WorkerSid
     answer = act(client, "scale-consumers", consumers=6)
     assert answer["changes"] == {"consumers": 6, "previous": 2} and answer["detail"] == "consumers 2 → 6"
     assert worker.queue()["consumers"] == 6 and verify(client)["consumers"] == 6
-    assert act(client, "scale-consumers")["changes"]["consumers"] == 4  # the default
+    # no default: a count too small for the flood must not run and be called a fix
+    missing = client.post("/action/scale-consumers", json={}, headers=AUTH)
+    assert missing.status_code == 422 and "consumers" in missing.json()["detail"]
+    assert worker.queue()["consumers"] == 6
 
 
 def test_restart_worker_gives_stuck_jobs_back(

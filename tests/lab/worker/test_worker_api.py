@@ -62,8 +62,11 @@ def test_metrics_exposition_has_the_contract_names_and_labels(start_worker: Star
     worker.job("customer-1", 1.0)
     worker.job("customer-2", "12,50")
     worker.http.post("/jobs", json={"kind": "invoice"})
-    eventually(
-        lambda: sample(worker.metrics(), "messaging_process_duration_seconds_count", error_type="ValueError")
+    eventually(  # the two jobs are in different partitions: either may be taken first
+        lambda: (
+            sample(worker.metrics(), "messaging_process_duration_seconds_count", error_type="ValueError")
+            and sample(worker.metrics(), "messaging_client_consumed_messages_total", **JOBS) == 1
+        )
     )
     response = worker.http.get("/metrics", follow_redirects=False)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
