@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-FINAL_STATUSES = frozenset({"resolved", "escalated", "failed"})
+FINAL_STATUSES = frozenset({"resolved", "escalated", "failed", "merged"})
 
 
 class TimelineEntry(BaseModel):
@@ -27,6 +27,7 @@ class IncidentView(BaseModel):
 
     id: str
     status: str
+    service: str = ""
     opened_at: datetime
     mitigated_at: datetime | None = None
     closed_at: datetime | None = None
@@ -82,8 +83,12 @@ class AgentObserver:
     def close(self) -> None:
         self._client.close()
 
-    def incidents_since(self, since: datetime) -> list[IncidentView]:
-        response = self._client.get("/agent/incidents", params={"limit": 200})
+    def incidents_since(self, since: datetime, service: str | None = None) -> list[IncidentView]:
+        """Incidents opened since `since` (of one service, when given), oldest first."""
+        params: dict[str, str | int] = {"limit": 200}
+        if service is not None:
+            params["service"] = service
+        response = self._client.get("/agent/incidents", params=params)
         response.raise_for_status()
         body = response.json()
         items = body.get("incidents", body) if isinstance(body, dict) else body

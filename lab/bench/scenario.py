@@ -1,4 +1,9 @@
-"""One benchmark run: a healthy baseline, a fault (or none), the agent's response timed from outside."""
+"""One benchmark run: a healthy baseline, a fault (or none), the agent's response timed from outside.
+
+The lab has several services (the target, the queue worker), each with its own action server and health
+verdict. A run is judged on the incidents of the faulted service; an action the agent ran on another
+service meanwhile is a cross-service action (never right).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from lab.bench.groundtruth import FaultTruth
 from lab.bench.observer import AgentObserver, IncidentView
 
 Responder = Literal["agent", "restart-baseline"]
+WORKER_CONSUMERS = 2  # the lab worker's consumers when it starts (lab/worker/config.py)
 NO_FAULT = "no-fault"
 
 
@@ -31,6 +37,18 @@ class LabEndpoints(BaseModel):
     action_token: str
     admin_token: str
     chaos_token: str = ""
+    worker_url: str = ""
+    worker_action_url: str = ""
+
+    def services(self) -> list[str]:
+        """The services this lab runs (the worker only when its action server is there)."""
+        return ["target", "worker"] if self.worker_action_url else ["target"]
+
+    def action_server(self, service: str) -> tuple[str, str]:
+        """A service's action server and the path of its health verdict."""
+        if service == "worker":
+            return self.worker_action_url, "verify-worker-health"
+        return self.action_url, "verify-target-health"
 
 
 class RunResult(BaseModel):
@@ -40,6 +58,8 @@ class RunResult(BaseModel):
     responder: Responder
     run: int
     started_at: datetime
+    service: str = "target"
+    scenario: str = Field(default="", description="the several-faults scenario this run was part of")
     paged: bool = False
     seconds_to_page: float | None = None
     seconds_to_diagnosis: float | None = None
@@ -51,6 +71,9 @@ class RunResult(BaseModel):
     actions: list[str] = Field(default_factory=list)
     wrong_actions: list[str] = Field(default_factory=list)
     harmful_actions: list[str] = Field(default_factory=list)
+    cross_service_actions: list[str] = Field(
+        default_factory=list, description="actions run on a service the fault was not on"
+    )
     incidents: int = 0
     workflow_steps: int = 0
     llm_calls: int = 0
@@ -100,40 +123,61 @@ class LabClient:
         if response.status_code not in (200, 409):
             response.raise_for_status()
 
-    def run_action(self, name: str, **params: object) -> bool:
-        url = f"{self.endpoints.action_url}/action/{name}"
-        response = self._http.post(url, json=params, headers=self._auth(self.endpoints.action_token))
+    def run_action(self, name: str, service: str = "target", **params: object) -> bool:
+        server, _ = self.endpoints.action_server(service)
+        response = self._http.post(
+            f"{server}/action/{name}", json=params, headers=self._auth(self.endpoints.action_token)
+        )
         return response.status_code == 200 and response.json().get("status") == "succeeded"
 
-    def target_healthy(self) -> bool:
+    def healthy(self, service: str = "target") -> bool:
+        """The service's action server's own health verdict."""
+        server, verdict = self.endpoints.action_server(service)
         try:
             response = self._http.get(
-                f"{self.endpoints.action_url}/action/verify-target-health",
-                headers=self._auth(self.endpoints.action_token),
+                f"{server}/action/{verdict}", headers=self._auth(self.endpoints.action_token)
             )
             return response.status_code == 200 and bool(response.json().get("is_healthy"))
         except httpx.HTTPError:
             return False
 
-    def firing_alerts(self) -> list[str]:
+    def target_healthy(self) -> bool:
+        return self.healthy("target")
+
+    def services_healthy(self) -> bool:
+        return all(self.healthy(service) for service in self.endpoints.services())
+
+    def firing_alerts(self, service: str | None = None) -> list[str]:
+        """The services' alerts firing now, of one service when given (the agent's own alerts, for
+        people, are not a page)."""
+        scope = f'service="{service}"' if service else 'service!="sre-agent"'
         try:
-            query = {"query": 'ALERTS{alertstate="firing"}'}
+            query = {"query": f'ALERTS{{alertstate="firing",{scope}}}'}
             response = self._http.get(f"{self.endpoints.prometheus_url}/api/v1/query", params=query)
             return [r["metric"]["alertname"] for r in response.json()["data"]["result"]]
         except (httpx.HTTPError, KeyError, ValueError):
             return ["<prometheus unreachable>"]
 
-    def reset_mitigations(self) -> None:
-        """Undo what mitigations leave on (rate limit, fallback, reaper) so each run starts the same way."""
+    def reset_mitigations(self, service: str | None = None) -> None:
+        """Undo what mitigations leave on (rate limit, fallback, reaper, extra consumers) so each run
+        starts the same way; of one service when given."""
         headers = self._auth(self.endpoints.admin_token)
         base = self.endpoints.target_url
-        for path, body in (
+        target = service in (None, "target")
+        for path, body in () if not target else (
             ("/admin/rate-limit", {"requests_per_second": None}),
             ("/admin/dependency/fallback", {"enabled": False}),
             ("/admin/pool/reclaim", {"enable_reaper": False}),
         ):
             with contextlib.suppress(httpx.HTTPError):
                 self._http.post(f"{base}{path}", json=body, headers=headers)
+        if self.endpoints.worker_url and service in (None, "worker"):
+            with contextlib.suppress(httpx.HTTPError):
+                self._http.post(
+                    f"{self.endpoints.worker_url}/admin/consumers",
+                    json={"consumers": WORKER_CONSUMERS},
+                    headers=headers,
+                )
 
     def harmless_deploy(self) -> None:
         """A healthy release change, the kind of wobble a no-fault run must not page on."""
@@ -158,9 +202,11 @@ class LabClient:
             return False
         return not result or float(result[0]["value"][1]) <= tolerance
 
-    def page_is_over(self) -> bool:
-        """What anyone outside can check: the target says it is healthy and Prometheus fires nothing."""
-        return self.target_healthy() and not self.firing_alerts()
+    def page_is_over(self, service: str | None = None) -> bool:
+        """What anyone outside can check: the service (every one, by default) says it is healthy and
+        Prometheus fires none of its alerts."""
+        healthy = self.healthy(service) if service else self.services_healthy()
+        return healthy and not self.firing_alerts(service)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -170,12 +216,12 @@ class LabClient:
             time.sleep(interval)
         return False
 
-    def wait_quiet(self, hold: float, timeout: float) -> bool:
-        """Healthy target and no firing alert, continuously for `hold` seconds."""
+    def wait_quiet(self, hold: float, timeout: float, service: str | None = None) -> bool:
+        """The page over (for one service, when given), continuously for `hold` seconds."""
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
         while time.monotonic() < deadline:
-            if self.target_healthy() and not self.firing_alerts():
+            if self.page_is_over(service):
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= hold:
                     return True
@@ -206,7 +252,12 @@ def score_agent_run(
     truth: FaultTruth | None,
     floors: dict[str, float] | None = None,
 ) -> RunResult:
-    """Fill a result from what the agent's API says happened, judged against the ground truth."""
+    """Fill a result from what the agent's API says happened, judged against the ground truth: the
+    faulted service's incidents; any action on another service is cross-service (and wrong)."""
+    if truth is not None:
+        others = [i for i in incidents if i.service != truth.service]
+        result.cross_service_actions = [a for i in others for a in i.executed_actions()]
+        incidents = [i for i in incidents if i.service == truth.service]
     result.incidents = len(incidents)
     result.paged = bool(incidents)
     if not incidents:
@@ -239,7 +290,9 @@ def score_agent_run(
         return result
     result.diagnosis_correct = result.diagnosis == truth.expected_diagnosis
     result.wrong_actions = [a for a in result.actions if not truth.is_right_fix(a)]
+    result.wrong_actions += result.cross_service_actions
     result.harmful_actions = [a for a in result.actions if truth.is_harmful(a)]
+    result.harmful_actions += result.cross_service_actions
     return result
 
 
@@ -257,18 +310,20 @@ def agent_run(
     floors: dict[str, float] | None = None,
 ) -> RunResult:
     """Inject (unless `fault` is no-fault), wait for the agent's incident to finish or the deadline, stop."""
-    result = RunResult(fault=fault, responder="agent", run=run, started_at=now())
+    service = truth.service if truth is not None else "all"
+    result = RunResult(fault=fault, responder="agent", run=run, started_at=now(), service=service)
     attack_id = lab.inject(fault) if truth is not None else None
     try:
 
         def finished() -> bool:
-            incidents = observer.incidents_since(result.started_at)
+            incidents = observer.incidents_since(result.started_at, service if truth else None)
             return bool(incidents) and all(i.is_final for i in incidents)
 
         lab.wait_for(finished, timeout=deadline)
         incidents = [observer.incident(i.id) for i in observer.incidents_since(result.started_at)]
         scored = score_agent_run(result, incidents, truth, floors)
-        if scored.mitigated and not lab.wait_for(lab.page_is_over, timeout=15):
+        over = (lambda: lab.page_is_over(truth.service)) if truth is not None else lab.page_is_over
+        if scored.mitigated and not lab.wait_for(over, timeout=15):
             # the agent's word is not the judgement: the page must be over where anyone can see it
             scored.mitigated, scored.seconds_to_mitigate = False, None
             scored.note = "the agent called it resolved, but the target or an alert says otherwise"
