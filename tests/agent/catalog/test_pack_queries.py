@@ -34,9 +34,30 @@ def test_pack_case(pack: str, case: PackCase, tmp_path: Path) -> None:
     assert failure is None, failure
 
 
+def test_every_pack_has_cases() -> None:
+    assert sorted(CASE_FILES) == sorted(PACKS)
+
+
+def test_every_query_of_every_pack_is_checked_against_a_value() -> None:
+    checked = {
+        (name, e.signal, e.query)
+        for name, case_file in CASE_FILES.items()
+        for case in case_file.cases
+        for e in case.expect
+        if e.value != "absent"
+    }
+    queries = {
+        (name, signal, index)
+        for name, pack in PACKS.items()
+        for signal, spec in pack.signals.items()
+        for index in range(len(spec.promql))
+    }
+    assert sorted(queries - checked) == []
+
+
 CHECKOUT = ServiceUnderTest(selector='{job="checkout"}')
 STEADY = PackCase(
-    name="two requests a second",
+    name="two requests a second, expected as three",
     service=CHECKOUT,
     input_series=[InputSeries(series='http_requests_total{job="checkout", code="200"}', values="0+120x20")],
     expect=[Expectation(at="10m", signal="requests_per_second", value=3)],
