@@ -13,12 +13,15 @@ at a time::
           - {series: 'http_requests_total{job="checkout", code="200"}', values: '0+120x30'}
         expect:
           - {at: 20m, signal: requests_per_second, value: 2}
-          - {at: 20m, signal: error_ratio, query: 0, value: absent}
+          - {at: 20m, signal: error_ratio, value: 0}
+          - {at: 20m, signal: latency_p95_seconds, query: 0, value: absent}   # no histogram
 
 The pack is scoped to the service by the catalog's own `resolve()`, so the queries checked are the ones
 the agent sends. `query` picks one of a signal's alternatives (0, the first, by default); `labels` is the
 answer's label set in promtool's notation (`{}` for an aggregate; the series' for a label signal).
-promtool compares values exactly: write the float it computes.
+Series start at Unix time 0. promtool compares values exactly: write the float it computes. Windows
+hold both ends as in Prometheus 2 (promtool 2.42 here); Prometheus 3 leaves the start out, which moves
+the extrapolated `increase` of a case whose samples sit on a window's edges.
 """
 
 from __future__ import annotations
