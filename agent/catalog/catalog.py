@@ -203,7 +203,7 @@ class ServiceCatalog:
             except CatalogError as exc:
                 problems[file.name] = exc.reason
                 kept = by_file.get(file.stem)
-                if kept is not None:
+                if kept is not None and kept.name not in services:
                     services[kept.name] = kept
                 if self._problems.get(file.name) != exc.reason:
                     log.error("catalog_entry_invalid", file=file.name, reason=exc.reason)

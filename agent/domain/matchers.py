@@ -53,7 +53,10 @@ def parse_matcher(text: str) -> Matcher:
     if match is None:
         raise MatcherError(f'not an Alertmanager matcher: {text!r} (e.g. service="checkout")')
     raw = match["value"]
-    value = json.loads(raw) if raw.startswith('"') else raw
+    try:
+        value = json.loads(raw) if raw.startswith('"') else raw
+    except ValueError as exc:
+        raise MatcherError(f"bad quoting in {text!r}: {exc}") from exc
     op = match["op"]
     if op in ("=~", "!~"):
         try:

@@ -1,0 +1,119 @@
+"""What the workflow asks of the catalog: which service owns an alert (exactly one, or nobody with the
+reason why), the signal names runbooks may use (probe signals included), and the names that map runbook
+actions to the action backend's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.catalog.catalog import ServiceCatalog
+from agent.catalog.services import ServiceEntry
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def entry(name: str, *owns: str, **fields: object) -> ServiceEntry:
+    return ServiceEntry.model_validate(
+        {
+            "service": name,
+            "owns": list(owns) or [f'service="{name}"'],
+            "selector": f'{{job="{name}"}}',
+            **fields,
+        }
+    )
+
+
+def lab_catalog() -> ServiceCatalog:
+    catalog = ServiceCatalog(ROOT / "services", [ROOT / "signals"], {})
+    catalog.refresh()
+    assert catalog.notes == []
+    return catalog
+
+
+SHOP = ServiceCatalog.of(
+    [
+        entry(
+            "checkout", 'service="checkout"', '{namespace="shop", alertname=~"KubePod.*", pod=~"checkout-.*"}'
+        ),
+        entry("billing"),
+        entry("payments", 'team="payments"'),
+    ]
+)
+
+
+def test_an_alert_one_service_owns_is_its() -> None:
+    owner = SHOP.owner({"alertname": "HighErrorRatio", "service": "checkout"})
+    assert owner.service is not None and owner.service.name == "checkout"
+    assert owner.reason == ""
+
+
+def test_a_braced_owns_entry_must_match_whole() -> None:
+    crash = {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "checkout-7d4b9c8f6-x2k9p"}
+    owner = SHOP.owner(crash)
+    assert owner.service is not None and owner.service.name == "checkout"
+    assert SHOP.owner({**crash, "namespace": "staging"}).service is None
+    assert SHOP.owner({**crash, "alertname": "TargetDown"}).service is None
+
+
+def test_an_alert_nobody_owns_says_so() -> None:
+    owner = SHOP.owner({"alertname": "DiskFull", "service": "search"})
+    assert owner.service is None
+    assert owner.reason == "no catalog service owns it"
+
+
+def test_an_alert_several_services_own_is_nobodys_and_names_them() -> None:
+    owner = SHOP.owner({"alertname": "HighErrorRatio", "service": "billing", "team": "payments"})
+    assert owner.service is None
+    assert owner.reason == "owned by several services: billing, payments"
+
+
+def test_signal_names_include_probe_signals() -> None:
+    queue = {"kind": "http_json", "name": "queue", "url": "http://billing:8080/queue"}
+    logs = {"kind": "log", "name": "logs", "url": "http://billing:8080/logs", "message": ["msg"]}
+    billing = entry(
+        "billing",
+        packs=["standard"],
+        probes=[{**queue, "signals": {"queue_depth": {"path": "depth", "unit": "count"}}}, logs],
+    )
+    catalog = ServiceCatalog.of([billing])
+    service = catalog.get("billing")
+    assert service is not None
+    assert service.signal_names() == {*catalog.packs["standard"].signals, "queue_depth"}
+    assert service.reads_logs
+    assert "queue_depth" in catalog.signal_names()
+    # Every pack's signals are names a runbook may use, whether or not a service uses the pack.
+    assert {"pod_restarts", "processing_failures_per_second", "up"} <= catalog.signal_names()
+
+
+def test_backend_action_and_runbook_names_map_both_ways() -> None:
+    target = lab_catalog().get("target")
+    assert target is not None
+    assert target.backend_action("restart") == "restart-target"
+    assert target.backend_action("rollback-release") == "rollback-release"
+    assert target.backend_action("not-allowed") == "not-allowed"
+    names = target.runbook_names()
+    assert names["restart-target"] == "restart"
+    assert names["rollback-release"] == "rollback-release"
+    assert "restart" not in names
+    assert {target.backend_action(runbook) for runbook in names.values()} == set(names)
+
+
+def test_allowed_actions_carry_their_bounds() -> None:
+    target = lab_catalog().get("target")
+    assert target is not None
+    limit = target.allowed("enable-rate-limit")
+    assert limit is not None
+    bound = limit.params["requests_per_second"]
+    assert (bound.min, bound.max) == (5, 10000)
+    assert target.allowed("scale-out") is None
+
+
+def test_queries_and_alert_selectors_are_scoped_to_the_service() -> None:
+    checkout = SHOP.get("checkout")
+    assert checkout is not None
+    assert checkout.scope("target_up$selector == 1") == 'target_up{job="checkout"} == 1'
+    assert checkout.scope('rate(x{$matchers,code=~"5.."}[1m])') == 'rate(x{job="checkout",code=~"5.."}[1m])'
+    assert checkout.alerts_selectors('alertstate="firing"') == [
+        '{alertstate="firing",service="checkout"}',
+        '{alertstate="firing",namespace="shop",alertname=~"KubePod.*",pod=~"checkout-.*"}',
+    ]
