@@ -29,6 +29,7 @@ from agent.catalog.packs import (
     SignalPack,
     SignalSpec,
     load_packs,
+    pack_files,
     summarise,
     with_seconds,
 )
@@ -180,7 +181,10 @@ class ServiceCatalog:
         with self._lock:
             try:
                 files = catalog_files(self.folder)
-                if not self._watch.changed(files) and self._services:
+                packs_files = [
+                    f for folder in self.pack_folders if folder.is_dir() for f in pack_files(folder)
+                ]
+                if not self._watch.changed([*files, *packs_files]) and self._services:
                     return False
                 packs = load_packs(*self.pack_folders)
             except (OSError, CatalogError, PackError) as exc:

@@ -153,13 +153,17 @@ def parse_pack(path: Path) -> SignalPack:
     return pack
 
 
+def pack_files(folder: Path) -> list[Path]:
+    return sorted(f for f in [*folder.glob("*.yml"), *folder.glob("*.yaml")] if f.is_file())
+
+
 def load_packs(*folders: Path) -> dict[str, SignalPack]:
     """The built-in packs, then each folder's (`*.yml`); a later pack of the same name replaces one."""
     packs: dict[str, SignalPack] = {}
     for folder in (BUILT_IN, *folders):
         if not folder.is_dir():
             continue
-        for file in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        for file in pack_files(folder):
             pack = parse_pack(file)
             packs[pack.pack] = pack
     return packs

@@ -16,7 +16,7 @@ Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
 def fingerprint(files: list[Path]) -> Fingerprint:
-    stats = [(f.name, os.stat(f)) for f in files]
+    stats = [(str(f), os.stat(f)) for f in files]
     return tuple((name, st.st_ino, st.st_size, st.st_mtime_ns) for name, st in stats)
 
 
