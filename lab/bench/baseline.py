@@ -1,4 +1,5 @@
-"""What a team without the agent wires up: an Alertmanager receiver that restarts the target on every page."""
+"""What a team without the agent wires up: an Alertmanager receiver that restarts the paged service on
+every page."""
 
 from __future__ import annotations
 
@@ -25,19 +26,24 @@ class Notification(BaseModel):
     resolved: list[str]
 
 
+RESTART = {"target": "restart-target", "worker": "restart-worker"}
+
+
 class RestartOnEveryPage:
-    """An Alertmanager receiver on its own port; while armed, each firing notification restarts the target.
+    """An Alertmanager receiver on its own port; while armed, each firing notification restarts the
+    service its alerts name (`service` label), through that service's action server.
 
     Armed or not, it records every notification, so it doubles as the detection tests' receiver.
     """
 
-    def __init__(self, action_url: str, action_token: str, port: int) -> None:
-        self.action_url = action_url
+    def __init__(self, action_urls: dict[str, str], action_token: str, port: int) -> None:
+        self.action_urls = action_urls  # service -> its action server
         self.action_token = action_token
         self.port = port
         self.armed = False
         self.pages: list[datetime] = []
         self.restarts: list[datetime] = []
+        self.restarted: list[str] = []  # the restart actions, in order
         self.restart_seconds: list[float] = []  # the action server's own duration of each restart
         self.paged_alerts: set[str] = set()
         self.notifications: list[Notification] = []
@@ -71,18 +77,23 @@ class RestartOnEveryPage:
                 with self._lock:
                     self.pages.append(now())
                     self.paged_alerts.update(self.notifications[-1].firing)
-                threading.Thread(target=self._restart, daemon=True).start()
+                services = {
+                    a.get("labels", {}).get("service", "") for a in alerts if a.get("status") == "firing"
+                }
+                for service in sorted(services & set(self.action_urls)):
+                    threading.Thread(target=self._restart, args=(service,), daemon=True).start()
             return {"status": "ok"}
 
         return app
 
-    def _restart(self) -> None:
+    def _restart(self, service: str) -> None:
         with self._lock:
             self.restarts.append(now())
+            self.restarted.append(RESTART[service])
         headers = {"Authorization": f"Bearer {self.action_token}"}
         with contextlib.suppress(httpx.HTTPError, ValueError):
             response = httpx.post(
-                f"{self.action_url}/action/restart-target", headers=headers, json={}, timeout=60
+                f"{self.action_urls[service]}/action/{RESTART[service]}", headers=headers, json={}, timeout=60
             )
             seconds = float(response.json().get("duration_seconds") or 0.0)
             with self._lock:
@@ -102,6 +113,7 @@ class RestartOnEveryPage:
         with self._lock:
             self.pages.clear()
             self.restarts.clear()
+            self.restarted.clear()
             self.restart_seconds.clear()
             self.paged_alerts.clear()
 
@@ -122,7 +134,9 @@ def baseline_run(
     restart, timed at the end of the hold as the agent's verified recovery is, and judged the way the
     agent's claim of recovery is checked: the two times to mitigate mean the same thing.
     """
-    result = RunResult(fault=fault, responder="restart-baseline", run=run, started_at=now())
+    result = RunResult(
+        fault=fault, responder="restart-baseline", run=run, started_at=now(), service=truth.service
+    )
     receiver.reset()
     receiver.armed = True
     attack_id = lab.inject(fault)
@@ -130,7 +144,7 @@ def baseline_run(
     end = time.monotonic() + deadline
     try:
         while time.monotonic() < end:
-            if receiver.restarts and lab.page_is_over():
+            if receiver.restarts and lab.page_is_over(truth.service):
                 healthy_since = healthy_since or time.monotonic()
                 if time.monotonic() - healthy_since >= hold:
                     result.mitigated = True
@@ -148,7 +162,7 @@ def baseline_run(
         result.page_floor_seconds = page_floor(floors or {}, sorted(receiver.paged_alerts))
     if receiver.restarts:
         result.seconds_to_first_action = (receiver.restarts[0] - result.started_at).total_seconds()
-    result.actions = ["restart-target"] * len(receiver.restarts)
+    result.actions = list(receiver.restarted)
     if result.mitigated:
         fix = receiver.restart_seconds[-1] if receiver.restart_seconds else 0.0
         result.floor_seconds = floor_seconds(floors or {}, sorted(receiver.paged_alerts), fix, hold)

@@ -107,7 +107,7 @@ def bench(args: argparse.Namespace) -> int:
     )
     receiver = None
     if config.baseline:
-        receiver = RestartOnEveryPage(action_url="", action_token="", port=free_port())
+        receiver = RestartOnEveryPage(action_urls={}, action_token="", port=free_port())
     if args.attach is not None and args.llm is not None:
         console.print("[red]--llm starts a model with the stack: run `python -m lab up --llm local`[/red]")
         return 2
@@ -132,7 +132,10 @@ def bench(args: argparse.Namespace) -> int:
             " the lab with MAX_ACTIONS_PER_HOUR=500 ACTION_COOLDOWN_SECONDS=5"
         )
     if receiver is not None:
-        receiver.action_url, receiver.action_token = stack.urls["action"], stack.tokens.action
+        receiver.action_urls = {"target": stack.urls["action"]}
+        if "worker-action" in stack.urls:
+            receiver.action_urls["worker"] = stack.urls["worker-action"]
+        receiver.action_token = stack.tokens.action
         receiver.start()
     run_log = RunLog(config.out_dir / "runs.jsonl")
     results = run_log.results

@@ -1,8 +1,10 @@
-"""The benchmark loop: faults and quiet periods in shuffled order, the agent and the baseline side by side."""
+"""The benchmark loop: quiet periods, then each service's faults in shuffled order (the services' lanes
+side by side unless the baseline runs, which turns the agent off), then the several-faults scenarios."""
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from lab.bench.baseline import RestartOnEveryPage, baseline_run
 from lab.bench.groundtruth import FaultTruth, load_ground_truth
+from lab.bench.multi import SCENARIOS, Scenario, scenario_run
 from lab.bench.observer import AgentObserver
 from lab.bench.scenario import NO_FAULT, LabClient, LabEndpoints, RunResult, agent_run
 from lab.runner.monitoring import duration_seconds
@@ -24,9 +27,13 @@ BENCH_AGENT_ENV = {"MAX_ACTIONS_PER_HOUR": "500", "ACTION_COOLDOWN_SECONDS": "5"
 class BenchConfig(BaseModel):
     runs: int = Field(default=3, ge=1)
     faults: list[str] = Field(
-        default_factory=list,
-        description="empty = every fault of the target in the catalog (the bench checks recovery through "
-        "the target's action server; the worker's faults are not scored yet)",
+        default_factory=list, description="empty = every fault in the catalog (of the chosen services)"
+    )
+    services: list[str] = Field(default_factory=list, description="empty = every service the lab runs")
+    scenarios: bool = Field(default=True, description="also run the several-faults scenarios, once per run")
+    parallel_services: bool = Field(
+        default=True,
+        description="each service's faults in a lane of its own, side by side (not with a baseline)",
     )
     quiet_runs: int | None = Field(default=None, description="no-fault runs; default: `runs`")
     baseline: bool = True
@@ -93,11 +100,16 @@ def endpoints_of(stack: Stack) -> LabEndpoints:
         action_token=stack.tokens.action,
         admin_token=stack.tokens.admin,
         chaos_token=stack.tokens.chaos,
+        worker_url=urls.get("worker", ""),
+        worker_action_url=urls.get("worker-action", ""),
     )
 
 
-def schedule(config: BenchConfig, catalog: dict[str, FaultTruth]) -> list[tuple[str, int]]:
-    faults = config.faults or sorted(name for name, truth in catalog.items() if truth.service == "target")
+def schedule(
+    config: BenchConfig, catalog: dict[str, FaultTruth], services: list[str] | None = None
+) -> list[tuple[str, int]]:
+    chosen = set(config.services or services or {t.service for t in catalog.values()})
+    faults = config.faults or sorted(name for name, truth in catalog.items() if truth.service in chosen)
     unknown = [f for f in faults if f not in catalog]
     if unknown:
         raise ValueError(f"unknown faults {unknown}; the catalog has {sorted(catalog)}")
@@ -114,12 +126,21 @@ def prepare_surge(lab: LabClient, times: Timings, started: float) -> None:
     lab.wait_for(lab.traffic_baseline_is_clean, timeout=times.baseline_clean_timeout_seconds, interval=5)
 
 
-def clean_up(lab: LabClient, truth: FaultTruth | None, hold: float, timeout: float) -> bool:
-    """After a run: the true fix if the target is still broken, mitigations undone, then a quiet period."""
-    if truth is not None and not lab.target_healthy():
-        lab.run_action(truth.fixed_by[0])
-    lab.reset_mitigations()
-    return lab.wait_quiet(hold=hold, timeout=timeout)
+def clean_up(
+    lab: LabClient, truths: list[FaultTruth], hold: float, timeout: float, service: str | None = None
+) -> bool:
+    """After a run: the true fix of each fault whose service is still broken, mitigations undone, then a
+    quiet period (of `service` only, when its lane runs beside another)."""
+    for truth in truths:
+        if not lab.healthy(truth.service):
+            lab.run_action(truth.fixed_by[0], truth.service, **_fix_params(truth))
+    lab.reset_mitigations(service)
+    return lab.wait_quiet(hold=hold, timeout=timeout, service=service)
+
+
+def _fix_params(truth: FaultTruth) -> dict[str, object]:
+    """An operator's parameters for a fix that needs one (as many consumers as the partitions)."""
+    return {"consumers": 8} if truth.fixed_by[0] == "scale-consumers" else {}
 
 
 def run_bench(
@@ -130,51 +151,131 @@ def run_bench(
 ) -> list[RunResult]:
     endpoints = endpoints_of(stack)
     lab = LabClient(endpoints)
-    observer = AgentObserver(endpoints.agent_url)
     catalog = load_ground_truth(endpoints.chaos_url, endpoints.chaos_token)
-    floors = stack.monitoring.floor_seconds if stack.monitoring else {}
     times = timings(stack, config)
-    baseline_runs = config.runs if config.baseline_runs is None else config.baseline_runs
-    results: list[RunResult] = []
+    results = Results(on_result)
     started = time.monotonic()
+    plan = schedule(config, catalog, endpoints.services())
     try:
         lab.wait_quiet(hold=config.settle_hold_seconds, timeout=times.settle_timeout_seconds + 60)
-        for fault, run in schedule(config, catalog):
-            truth = catalog.get(fault)
-            if fault == "traffic_spike":
-                prepare_surge(lab, times, started)
-            deadline = times.deadline_seconds if truth else config.quiet_seconds
-            if truth is None:
-                lab.harmless_deploy()
-            result = agent_run(lab, observer, fault, truth, run, deadline, floors)
-            _emit(results, result, on_result)
-            clean_up(lab, truth, config.settle_hold_seconds, times.settle_timeout_seconds)
-            if receiver is not None and truth is not None and run <= baseline_runs:
-                observer.set_remediation(False)
-                if fault == "traffic_spike":
-                    prepare_surge(lab, times, started)
-                try:
-                    result = baseline_run(
-                        lab,
-                        receiver,
-                        fault,
-                        truth,
-                        run,
-                        times.deadline_seconds,
-                        hold=stack.verify_hold_seconds,
-                        floors=floors,
-                    )
-                finally:
-                    observer.set_remediation(True)
-                _emit(results, result, on_result)
-                clean_up(lab, truth, config.settle_hold_seconds, times.settle_timeout_seconds)
+        quiet = [(fault, run) for fault, run in plan if fault == NO_FAULT]
+        lanes: dict[str, list[tuple[str, int]]] = {}
+        for fault, run in plan:
+            if fault != NO_FAULT:
+                lanes.setdefault(catalog[fault].service, []).append((fault, run))
+        lane = Lane(stack, config, catalog, times, results, receiver, started)
+        lane.run(quiet, None)  # nothing else runs meanwhile: a quiet run is quiet everywhere
+        if receiver is None and config.parallel_services and len(lanes) > 1:
+            threads = [
+                threading.Thread(
+                    target=Lane(stack, config, catalog, times, results, None, started).run,
+                    args=(steps, service),
+                    name=f"bench-{service}",
+                )
+                for service, steps in lanes.items()
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        else:
+            for steps in lanes.values():
+                lane.run(steps, None)
+        if config.scenarios and receiver is None:
+            lane.scenarios([s for s in SCENARIOS if all(step.fault in catalog for step in s.steps)])
     finally:
         lab.close()
-        observer.close()
-    return results
+    return results.all
 
 
-def _emit(results: list[RunResult], result: RunResult, on_result: Callable[[RunResult], None] | None) -> None:
-    results.append(result)
-    if on_result is not None:
-        on_result(result)
+class Results:
+    """Runs as they land, from several lanes at once."""
+
+    def __init__(self, on_result: Callable[[RunResult], None] | None) -> None:
+        self.all: list[RunResult] = []
+        self._on_result = on_result
+        self._lock = threading.Lock()
+
+    def emit(self, result: RunResult) -> None:
+        with self._lock:
+            self.all.append(result)
+            if self._on_result is not None:
+                self._on_result(result)
+
+
+class Lane:
+    """One sequence of runs with its own clients; `service` scopes its clean-ups beside another lane."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        config: BenchConfig,
+        catalog: dict[str, FaultTruth],
+        times: Timings,
+        results: Results,
+        receiver: RestartOnEveryPage | None,
+        started: float,
+    ) -> None:
+        self.stack, self.config, self.catalog, self.times = stack, config, catalog, times
+        self.results, self.receiver, self.started = results, receiver, started
+        self.floors = stack.monitoring.floor_seconds if stack.monitoring else {}
+
+    def run(self, steps: list[tuple[str, int]], service: str | None) -> None:
+        endpoints = endpoints_of(self.stack)
+        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url)
+        config, times = self.config, self.times
+        baseline_runs = config.runs if config.baseline_runs is None else config.baseline_runs
+        try:
+            for fault, run in steps:
+                truth = self.catalog.get(fault)
+                if fault == "traffic_spike":
+                    prepare_surge(lab, times, self.started)
+                deadline = times.deadline_seconds if truth else config.quiet_seconds
+                if truth is None:
+                    lab.harmless_deploy()
+                self.results.emit(agent_run(lab, observer, fault, truth, run, deadline, self.floors))
+                truths = [truth] if truth is not None else []
+                clean_up(lab, truths, config.settle_hold_seconds, times.settle_timeout_seconds, service)
+                if self.receiver is not None and truth is not None and run <= baseline_runs:
+                    self._baseline(lab, observer, fault, truth, run)
+        finally:
+            lab.close()
+            observer.close()
+
+    def _baseline(
+        self, lab: LabClient, observer: AgentObserver, fault: str, truth: FaultTruth, run: int
+    ) -> None:
+        assert self.receiver is not None
+        observer.set_remediation(False)
+        if fault == "traffic_spike":
+            prepare_surge(lab, self.times, self.started)
+        try:
+            result = baseline_run(
+                lab,
+                self.receiver,
+                fault,
+                truth,
+                run,
+                self.times.deadline_seconds,
+                hold=self.stack.verify_hold_seconds,
+                floors=self.floors,
+            )
+        finally:
+            observer.set_remediation(True)
+        self.results.emit(result)
+        clean_up(lab, [truth], self.config.settle_hold_seconds, self.times.settle_timeout_seconds)
+
+    def scenarios(self, chosen: list[Scenario]) -> None:
+        endpoints = endpoints_of(self.stack)
+        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url)
+        try:
+            for run in range(1, self.config.runs + 1):
+                for scenario in chosen:
+                    truths = [self.catalog[step.fault] for step in scenario.steps]
+                    deadline = self.times.deadline_seconds * 2
+                    for result in scenario_run(lab, observer, scenario, self.catalog, run, deadline):
+                        self.results.emit(result)
+                    clean_up(lab, truths, self.config.settle_hold_seconds, self.times.settle_timeout_seconds)
+        finally:
+            lab.close()
+            observer.close()

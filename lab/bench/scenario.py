@@ -164,10 +164,14 @@ class LabClient:
         headers = self._auth(self.endpoints.admin_token)
         base = self.endpoints.target_url
         target = service in (None, "target")
-        for path, body in () if not target else (
-            ("/admin/rate-limit", {"requests_per_second": None}),
-            ("/admin/dependency/fallback", {"enabled": False}),
-            ("/admin/pool/reclaim", {"enable_reaper": False}),
+        for path, body in (
+            ()
+            if not target
+            else (
+                ("/admin/rate-limit", {"requests_per_second": None}),
+                ("/admin/dependency/fallback", {"enabled": False}),
+                ("/admin/pool/reclaim", {"enable_reaper": False}),
+            )
         ):
             with contextlib.suppress(httpx.HTTPError):
                 self._http.post(f"{base}{path}", json=body, headers=headers)

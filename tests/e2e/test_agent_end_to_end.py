@@ -40,7 +40,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[RestartOnEveryPage]:
     """A second Alertmanager receiver owned by the test (never armed): it only records what was sent."""
-    recorder = RestartOnEveryPage(action_url="", action_token="", port=free_port())
+    recorder = RestartOnEveryPage(action_urls={}, action_token="", port=free_port())
     recorder.start()
     yield recorder
     recorder.stop()

@@ -32,6 +32,7 @@ def incident(diagnosis: str, actions: list[tuple[str, str, float, float]], resol
     """actions: (name, status, started s, finished s) after the injection at T0."""
     body: dict[str, Any] = {
         "id": "inc-1",
+        "service": "target",
         "status": "resolved" if resolved else "failed",
         "opened_at": at(9),
         "mitigated_at": at(40) if resolved else None,
