@@ -2,10 +2,11 @@
 Prometheus and Alertmanager, checkout's action server, and the agent's real app knowing nothing but those
 files and two environment variables. The page cannot drift from what was tested.
 
-The checks that only read the page take a second and are not marked e2e, so they run wherever the
-tests run: the files load as the agent loads them, the signals table is what the packs give, the
-runbook's counter-signal does what the page says, the action server answers as the page's examples do.
-The whole path needs the Prometheus and Alertmanager binaries.
+The checks that only read the page and the README take a second and are not marked e2e, so they run
+wherever the tests run: the files load as the agent loads them, the signals table is what the packs
+give, the runbook's counter-signal does what the page says, the action server answers as the page's
+examples do, the README shows the page's catalog entry. The whole path needs the Prometheus and
+Alertmanager binaries.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from pipeline import process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "adopting.md"
+README = ROOT / "README.md"
 AGENT_FILES = ("services/checkout.yml", "runbooks/checkout-bad-flag.md")
 MONITORING_FILES = ("checkout.rules.yml", "prometheus.yml", "alertmanager.yml")
 # What the test changes in the page's files: the addresses (placeholder → component), and where the
@@ -93,7 +95,11 @@ def load_checkout(folder: Path) -> tuple[ServiceCatalog, Service]:
     return catalog, service
 
 
-# ---------------------------------------------------------------- the page, read
+# ---------------------------------------------------------------- the page and the README, read
+def test_the_readme_shows_the_pages_catalog_entry() -> None:
+    assert file_blocks(README)["services/checkout.yml"] == file_blocks(DOC)["services/checkout.yml"]
+
+
 def test_the_pages_files_load_as_the_agent_loads_them(tmp_path: Path) -> None:
     blocks = file_blocks(DOC)
     assert set(blocks) == {*AGENT_FILES, *MONITORING_FILES}
