@@ -165,7 +165,10 @@ class GuardrailOverrides(_Strict):
 
 
 class Escalation(_Strict):
-    labels: dict[str, str] = Field(default_factory=dict, description="added to escalations for routing")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="kept on the service's escalated incidents (`escalation_labels`), for routing them",
+    )
 
 
 class ServiceEntry(_Strict):

@@ -114,6 +114,9 @@ class Incident(BaseModel):
     actions: list[ActionRecord] = Field(default_factory=list)
     verification: list[Verification] = Field(default_factory=list)
     escalation_reason: str | None = None
+    escalation_labels: dict[str, str] = Field(
+        default_factory=dict, description="the service's catalog labels for routing the escalation (team...)"
+    )
     resolution: HumanResolution | None = None
     follow_ups: list[FollowUp] = Field(default_factory=list)
     follows: str | None = Field(default=None, description="the incident whose verified fix left these alerts")

@@ -63,6 +63,9 @@ def render_report(incident: Incident, recommendation: str = "") -> str:
         )
     else:
         lines.append(f"Handed to a human: {incident.escalation_reason or 'see timeline'}.")
+        if incident.escalation_labels:
+            routing = ", ".join(f"{k}={v}" for k, v in sorted(incident.escalation_labels.items()))
+            lines.append(f"Routing labels: {routing}.")
         lines += ["", "## What a human should look at", ""]
         if recommendation:
             lines.append(recommendation)

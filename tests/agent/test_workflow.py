@@ -80,6 +80,7 @@ async def test_unknown_diagnosis_escalates_without_any_action(lab: Lab, workflow
     assert incident.status == "escalated"
     assert incident.actions == [] and lab.calls == []
     assert "diagnosis unknown" in (incident.escalation_reason or "")
+    assert incident.escalation_labels == {"team": "orders"}  # the catalog's, for routing it
     assert "What a human should look at" in incident.report
     assert (
         wf.metric("sre_agent_incidents_total", service="target", diagnosis="unknown", outcome="escalated")

@@ -42,11 +42,18 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         "the evidence below is what the agent saw."
     )
 
+    incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
+    labels = dict(service.entry.escalation.labels) if service is not None else {}
+
     def mutate(incident: Any) -> None:
         incident.escalation_reason = reason
+        incident.escalation_labels = labels
 
     deps.store.update(incident_id, mutate)
-    entry = deps.record(incident_id, "escalate", f"escalated to a human: {reason}", {"reason": reason})
+    entry = deps.record(
+        incident_id, "escalate", f"escalated to a human: {reason}", {"reason": reason, "labels": labels}
+    )
     return {
         "escalation_reason": reason,
         "recommendation": recommendation,
