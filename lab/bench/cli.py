@@ -68,8 +68,11 @@ def describe(result: RunResult) -> str:
     verdict = "mitigated" if result.mitigated else ("paged" if result.paged else "no page")
     diagnosis = f" diagnosis={result.diagnosis}" if result.diagnosis else ""
     harm = f" HARMFUL={result.harmful_actions}" if result.harmful_actions else ""
+    if result.cross_service_actions:
+        harm += f" CROSS-SERVICE={result.cross_service_actions}"
+    where = f"{result.service}/{result.fault}" + (f" [{result.scenario}]" if result.scenario else "")
     return (
-        f"{result.responder:<16} {result.fault:<18} run {result.run}: {verdict:<9} "
+        f"{result.responder:<16} {where:<26} run {result.run}: {verdict:<9} "
         f"page {secs(result.seconds_to_page)} mitigate {secs(result.seconds_to_mitigate)}"
         f"{diagnosis} actions={result.actions}{harm}"
     )

@@ -18,11 +18,13 @@ class Row(BaseModel):
     responder: str
     fault: str
     runs: int
+    service: str = ""
     detection_rate: float
     diagnosis_rate: float | None
     mitigation_rate: float
     harmful_actions: int
     wrong_actions: int
+    cross_service_actions: int = 0
     median_ttd: float | None
     p95_ttd: float | None
     ttd_floor: float | None
@@ -49,7 +51,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[index]
 
 
-def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
+def _row(responder: str, fault: str, runs: list[RunResult], service: str = "") -> Row:
     ttd = [r.seconds_to_page for r in runs if r.seconds_to_page is not None]
     page_floors = [r.page_floor_seconds for r in runs if r.page_floor_seconds is not None]
     ttm = [r.seconds_to_mitigate for r in runs if r.seconds_to_mitigate is not None]
@@ -70,11 +72,13 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
         responder=responder,
         fault=fault,
         runs=len(runs),
+        service=service,
         detection_rate=sum(r.paged for r in runs) / len(runs),
         diagnosis_rate=(sum(bool(r.diagnosis_correct) for r in judged) / len(judged)) if judged else None,
         mitigation_rate=sum(r.mitigated for r in runs) / len(runs),
         harmful_actions=sum(len(r.harmful_actions) for r in runs),
         wrong_actions=sum(len(r.wrong_actions) for r in runs),
+        cross_service_actions=sum(len(r.cross_service_actions) for r in runs),
         median_ttd=statistics.median(ttd) if ttd else None,
         p95_ttd=_percentile(ttd, 0.95),
         ttd_floor=statistics.median(page_floors) if page_floors else None,
@@ -88,13 +92,21 @@ def _row(responder: str, fault: str, runs: list[RunResult]) -> Row:
     )
 
 
+def _label(result: RunResult) -> str:
+    """A fault, or a fault within a several-faults scenario (its own row: it is not the same test)."""
+    return f"{result.fault} [{result.scenario}]" if result.scenario else result.fault
+
+
 def summarize(results: list[RunResult]) -> Summary:
-    groups: dict[tuple[str, str], list[RunResult]] = defaultdict(list)
+    """A row per service and fault (and scenario), totals per service and over all faults."""
+    groups: dict[tuple[str, str, str], list[RunResult]] = defaultdict(list)
     for result in results:
-        groups[(result.responder, result.fault)].append(result)
+        groups[(result.responder, result.service, _label(result))].append(result)
     rows = [
-        _row(responder, fault, runs)
-        for (responder, fault), runs in sorted(groups.items())
+        _row(responder, fault, runs, service)
+        for (responder, service, fault), runs in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], "[" in kv[0][2], kv[0][2])
+        )
         if fault != NO_FAULT
     ]
     totals = []
@@ -102,8 +114,14 @@ def summarize(results: list[RunResult]) -> Summary:
     for responder in sorted({r.responder for r in results}):
         faulted = [r for r in results if r.responder == responder and r.fault != NO_FAULT]
         quiet = [r for r in results if r.responder == responder and r.fault == NO_FAULT]
+        services = sorted({r.service for r in faulted})
+        if len(services) > 1:
+            for service in services:
+                totals.append(
+                    _row(responder, "all faults", [r for r in faulted if r.service == service], service)
+                )
         if faulted:
-            totals.append(_row(responder, "all faults", faulted))
+            totals.append(_row(responder, "all faults", faulted, "all" if len(services) > 1 else services[0]))
         noisy = sum(r.paged or bool(r.actions) for r in quiet)
         false_positive_rate[responder] = noisy / len(quiet) if quiet else None
     return Summary(rows=rows, totals=totals, false_positive_rate=false_positive_rate)
@@ -115,12 +133,14 @@ def _fmt(value: float | None, pattern: str = "{:.1f}") -> str:
 
 COLUMNS = (
     "responder",
+    "service",
     "fault",
     "runs",
     "detected",
     "diagnosed",
     "mitigated",
     "harmful",
+    "cross-service",
     "TTD p50/p95 s",
     "page floor s",
     "TTM p50/p95 s",
@@ -135,12 +155,14 @@ COLUMNS = (
 def _cells(row: Row) -> list[str]:
     return [
         row.responder,
+        row.service,
         row.fault,
         str(row.runs),
         _fmt(row.detection_rate, "{:.0%}"),
         _fmt(row.diagnosis_rate, "{:.0%}"),
         _fmt(row.mitigation_rate, "{:.0%}"),
         str(row.harmful_actions),
+        str(row.cross_service_actions),
         f"{_fmt(row.median_ttd)}/{_fmt(row.p95_ttd)}",
         _fmt(row.ttd_floor),
         f"{_fmt(row.median_ttm)}/{_fmt(row.p95_ttm)}",
@@ -156,7 +178,7 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title="Blind chaos benchmark", show_lines=False)
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("responder", "fault") else "right")
+        table.add_column(column, justify="left" if column in ("responder", "service", "fault") else "right")
     for row in [*summary.rows, *summary.totals]:
         table.add_row(*_cells(row))
     console.print(table)

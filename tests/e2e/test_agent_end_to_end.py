@@ -1,9 +1,12 @@
-"""The product end to end, blind: every fault in the catalog injected through chaos on the real stack
-(target, exporter, Prometheus, Alertmanager, agent, all started by the runner users use), the agent paged
-by Alertmanager, judged from outside against the chaos server's ground truth.
+"""The product end to end, blind: every fault of both lab services in the catalog injected through chaos
+on the real stack (target, queue worker, exporter, Prometheus, Alertmanager, agent, all started by the
+runner users use), the agent paged by Alertmanager, judged from outside against the chaos server's
+ground truth; then several faults at once (one per service, two on one service, one while another is
+verified).
 
-This is the benchmark's short version (one run per fault and one quiet run). Timings are printed,
-not asserted: they depend on the machine.
+This is the benchmark's short version (one run per fault and scenario, one quiet run; each service's
+faults in a lane of its own, side by side). Timings are printed, not asserted: they depend on the
+machine.
 """
 
 from __future__ import annotations
@@ -77,17 +80,38 @@ def _catalog(stack: Stack) -> list[str]:
 def test_every_fault_is_paged_diagnosed_and_fixed_without_harm(
     stack: Stack, results: list[RunResult]
 ) -> None:
-    by_fault = {r.fault: r for r in results if r.responder == "agent"}
-    assert sorted(f for f in by_fault if f != NO_FAULT) == _catalog(stack)
-    failures = []
-    for fault, result in sorted(by_fault.items()):
-        if fault == NO_FAULT:
-            continue
-        if not (
-            result.paged and result.diagnosis_correct and result.mitigated and not result.harmful_actions
-        ):
-            failures.append(describe(result))
+    single = {r.fault: r for r in results if r.responder == "agent" and not r.scenario}
+    assert sorted(f for f in single if f != NO_FAULT) == _catalog(stack)
+    assert {r.service for r in single.values()} == {"target", "worker", "all"}
+    failures = [
+        describe(r)
+        for r in results
+        if r.fault != NO_FAULT
+        and not (r.paged and r.diagnosis_correct and r.mitigated and not r.harmful_actions)
+    ]
     assert not failures, "\n".join(failures)
+
+
+def test_several_faults_at_once_are_each_handled_on_their_own_service(results: list[RunResult]) -> None:
+    scenarios: dict[str, list[RunResult]] = {}
+    for result in results:
+        if result.scenario:
+            scenarios.setdefault(result.scenario, []).append(result)
+    assert set(scenarios) == {
+        "one fault per service",
+        "two faults on one service",
+        "a fault while another is verified",
+    }
+    assert {r.service for r in scenarios["one fault per service"]} == {"target", "worker"}
+    for runs in scenarios.values():
+        assert len(runs) == 2 and all(r.mitigated and r.diagnosis_correct for r in runs), [
+            describe(r) for r in runs
+        ]
+
+
+def test_no_action_ever_ran_on_a_service_without_a_fault(results: list[RunResult]) -> None:
+    crossed = [describe(r) for r in results if r.cross_service_actions]
+    assert not crossed, "\n".join(crossed)
 
 
 def test_two_quiet_minutes_with_a_harmless_deploy_page_nobody(

@@ -34,7 +34,7 @@ def test_report_summarizes_a_run_log_again(tmp_path: Path) -> None:
     done = bench("--report", str(log.path), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stdout + done.stderr
     table = (tmp_path / "out" / "bench.md").read_text()
-    assert "| agent | crash | 2 | 100% | 100% | 100% | 0 | 8.0/8.0 |" in table
+    assert "| agent | target | crash | 2 | 100% | 100% | 100% | 0 | 0 | 8.0/8.0 |" in table
     assert "| 40.0/50.0 | 2.00 |" in table  # median and p95 TTM, median TTM over the floor
     assert (tmp_path / "out" / "bench.png").stat().st_size > 0
     assert RunLog.read(tmp_path / "out" / "bench.json") == log.results

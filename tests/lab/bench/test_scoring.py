@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lab.bench.groundtruth import FaultTruth
+from lab.bench.multi import Scenario, Step, score
 from lab.bench.observer import IncidentView, TimelineEntry
 from lab.bench.report import RunLog, render_markdown, summarize, write_outputs
 from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
@@ -116,12 +117,12 @@ def test_the_markdown_table_has_a_row_per_fault_and_responder_and_the_totals() -
     ]
     text = render_markdown(summarize(runs))
     lines = text.splitlines()
-    assert lines[0].startswith("| responder | fault | runs |")
-    assert lines[2].startswith("| agent | bad_deploy | 1 | 100% | 100% | 100% | 0 |")
+    assert lines[0].startswith("| responder | service | fault | runs |")
+    assert lines[2].startswith("| agent | target | bad_deploy | 1 | 100% | 100% | 100% | 0 | 0 |")
     # steps, LLM calls, LLM agreement (no answer in this timeline) and tokens per incident
     assert lines[2].endswith("| 3.0 | 1.0 | - | 1290 |")
 
-    assert lines[3].startswith("| agent | all faults |")
+    assert lines[3].startswith("| agent | target | all faults |")
     assert "False-positive rate on no-fault runs (agent): 0%" in text
 
 
@@ -172,3 +173,48 @@ def test_llm_answers_agreeing_with_the_evidence_are_counted_per_fault() -> None:
     assert row.llm_agreement_rate == 0.5
     assert "| 50% |" in render_markdown(summarize([scored]))
     assert summarize([score_agent_run(result(), [], BAD_DEPLOY)]).rows[0].llm_agreement_rate is None
+
+
+def other_service(name: str, action: str) -> IncidentView:
+    view = incident("memory-leak", [(action, "succeeded", 12, 13)], resolved=True)
+    return view.model_copy(update={"id": f"inc-{name}", "service": name})
+
+
+def test_an_action_on_another_service_during_a_run_is_cross_service_and_harmful() -> None:
+    right = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    scored = score_agent_run(result(), [right, other_service("worker", "restart-worker")], BAD_DEPLOY, FLOORS)
+    assert scored.mitigated and scored.diagnosis_correct and scored.actions == ["rollback-release"]
+    assert scored.cross_service_actions == ["restart-worker"] and scored.harmful_actions == ["restart-worker"]
+
+
+POISON = FaultTruth(
+    name="job_poison",
+    service="worker",
+    expected_diagnosis="poison-message",
+    fixed_by=["dead-letter-jobs"],
+    not_fixed_by=["restart-worker", "scale-consumers"],
+)
+POOL = FaultTruth(
+    name="db_pool",
+    expected_diagnosis="db-pool-exhaustion",
+    fixed_by=["remediate-db-pool-exhaustion", "restart-target"],
+)
+
+
+def test_a_scenario_scores_each_fault_on_its_own_incident() -> None:
+    pool = incident("db-pool-exhaustion", [("remediate-db-pool-exhaustion", "succeeded", 11, 12)], True)
+    poison = incident("poison-message", [("dead-letter-jobs", "succeeded", 20, 21)], True)
+    poison = poison.model_copy(update={"id": "inc-2", "service": "worker"})
+    stray = other_service("checkout", "restart-checkout")
+    scenario = Scenario(name="one fault per service", steps=[Step(fault="db_pool"), Step(fault="job_poison")])
+    first, second = score(scenario, [(POOL, T0), (POISON, T0)], [pool, poison, stray], 1, page_over=True)
+    assert (first.service, first.diagnosis_correct, first.mitigated) == ("target", True, True)
+    assert (second.service, second.diagnosis_correct, second.mitigated) == ("worker", True, True)
+    assert second.actions == ["dead-letter-jobs"] and second.harmful_actions == []
+    assert first.cross_service_actions == ["restart-checkout"]  # a service with no fault: never right
+    # the same poison incident restarting the worker would have been harmful (it fixes no active fault)
+    wrong = poison.model_copy(update={"actions": [{"action": "restart-worker", "status": "succeeded"}]})
+    _, judged = score(scenario, [(POOL, T0), (POISON, T0)], [pool, wrong], 1, page_over=True)
+    assert judged.harmful_actions == ["restart-worker"]
+    # the page not over at the end: nothing counts as mitigated
+    assert not any(r.mitigated for r in score(scenario, [(POOL, T0), (POISON, T0)], [pool, poison], 1, False))
