@@ -81,9 +81,7 @@ class Lab:
     extra_logs: list[str] = field(default_factory=list)  # error lines the target logs while broken
     # What the stand-in Prometheus answers to a query containing each key (the first that matches); any
     # other query has no data, as a series the exporter does not expose.
-    prometheus_values: dict[str, float] = field(
-        default_factory=lambda: {"target_up": 1.0, "requests": 10.0}
-    )
+    prometheus_values: dict[str, float] = field(default_factory=lambda: {"target_up": 1.0, "requests": 10.0})
 
     def _unavailable(self, part: str) -> JSONResponse | None:
         return JSONResponse({"error": f"{part} unavailable"}, status_code=503) if part in self.down else None

@@ -30,7 +30,6 @@ from agent.catalog.packs import (
     SignalSpec,
     load_packs,
     pack_files,
-    summarise,
     with_seconds,
 )
 from agent.catalog.services import (
@@ -44,6 +43,7 @@ from agent.catalog.services import (
 )
 from agent.catalog.watch import FolderWatch
 from agent.domain.matchers import Matcher, all_match, promql_selector
+from agent.validation import summarise
 
 log = structlog.get_logger("agent.catalog")
 

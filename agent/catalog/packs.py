@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.domain.signals import SignalValue, Unit
+from agent.validation import summarise
 
 BUILT_IN = Path(__file__).resolve().parent / "packs"
 SERVICE_VARS = ("selector", "matchers")
@@ -179,12 +180,3 @@ def derive(expression: str, values: dict[str, SignalValue]) -> SignalValue:
     if isinstance(result, bool | str):
         return result
     return float(result) if isinstance(result, int | float) else None
-
-
-def summarise(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "file"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.domain.signals import PREFIXES
+from agent.validation import summarise
 
 Op = Literal[">", ">=", "<", "<=", "==", "!=", "contains"]
 Risk = Literal["low", "medium", "high"]
@@ -226,7 +227,7 @@ def parse_runbook(path: Path, raw: bytes | None = None) -> Runbook:
     try:
         front = RunbookFrontMatter.model_validate(meta)
     except ValidationError as exc:
-        raise RunbookError(path, _summarise(exc)) from exc
+        raise RunbookError(path, summarise(exc, "front matter")) from exc
     if front.id != path.stem:
         raise RunbookError(path, f"id {front.id!r} does not match the file name {path.name!r}")
     return Runbook(
@@ -254,12 +255,3 @@ def runbook_files(path: Path | str) -> list[Path]:
     if not folder.is_dir():
         raise RunbookError(folder, "runbooks folder does not exist")
     return [f for f in sorted(folder.glob("*.md")) if f.name.lower() != "readme.md" and f.is_file()]
-
-
-def _summarise(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "front matter"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

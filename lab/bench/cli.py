@@ -56,6 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="local: the agent diagnoses with SmolLM2-135M on llama.cpp's server, started with the stack",
     )
+    parser.add_argument(
+        "--no-scenarios",
+        action="store_true",
+        help="skip the several-faults scenarios (run by default unless --faults picks faults)",
+    )
+    parser.add_argument(
+        "--services", default="", help="comma-separated services whose faults run (default: every one)"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--run-dir", type=Path, default=Path(".run/bench"))
     parser.add_argument("--out", type=Path, default=Path(".run/bench/results"))
@@ -101,6 +109,8 @@ def bench(args: argparse.Namespace) -> int:
     config = BenchConfig(
         runs=args.runs,
         faults=[f for f in args.faults.split(",") if f],
+        services=[s for s in args.services.split(",") if s],
+        scenarios=not args.no_scenarios and not args.faults,
         quiet_runs=args.quiet_runs,
         baseline=not args.no_baseline and args.attach is None,
         baseline_runs=args.baseline_runs,

@@ -15,7 +15,7 @@ from lab.bench.baseline import RestartOnEveryPage, baseline_run
 from lab.bench.groundtruth import FaultTruth, load_ground_truth
 from lab.bench.multi import SCENARIOS, Scenario, scenario_run
 from lab.bench.observer import AgentObserver
-from lab.bench.scenario import NO_FAULT, LabClient, LabEndpoints, RunResult, agent_run
+from lab.bench.scenario import NO_FAULT, FaultLog, LabClient, LabEndpoints, RunResult, agent_run
 from lab.runner.monitoring import duration_seconds
 from lab.runner.stack import Stack
 
@@ -30,7 +30,7 @@ class BenchConfig(BaseModel):
         default_factory=list, description="empty = every fault in the catalog (of the chosen services)"
     )
     services: list[str] = Field(default_factory=list, description="empty = every service the lab runs")
-    scenarios: bool = Field(default=True, description="also run the several-faults scenarios, once per run")
+    scenarios: bool = Field(default=False, description="also run the several-faults scenarios, once per run")
     parallel_services: bool = Field(
         default=True,
         description="each service's faults in a lane of its own, side by side (not with a baseline)",
@@ -163,12 +163,13 @@ def run_bench(
         for fault, run in plan:
             if fault != NO_FAULT:
                 lanes.setdefault(catalog[fault].service, []).append((fault, run))
-        lane = Lane(stack, config, catalog, times, results, receiver, started)
+        faults = FaultLog()
+        lane = Lane(stack, config, catalog, times, results, receiver, started, faults)
         lane.run(quiet, None)  # nothing else runs meanwhile: a quiet run is quiet everywhere
         if receiver is None and config.parallel_services and len(lanes) > 1:
             threads = [
                 threading.Thread(
-                    target=Lane(stack, config, catalog, times, results, None, started).run,
+                    target=Lane(stack, config, catalog, times, results, None, started, faults).run,
                     args=(steps, service),
                     name=f"bench-{service}",
                 )
@@ -215,9 +216,10 @@ class Lane:
         results: Results,
         receiver: RestartOnEveryPage | None,
         started: float,
+        faults: FaultLog,
     ) -> None:
         self.stack, self.config, self.catalog, self.times = stack, config, catalog, times
-        self.results, self.receiver, self.started = results, receiver, started
+        self.results, self.receiver, self.started, self.faults = results, receiver, started, faults
         self.floors = stack.monitoring.floor_seconds if stack.monitoring else {}
 
     def run(self, steps: list[tuple[str, int]], service: str | None) -> None:
@@ -233,9 +235,14 @@ class Lane:
                 deadline = times.deadline_seconds if truth else config.quiet_seconds
                 if truth is None:
                     lab.harmless_deploy()
-                self.results.emit(agent_run(lab, observer, fault, truth, run, deadline, self.floors))
+                window = self.faults.begin(truth.service) if truth is not None else None
+                self.results.emit(
+                    agent_run(lab, observer, fault, truth, run, deadline, self.floors, self.faults)
+                )
                 truths = [truth] if truth is not None else []
                 clean_up(lab, truths, config.settle_hold_seconds, times.settle_timeout_seconds, service)
+                if window is not None:
+                    self.faults.end(window)
                 if self.receiver is not None and truth is not None and run <= baseline_runs:
                     self._baseline(lab, observer, fault, truth, run)
         finally:

@@ -8,6 +8,7 @@ service meanwhile is a cross-service action (never right).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -250,16 +251,47 @@ def floor_seconds(
     return None if page is None else page + fix_seconds + hold_seconds
 
 
+class FaultLog:
+    """When each service had a fault in, across lanes that run side by side: an incident of another
+    service is that lane's business while it has a fault in, and cross-service otherwise."""
+
+    def __init__(self) -> None:
+        self._windows: list[tuple[str, datetime, datetime | None]] = []
+        self._lock = threading.Lock()
+
+    def begin(self, service: str) -> int:
+        with self._lock:
+            self._windows.append((service, now(), None))
+            return len(self._windows) - 1
+
+    def end(self, index: int) -> None:
+        with self._lock:
+            service, start, _ = self._windows[index]
+            self._windows[index] = (service, start, now())
+
+    def faulted(self, service: str, at: datetime) -> bool:
+        with self._lock:
+            return any(
+                s == service and start <= at and (end is None or at <= end) for s, start, end in self._windows
+            )
+
+
 def score_agent_run(
     result: RunResult,
     incidents: list[IncidentView],
     truth: FaultTruth | None,
     floors: dict[str, float] | None = None,
+    faults: FaultLog | None = None,
 ) -> RunResult:
     """Fill a result from what the agent's API says happened, judged against the ground truth: the
-    faulted service's incidents; any action on another service is cross-service (and wrong)."""
+    faulted service's incidents; an action on another service with no fault in (`faults`: another
+    lane's) is cross-service (and wrong)."""
     if truth is not None:
-        others = [i for i in incidents if i.service != truth.service]
+        others = [
+            i
+            for i in incidents
+            if i.service != truth.service and (faults is None or not faults.faulted(i.service, i.opened_at))
+        ]
         result.cross_service_actions = [a for i in others for a in i.executed_actions()]
         incidents = [i for i in incidents if i.service == truth.service]
     result.incidents = len(incidents)
@@ -312,6 +344,7 @@ def agent_run(
     run: int,
     deadline: float,
     floors: dict[str, float] | None = None,
+    faults: FaultLog | None = None,
 ) -> RunResult:
     """Inject (unless `fault` is no-fault), wait for the agent's incident to finish or the deadline, stop."""
     service = truth.service if truth is not None else "all"
@@ -325,7 +358,7 @@ def agent_run(
 
         lab.wait_for(finished, timeout=deadline)
         incidents = [observer.incident(i.id) for i in observer.incidents_since(result.started_at)]
-        scored = score_agent_run(result, incidents, truth, floors)
+        scored = score_agent_run(result, incidents, truth, floors, faults)
         over = (lambda: lab.page_is_over(truth.service)) if truth is not None else lab.page_is_over
         if scored.mitigated and not lab.wait_for(over, timeout=15):
             # the agent's word is not the judgement: the page must be over where anyone can see it

@@ -61,7 +61,13 @@ def results(stack: Stack) -> list[RunResult]:
     # Seed 19 starts with the quiet run (two minutes, a harmless deploy at its start), which is also the
     # traffic history the surge alert needs; every fault after it runs minutes after a release change.
     config = BenchConfig(
-        runs=1, quiet_runs=1, baseline=False, seed=19, deadline_seconds=150, quiet_seconds=QUIET_SECONDS
+        runs=1,
+        quiet_runs=1,
+        baseline=False,
+        scenarios=True,
+        seed=19,
+        deadline_seconds=150,
+        quiet_seconds=QUIET_SECONDS,
     )
     runs = run_bench(stack, config, on_result=lambda r: print(describe(r), flush=True))
     print_summary(summarize(runs))

@@ -13,7 +13,7 @@ from lab.bench.groundtruth import FaultTruth
 from lab.bench.multi import Scenario, Step, score
 from lab.bench.observer import IncidentView, TimelineEntry
 from lab.bench.report import RunLog, render_markdown, summarize, write_outputs
-from lab.bench.scenario import NO_FAULT, RunResult, floor_seconds, score_agent_run
+from lab.bench.scenario import NO_FAULT, FaultLog, RunResult, floor_seconds, score_agent_run
 
 T0 = datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC)
 BAD_DEPLOY = FaultTruth(
@@ -218,3 +218,16 @@ def test_a_scenario_scores_each_fault_on_its_own_incident() -> None:
     assert judged.harmful_actions == ["restart-worker"]
     # the page not over at the end: nothing counts as mitigated
     assert not any(r.mitigated for r in score(scenario, [(POOL, T0), (POISON, T0)], [pool, poison], 1, False))
+
+
+def test_another_lanes_incident_is_not_cross_service_while_its_fault_is_in() -> None:
+    right = incident("bad-release", [("rollback-release", "succeeded", 11, 12.5)], resolved=True)
+    faults = FaultLog()
+    window = faults.begin("worker")  # the worker's lane has a fault in meanwhile
+    worker = other_service("worker", "restart-worker").model_copy(update={"opened_at": datetime.now(UTC)})
+    scored = score_agent_run(result(), [right, worker], BAD_DEPLOY, FLOORS, faults)
+    assert scored.cross_service_actions == [] and scored.harmful_actions == []
+    faults.end(window)
+    later = worker.model_copy(update={"opened_at": datetime.now(UTC) + timedelta(seconds=5)})
+    scored = score_agent_run(result(), [right, later], BAD_DEPLOY, FLOORS, faults)
+    assert scored.cross_service_actions == ["restart-worker"]  # after its fault: nobody's business
