@@ -82,7 +82,7 @@ def describe(result: RunResult) -> str:
     return (
         f"{result.responder:<16} {where:<26} run {result.run}: {verdict:<9} "
         f"page {secs(result.seconds_to_page)} mitigate {secs(result.seconds_to_mitigate)}"
-        f"{diagnosis} actions={result.actions}{harm}"
+        f"{diagnosis} actions={result.actions}{harm}" + (f" ({result.note})" if result.note else "")
     )
 
 

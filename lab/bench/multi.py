@@ -82,7 +82,12 @@ def scenario_run(
             lab.stop(step.fault, attack_id)
     incidents = [observer.incident(i.id) for i in observer.incidents_since(started)]
     over = lab.page_is_over()
-    return score(scenario, [(truths[s.fault], at) for s, at, _ in injected], incidents, run, over)
+    results = score(scenario, [(truths[s.fault], at) for s, at, _ in injected], incidents, run, over)
+    if not over:
+        why = lab.why_not_over()
+        for result in results:
+            result.note = f"the page went on: {why}"
+    return results
 
 
 def score(

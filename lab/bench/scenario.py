@@ -133,14 +133,32 @@ class LabClient:
 
     def healthy(self, service: str = "target") -> bool:
         """The service's action server's own health verdict."""
-        server, verdict = self.endpoints.action_server(service)
+        return bool(self.verdict(service).get("is_healthy"))
+
+    def verdict(self, service: str = "target") -> dict[str, object]:
+        """The service's action server's health verdict as it answers it (`is_healthy`, `detail`...)."""
+        server, path = self.endpoints.action_server(service)
         try:
             response = self._http.get(
-                f"{server}/action/{verdict}", headers=self._auth(self.endpoints.action_token)
+                f"{server}/action/{path}", headers=self._auth(self.endpoints.action_token)
             )
-            return response.status_code == 200 and bool(response.json().get("is_healthy"))
-        except httpx.HTTPError:
-            return False
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            body = {}
+        return body if isinstance(body, dict) else {}
+
+    def why_not_over(self, service: str | None = None) -> str:
+        """What keeps the page going, for a run's note: unhealthy verdicts and the alerts still firing."""
+        reasons = []
+        for name in [service] if service else self.endpoints.services():
+            verdict = self.verdict(name)
+            if not verdict.get("is_healthy"):
+                detail = verdict.get("detail") or verdict.get("status") or "no verdict"
+                reasons.append(f"{name} unhealthy ({detail})")
+        firing = self.firing_alerts(service)
+        if firing:
+            reasons.append("firing: " + ", ".join(sorted(set(firing))))
+        return "; ".join(reasons)
 
     def target_healthy(self) -> bool:
         return self.healthy("target")
@@ -177,12 +195,24 @@ class LabClient:
             with contextlib.suppress(httpx.HTTPError):
                 self._http.post(f"{base}{path}", json=body, headers=headers)
         if self.endpoints.worker_url and service in (None, "worker"):
+            # Extra consumers drain a flood's backlog first: back to the usual count with the backlog
+            # still there, the next run would start on a queue hours behind.
+            self.wait_for(self._worker_drained, timeout=180, interval=1)
             with contextlib.suppress(httpx.HTTPError):
                 self._http.post(
                     f"{self.endpoints.worker_url}/admin/consumers",
                     json={"consumers": WORKER_CONSUMERS},
                     headers=headers,
                 )
+
+    def _worker_drained(self, most: int = 20) -> bool:
+        try:
+            response = self._http.get(
+                f"{self.endpoints.worker_url}/admin/queue", headers=self._auth(self.endpoints.admin_token)
+            )
+            return response.status_code == 200 and int(response.json().get("ready", most + 1)) <= most
+        except (httpx.HTTPError, ValueError):
+            return False
 
     def harmless_deploy(self) -> None:
         """A healthy release change, the kind of wobble a no-fault run must not page on."""
@@ -363,7 +393,8 @@ def agent_run(
         if scored.mitigated and not lab.wait_for(over, timeout=15):
             # the agent's word is not the judgement: the page must be over where anyone can see it
             scored.mitigated, scored.seconds_to_mitigate = False, None
-            scored.note = "the agent called it resolved, but the target or an alert says otherwise"
+            why = lab.why_not_over(truth.service if truth is not None else None)
+            scored.note = f"the agent called it resolved, but the page went on: {why}"
         return scored
     finally:
         if attack_id is not None:
