@@ -35,6 +35,7 @@ class AgentState(TypedDict, total=False):
     execution_results: Annotated[list[dict[str, Any]], operator.add]
     attempts: int
     verified_before: bool  # the runbook's own checks held before the action ran
+    checks_before: dict[str, bool]  # each of them, before the action
     verification: dict[str, Any]
     next_problem: list[str]  # alerts of this incident still firing after its fix was verified
     is_resolved: bool

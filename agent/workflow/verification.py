@@ -22,12 +22,18 @@ _ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass
 class OwnChecks:
-    """`ok`: all held; `unavailable`: Prometheus could not answer any (no verdict); `ran`: there were any."""
+    """`ok`: all held; `unavailable`: Prometheus could not answer any (no verdict); `ran`: there were any;
+    `passed`: each check (a query, a condition) and whether it held."""
 
     ok: bool
     ran: bool
     unavailable: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    passed: dict[str, bool] = field(default_factory=dict)
+
+    def progress(self, before: dict[str, bool]) -> set[str]:
+        """Checks that failed before the action and hold now: the action changed something."""
+        return {check for check, held in self.passed.items() if held and before.get(check) is False}
 
 
 async def own_checks(deps: WorkflowDeps, service: Service, spec: Any) -> OwnChecks:
@@ -37,17 +43,19 @@ async def own_checks(deps: WorkflowDeps, service: Service, spec: Any) -> OwnChec
         return OwnChecks(ok=False, ran=False)
     results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
     details: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
-    ok = all(r.ok and r.samples for r in results)
+    passed = {r.query: bool(r.ok and r.samples) for r in results}
+    ok = all(passed.values())
     unavailable = bool(results) and all(r.unavailable for r in results)
     if conditions:
         symptoms, _ = await read_symptoms(service, deps.sources(service), only={c.signal for c in conditions})
         for condition in conditions:
             observed = symptoms.value(condition.signal)
             held = compare(observed, condition.op, condition.value) is True
-            details[f"{condition.signal} {condition.op} {condition.value}"] = observed
+            name = f"{condition.signal} {condition.op} {condition.value}"
+            details[name], passed[name] = observed, held
             ok = ok and held
         unavailable = unavailable or (not queries and "prometheus" in symptoms.gaps and not symptoms.signals)
-    return OwnChecks(ok=ok, ran=True, unavailable=unavailable, details=details)
+    return OwnChecks(ok=ok, ran=True, unavailable=unavailable, details=details, passed=passed)
 
 
 async def alerts_firing(deps: WorkflowDeps, service: Service) -> set[str] | None:

@@ -72,6 +72,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     runbook = deps.runbook((state.get("diagnosis") or {}).get("diagnosis_id"))
     before = await own_checks(deps, service, getattr(runbook, "verification", None))
     done["verified_before"] = before.ok and before.ran and not before.unavailable
+    done["checks_before"] = {} if before.unavailable else before.passed
     deps.set_step(incident_id, "execute", "remediating")
     intent = ActionRecord(
         **{k: planned[k] for k in ("key", "action", "params", "risk", "attempt")},

@@ -10,9 +10,11 @@ new incident (`handoff`). A fix whose own checks already held before it ran cann
 it is verified only when every alert of the incident has stopped (a fix for the wrong cause cannot
 "verify" while the page goes on).
 
-When the own checks hold for twice the hold period but alerts this runbook explains still fire, the
-service is looked at again: if the evidence now points to another problem, this one is resolved and
-the alerts go to the next incident; if it is still this problem, the fix did not work.
+When the fix shows progress but the page goes on for twice the hold period (its checks hold while
+alerts it explains still fire, or checks that failed before the action hold while others still fail),
+the service is looked at again, once: if the evidence now points to another problem, this one is
+resolved and what still fires goes to the next incident; if it is still this problem, verification goes
+on to its deadline. A fix whose checks already held before it changed nothing: no look, no progress.
 
 Prometheus that cannot answer at all (unreachable or 5xx for every query; a bad query is not that) is
 not a verdict on the fix: those polls ask the action backend's health verdict instead, as an engineer
@@ -43,6 +45,7 @@ class Poll:
     healthy: bool
     own_ok: bool
     method: Method
+    progress: set[str] = field(default_factory=set)  # checks that failed before the action and hold now
     blocking: set[str] = field(default_factory=set)
     others: set[str] = field(default_factory=set)
     last: dict[str, Any] = field(default_factory=dict)
@@ -66,36 +69,46 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         deps.settings.VERIFY_DEADLINE_SECONDS,
     )
     strict = state.get("verified_before") is not False
+    before = dict(state.get("checks_before") or {})
     may_keep = set(getattr(spec, "may_keep_firing", None) or [])
     explained = set(getattr(runbook, "alerts", None) or []) - may_keep
     sleep = deps.sleep or asyncio.sleep
     started, started_at = time.monotonic(), utcnow()
     healthy_since: float | None = None
-    own_since: float | None = None
-    polls, healthy, recheck = 0, False, False
+    stuck_since: float | None = None  # progress shown, the page still on
+    polls, healthy, looked_again = 0, False, False
+    next_problem: list[str] = []
+    elsewhere: str | None = None
     poll = Poll(healthy=False, own_ok=False, method="promql")
     while service is not None:
         mine = {a.name for a in deps.store.get(incident_id).alerts} - may_keep
-        poll = await _poll(deps, service, spec, explained, mine, strict)
+        poll = await _poll(deps, service, spec, explained, mine, strict, before)
         polls += 1
         now = time.monotonic()
         healthy_since = (healthy_since or now) if poll.healthy else None
-        own_since = (own_since or now) if poll.own_ok else None
+        stuck = (
+            not poll.healthy and not strict and ((poll.own_ok and bool(poll.blocking)) or bool(poll.progress))
+        )
+        stuck_since = (stuck_since or now) if stuck else None
         if healthy_since is not None and now - healthy_since >= hold:
-            healthy = True
+            healthy, next_problem = True, sorted(poll.others)
             break
-        if not strict and poll.blocking and own_since is not None and now - own_since >= 2 * hold:
-            recheck = True
-            break
+        if stuck_since is not None and now - stuck_since >= 2 * hold and not looked_again:
+            looked_again = True
+            elsewhere = await _look_again(deps, incident_id, diagnosis_id)
+            if elsewhere is not None:
+                healthy, next_problem = True, sorted(poll.blocking | poll.others)
+                break
         if now - started >= deadline:
             break
         await sleep(deps.settings.VERIFY_POLL_SECONDS)
 
-    next_problem = sorted(poll.others) if healthy else []
     has_checks = bool(getattr(spec, "promql", None) or getattr(spec, "signals", None))
     detail = _detail(healthy, healthy_since, hold, deadline, poll.method == "health" and has_checks)
-    if recheck and service is not None:
-        healthy, next_problem, detail = await _recheck(deps, incident_id, diagnosis_id, poll)
+    if healthy and healthy_since is None:
+        detail = f"its own checks showed the fix worked; what still fires now points to {elsewhere}"
+    elif looked_again and not healthy:
+        detail += "; looked at again meanwhile: still this problem"
     held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
     verification = Verification(
         healthy=healthy,
@@ -134,7 +147,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
 
 
 async def _poll(
-    deps: WorkflowDeps, service: Service, spec: Any, explained: set[str], mine: set[str], strict: bool
+    deps: WorkflowDeps,
+    service: Service,
+    spec: Any,
+    explained: set[str],
+    mine: set[str],
+    strict: bool,
+    before: dict[str, bool],
 ) -> Poll:
     """One look: the runbook's own checks, then which of the service's alerts fire."""
     own = await own_checks(deps, service, spec)
@@ -158,25 +177,33 @@ async def _poll(
         healthy=own_ok and not blocking,
         own_ok=own_ok,
         method=method,
+        progress=own.progress(before),
         blocking=blocking,
         others=others,
         last=last,
     )
 
 
-async def _recheck(
-    deps: WorkflowDeps, incident_id: str, diagnosis_id: str | None, poll: Poll
-) -> tuple[bool, list[str], str]:
-    """The fix's own checks hold but alerts it explains go on: is that still this problem?"""
+async def _look_again(deps: WorkflowDeps, incident_id: str, diagnosis_id: str | None) -> str | None:
+    """The fix shows progress but the page goes on: the other problem the evidence points to now, or None
+    when it is still this one (or nothing conclusive)."""
     incident = deps.store.get(incident_id)
+    service = deps.service(incident.service)
     symptoms, _ = await look(deps, incident)
-    now = deps.reasoning.diagnose(symptoms, deps.runbooks_for(deps.service(incident.service)), [])
-    limits = deps.limits(deps.service(incident.service))
-    if now.is_known and now.diagnosis_id != diagnosis_id and now.confidence >= limits.min_confidence:
-        still = sorted(poll.blocking | poll.others)
-        return True, still, f"its own checks held; the alerts still firing now point to {now.diagnosis_id}"
-    seen = now.diagnosis_id if now.is_known else "nothing conclusive"
-    return False, [], f"its own checks held but {', '.join(sorted(poll.blocking))} kept firing ({seen})"
+    now = deps.reasoning.diagnose(symptoms, deps.runbooks_for(service), [])
+    deps.record(
+        incident_id,
+        "verify",
+        f"looked at the service again: {now.diagnosis_id} ({now.confidence:.2f})",
+        {"diagnosis": now.diagnosis_id, "confidence": now.confidence, "evidence": now.evidence},
+    )
+    if (
+        now.is_known
+        and now.diagnosis_id != diagnosis_id
+        and now.confidence >= deps.limits(service).min_confidence
+    ):
+        return str(now.diagnosis_id)
+    return None
 
 
 def _detail(healthy: bool, since: float | None, hold: float, deadline: float, fell_back: bool) -> str:
