@@ -133,7 +133,11 @@ def standin_env(urls: LabUrls | None) -> dict[str, str]:
     """What the lab's catalog entries read from the environment, pointed at the stand-ins."""
     env = {"ACTION_TOKEN": ACTION_TOKEN}
     if urls is not None:
-        env |= {"TARGET_API_BASE_URL": urls.target, "ACTION_SERVER_URL": urls.action}
+        env |= {
+            "TARGET_API_BASE_URL": urls.target,
+            "ACTION_SERVER_URL": urls.action,
+            "WORKER_ACTION_URL": urls.action,
+        }
     return env
 
 

@@ -119,7 +119,7 @@ def test_manual_trigger_and_incident_queries(agent: AgentFactory, lab: Lab) -> N
     for fake in ("fake1", "fake2"):
         refused = client.post("/agent/trigger", json={"service": fake}, headers=API)
         assert refused.status_code == 404 and refused.json()["detail"] == (
-            f"unknown service '{fake}': the catalog has target"
+            f"unknown service '{fake}': the catalog has target, worker"
         )
     assert client.get("/agent/incidents").json()["count"] == 0 and lab.calls == []
     answer = client.post(

@@ -51,7 +51,7 @@ def test_all_ok_names_every_part_and_the_document_declares_the_shape(
     report = health(url)
     assert report["status"] == "ok" and report["degraded"] == []
     # the agent's own dependencies: a service being down is an incident, not a degraded agent
-    assert set(report["dependencies"]) == {"actions:target", "prometheus", "incident_store"}
+    assert set(report["dependencies"]) == {"actions:target", "actions:worker", "prometheus", "incident_store"}
     parts = report["agent"]
     assert set(parts) == {"knowledge", "llm", "remediation", "circuit_breakers", "intake", "annotations"}
     assert all(part["ok"] for part in parts.values())
