@@ -34,6 +34,7 @@ class Decision:
     verdict: Verdict
     reason: str = ""
     wait_seconds: float = 0.0
+    wait_for: str | None = None  # the incident whose fix is being verified first
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ class Guardrails:
             i.id for i in self.store.open_for_service(service) if i.id != incident_id and i.status in BUSY
         ]
         if busy:
-            return Decision("wait", f"{busy[0]} is remediating {service}: its fix is verified first", 0.0)
+            return Decision(
+                "wait", f"{busy[0]} is remediating {service}: its fix is verified first", 0.0, busy[0]
+            )
         if self.breakers.is_open(service, action):
             return Decision("skip", f"circuit breaker open for {action} on {service}")
         if risk == "high":

@@ -114,7 +114,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             notes.append(decision.reason)
             continue
         if decision.verdict == "wait":
-            return _wait(deps, state, decision.reason, decision.wait_seconds, candidates[index:])
+            return _wait(deps, state, decision, candidates[index:])
         plan = candidates[index:]
         route = "approve" if decision.verdict == "approval" else "execute"
         entry = deps.record(
@@ -129,21 +129,29 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     )
 
 
-def _wait(
-    deps: WorkflowDeps, state: AgentState, reason: str, seconds: float, plan: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Hold the plan and look again after a while (bounded: the budget of waits escalates in the end)."""
+def _wait(deps: WorkflowDeps, state: AgentState, decision: Any, plan: list[dict[str, Any]]) -> dict[str, Any]:
+    """Hold the plan and look again after a while, or once the incident it waits for is done verifying
+    (bounded: the budget of waits escalates in the end)."""
     waits = int(state.get("waits") or 0)
+    reason = decision.reason
     if waits >= deps.settings.MAX_PLAN_WAITS:
         return _escalate(deps, state["incident_id"], f"still held back after {waits} waits: {reason}", plan)
-    pause = min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, seconds))
+    pause = min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, decision.wait_seconds))
+    if decision.wait_for is not None:
+        pause = deps.settings.VERIFY_DEADLINE_SECONDS  # at most; the wait ends when that incident does
     entry = deps.record(
         state["incident_id"],
         "plan",
-        f"waiting {pause:.0f}s, then looking again: {reason}",
-        {"plan": plan, "wait_seconds": pause, "waits": waits + 1},
+        f"waiting, then looking again: {reason}",
+        {"plan": plan, "wait_seconds": pause, "wait_for": decision.wait_for, "waits": waits + 1},
     )
-    return {"plan_decision": "wait", "wait_seconds": pause, "waits": waits + 1, "timeline": [entry]}
+    return {
+        "plan_decision": "wait",
+        "wait_seconds": pause,
+        "wait_for": decision.wait_for or "",
+        "waits": waits + 1,
+        "timeline": [entry],
+    }
 
 
 def _stricter(runbook_risk: str, catalog_risk: str | None) -> str:
