@@ -40,9 +40,16 @@ def tree_size(root: Path) -> int:
 
 
 class Storage:
-    def __init__(self, data_dir: Path, quota_bytes: int, scan_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        quota_bytes: int,
+        scan_interval: float = 5.0,
+        spool_file_max: int = SPOOL_FILE_MAX,
+    ) -> None:
         self.data_dir = data_dir
         self.quota_bytes = quota_bytes
+        self.spool_file_max = spool_file_max
         self.receipts = data_dir / "receipts"
         self.spool = data_dir / "spool"
         for folder in (data_dir, self.receipts, self.spool):
@@ -73,6 +80,16 @@ class Storage:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
             self._used += size
 
+    def _reserve_up_to(self, path: Path, size: int) -> int:
+        """Reserves what is left of `size` under the quota: writes of other requests may have taken
+        some of the room since it was measured, and a fill goes on up to the quota all the same."""
+        with self._lock:
+            size = min(size, self.quota_bytes - self._used)
+            if size <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            self._used += size
+            return size
+
     def write(self, path: Path, data: bytes) -> None:
         self._reserve(path, len(data))
         with path.open("wb") as handle:
@@ -92,8 +109,10 @@ class Storage:
         chunk = b"\0" * SPOOL_CHUNK
         while remaining > 0:
             path = self.spool / f"export-{time.time_ns()}.dat"
-            size = min(remaining, SPOOL_FILE_MAX)
-            self._reserve(path, size)
+            try:
+                size = self._reserve_up_to(path, min(remaining, self.spool_file_max))
+            except OSError:
+                break  # full: where a fill was going
             with path.open("wb") as handle:
                 left = size
                 while left > 0:

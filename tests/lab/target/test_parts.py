@@ -90,6 +90,19 @@ def test_quota_raises_enospc_and_clean_frees(tmp_path: Path) -> None:
     storage.write_receipt({"id": 1})
 
 
+def test_a_fill_goes_on_to_the_quota_when_other_writes_take_room_between_its_files(tmp_path: Path) -> None:
+    class Busy(Storage):
+        """Orders keep arriving while the spool is written: a receipt lands before each export file."""
+
+        def _reserve_up_to(self, path: Path, size: int) -> int:
+            self.write_receipt({"id": time.time_ns()})
+            return super()._reserve_up_to(path, size)
+
+    storage = Busy(tmp_path / "data", quota_bytes=40 * 1024, spool_file_max=16 * 1024)
+    written, files = storage.fill_spool(None)
+    assert files == 3 and written < 40 * 1024 and storage.used_bytes() == storage.refresh() == 40 * 1024
+
+
 def test_memory_retainer_stops_at_its_cap() -> None:
     memory = MemoryRetainer(cap_bytes=10_000)
     memory.configure(True, 4_000)
