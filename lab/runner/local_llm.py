@@ -96,11 +96,21 @@ def warm_up(port: int, runbooks_dir: Path, timeout_seconds: float = 600.0) -> fl
     """Evaluates the prompt's constant prefix (system prompt and runbooks, ~1,900 of a first prompt's
     ~2,300 tokens) once, before the agent starts: the server keeps it, so the agent's first page costs
     only its own data. Returns the seconds it took."""
+    from agent.catalog.catalog import ServiceCatalog
     from agent.diagnosis.llm import build_messages
     from agent.domain.signals import Symptoms
     from agent.knowledge.runbooks import load_runbooks
 
-    messages = build_messages(Symptoms(), load_runbooks(runbooks_dir), [], [], MAX_PROMPT_CHARS)
+    # The prompt lists the runbooks that are candidates for the paged service: warm the target's (the
+    # service most pages are about in the lab).
+    root = runbooks_dir.parent
+    catalog = ServiceCatalog(root / "services", [root / "signals"], {})
+    catalog.refresh()
+    target = catalog.get("target")
+    runbooks = load_runbooks(runbooks_dir)
+    if target is not None:
+        runbooks = [rb for rb in runbooks if rb.applies_to(target.signal_names(), target.packs)]
+    messages = build_messages(Symptoms(), runbooks, [], [], MAX_PROMPT_CHARS)
     started = time.monotonic()
     response = httpx.post(
         f"http://{HOST}:{port}/v1/chat/completions",
