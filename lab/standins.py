@@ -79,6 +79,7 @@ class Lab:
     on_action: Callable[[str], None] | None = None  # called as an action runs (to break things mid-incident)
     audit_status: str = "succeeded"  # what the audit says each call ended with
     extra_logs: list[str] = field(default_factory=list)  # error lines the target logs while broken
+    log_reads_since: list[str | None] = field(default_factory=list)  # `since` of each log read, in order
     # What the stand-in Prometheus answers to a query containing each key (the first that matches); any
     # other query has no data, as a series the exporter does not expose.
     prometheus_values: dict[str, float] = field(default_factory=lambda: {"target_up": 1.0, "requests": 10.0})
@@ -153,6 +154,7 @@ class Lab:
         def logs(level: str = "INFO", limit: int = 100, since: str | None = None) -> Any:
             if down := self._unavailable("target"):
                 return down
+            self.log_reads_since.append(since)
             lines = (
                 []
                 if self.healthy

@@ -25,8 +25,9 @@ async def look(deps: WorkflowDeps, incident: Incident) -> tuple[Symptoms, dict[s
 
 
 def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
-    """Where this incident's error logs begin: shortly before its first alert fired, and after the last
-    verified recovery of the same service (errors from before it belong to the problem it fixed)."""
+    """Where this incident's error logs begin: shortly before its first alert fired, after the last
+    verified recovery of the same service, and after this incident's own last fix (errors from before
+    either belong to the problem it fixed, not to what the service shows now)."""
     starts = [a.starts_at for a in incident.alerts if a.status == "firing" and a.starts_at]
     onset = min(starts) if starts else incident.opened_at
     since = max(
@@ -38,4 +39,5 @@ def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
         for i in earlier
         if i.id != incident.id and i.mitigated_at is not None and i.mitigated_at < incident.opened_at
     ]
-    return max([since, *recoveries])
+    fixes = [a.finished_at for a in incident.actions if a.status == "succeeded" and a.finished_at is not None]
+    return max([since, *recoveries, *fixes])

@@ -7,6 +7,7 @@ The stand-in lab over real HTTP (tests/agent/agent_testkit.py), alerts firing as
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent_testkit import (
@@ -257,6 +258,9 @@ async def test_a_fix_that_helped_while_another_problem_keeps_a_check_failing_han
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     verify = [e for e in incident.timeline if e.step == "verify"][-1]
     assert verify.data["next_problem"] == [RELEASE] and "points to bad-release" in verify.message
+    # the second look reads the error log from the fix on: the pool's errors before it are the fixed problem's
+    fixed_at = incident.actions[0].finished_at
+    assert fixed_at is not None and datetime.fromisoformat(str(lab.log_reads_since[1])) >= fixed_at
     second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
     await wf.runner.wait(second)
     assert wf.store.get(second).diagnosis_id == "bad-release"
