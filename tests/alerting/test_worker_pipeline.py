@@ -46,11 +46,13 @@ def test_hung_consumers_then_a_dead_worker_page_the_webhook(tmp_path: Path) -> N
         with worker.serve(ports.worker):
             # A full rate window of a healthy worker: its busy ratio settles at 8 jobs/s x 0.1 s / 2.
             wait_for(
-                lambda: abs(
-                    (prometheus_value(cfg, "instance_destination:messaging_process_busy:ratio") or 0)
-                    - RATE * JOB_SECONDS / CONSUMERS
-                )
-                < 0.02,
+                lambda: (
+                    abs(
+                        (prometheus_value(cfg, "instance_destination:messaging_process_busy:ratio") or 0)
+                        - RATE * JOB_SECONDS / CONSUMERS
+                    )
+                    < 0.02
+                ),
                 60,
                 "the busy ratio of a healthy worker",
                 logs,
