@@ -28,6 +28,7 @@ from agent.catalog.packs import (
     PackError,
     SignalPack,
     SignalSpec,
+    duration_seconds,
     load_packs,
     pack_files,
     with_seconds,
@@ -68,6 +69,7 @@ class Service:
     owns: list[list[Matcher]]
     selector: str = "{}"
     packs: frozenset[str] = field(default_factory=frozenset)
+    settle_seconds: float = 0.0  # how long a fix takes to show in its signals and alerts
 
     @property
     def name(self) -> str:
@@ -281,7 +283,17 @@ def resolve(entry: ServiceEntry, packs: dict[str, SignalPack], env: Mapping[str,
         owns=entry.ownership(),
         selector=selector,
         packs=frozenset(entry.packs),
+        settle_seconds=_settle_seconds(entry, packs),
     )
+
+
+def _settle_seconds(entry: ServiceEntry, packs: dict[str, SignalPack]) -> float:
+    """The entry's `verify.settle`, else its `window` variable, else the longest `window` of its packs."""
+    settle = entry.verify.settle or entry.vars.get("window")
+    if settle is not None:
+        return duration_seconds(settle) or 0.0
+    windows = [packs[name].vars["window"] for name in entry.packs if "window" in packs[name].vars]
+    return max((duration_seconds(w) or 0.0 for w in windows), default=0.0)
 
 
 def _render(where: str, name: str, spec: SignalSpec, values: dict[str, str]) -> SignalSpec:

@@ -15,6 +15,7 @@ actions:
     scale-out: {params: {replicas: {min: 2, max: 10}}}
 guardrails: {max_actions_per_hour: 4}
 escalation: {labels: {team: payments}}
+verify: {settle: 2m}                   # default: the `window` variable
 ```
 
 `owns` entries are Alertmanager matchers; a braced entry is a set that must all match. URLs may use
@@ -30,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.catalog.packs import SignalSpec
+from agent.catalog.packs import SignalSpec, duration_seconds
 from agent.domain.matchers import Matcher, MatcherError, parse_matchers
 from agent.domain.signals import Unit
 
@@ -171,6 +172,24 @@ class Escalation(_Strict):
     )
 
 
+class VerifyOverrides(_Strict):
+    settle: str | None = Field(
+        default=None,
+        description=(
+            "how long after a fix this service's signals and alerts show only time after it (a Prometheus "
+            "duration; default: its `window` variable, the rate window its signals use): what still fires "
+            "is handed on as another problem only once this has passed"
+        ),
+    )
+
+    @field_validator("settle")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and duration_seconds(value) is None:
+            raise ValueError("settle is a Prometheus duration such as 30s or 2m")
+        return value
+
+
 class ServiceEntry(_Strict):
     service: str
     description: str = ""
@@ -183,6 +202,7 @@ class ServiceEntry(_Strict):
     actions: ServiceActions = Field(default_factory=ServiceActions)
     guardrails: GuardrailOverrides = Field(default_factory=GuardrailOverrides)
     escalation: Escalation = Field(default_factory=Escalation)
+    verify: VerifyOverrides = Field(default_factory=VerifyOverrides)
 
     @field_validator("service")
     @classmethod

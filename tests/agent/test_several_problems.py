@@ -7,6 +7,7 @@ The stand-in lab over real HTTP (tests/agent/agent_testkit.py), alerts firing as
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,29 @@ async def test_what_still_fires_after_a_verified_fix_is_the_next_incident(
     # the stand-in release runbook's rollback is high risk: it waits for a human, nothing else ran
     assert follower.diagnosis_id == "bad-release" and follower.status == "awaiting_approval"
     assert len(lab.calls) == 1
+
+
+async def test_an_alert_that_stops_once_the_signals_settle_after_the_fix_is_not_handed_on(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """Seen on the lab: the disk fix verified while the error ratio, over a 30 s window, still held the
+    disk's errors; its errors-after-release alert was handed on and a release that was fine was rolled
+    back. What still fires is judged once the signals have settled: an alert that stops by then was this
+    problem's."""
+    fixed_at: list[float] = []
+    lab.healthy = False
+    lab.firing = lambda: [RELEASE] if not fixed_at or time.monotonic() - fixed_at[0] < 0.6 else []
+    lab.on_action = lambda action: (fixed_at.append(time.monotonic()), setattr(lab, "healthy", True))
+    wf = await workflows.build()
+    first = await open_incident(wf, pool_alert("fp1"))
+    merge(wf, pool_alert("fp2", name=RELEASE))
+    await wf.runner.wait(first)
+    incident = wf.store.get(first)
+    assert incident.status == "resolved" and len(lab.calls) == 1
+    verify = next(e for e in incident.timeline if e.step == "verify")
+    assert "next_problem" not in verify.data
+    assert "next_incident" not in next(e for e in incident.timeline if e.step == "learn").data
+    assert [i.id for i in wf.store.find(service="target")] == [first]
 
 
 async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits_for_the_first_fix(

@@ -10,11 +10,14 @@ new incident (`handoff`). A fix whose own checks already held before it ran cann
 it is verified only when every alert of the incident has stopped (a fix for the wrong cause cannot
 "verify" while the page goes on).
 
-When the fix shows progress but the page goes on for twice the hold period (its checks hold while
-alerts it explains still fire, or checks that failed before the action hold while others still fail),
-the service is looked at again, once: if the evidence now points to another problem, this one is
-resolved and what still fires goes to the next incident; if it is still this problem, verification goes
-on to its deadline. A fix whose checks already held before it changed nothing: no look, no progress.
+What still fires is judged once the service's signals have settled (its `settle` time, by default its
+rate window, plus the hold; at most the deadline): until then a windowed ratio still holds the errors
+of the problem just fixed. When the fix shows progress but the page goes on for twice the hold period
+(its checks hold while alerts it explains still fire, or checks that failed before the action hold
+while others still fail) and the signals have settled, the service is looked at again, once: if the
+evidence now points to another problem, this one is resolved and what still fires goes to the next
+incident; if it is still this problem, verification goes on to its deadline. A fix whose checks
+already held before it changed nothing: no look, no progress.
 
 Prometheus that cannot answer at all (unreachable or 5xx for every query; a bad query is not that) is
 not a verdict on the fix: those polls ask the action backend's health verdict instead, as an engineer
@@ -68,6 +71,10 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         float(getattr(spec, "deadline_seconds", None) or deps.settings.VERIFY_DEADLINE_SECONDS),
         deps.settings.VERIFY_DEADLINE_SECONDS,
     )
+    # What fires after a fix is judged once the service's signals cover only time after it (its rate
+    # window, then one hold for the alerts to be evaluated): before that, a windowed error ratio still
+    # holds the errors of the problem just fixed and reads as another one.
+    settle = min((service.settle_seconds if service is not None else 0.0) + hold, deadline)
     strict = state.get("verified_before") is not False
     before = dict(state.get("checks_before") or {})
     may_keep = set(getattr(spec, "may_keep_firing", None) or [])
@@ -90,10 +97,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             not poll.healthy and not strict and ((poll.own_ok and bool(poll.blocking)) or bool(poll.progress))
         )
         stuck_since = (stuck_since or now) if stuck else None
-        if healthy_since is not None and now - healthy_since >= hold:
+        settled = now - started >= settle
+        if healthy_since is not None and now - healthy_since >= hold and (settled or not poll.others):
             healthy, next_problem = True, sorted(poll.others)
             break
-        if stuck_since is not None and now - stuck_since >= 2 * hold and not looked_again:
+        if stuck_since is not None and now - stuck_since >= 2 * hold and settled and not looked_again:
             looked_again = True
             elsewhere = await _look_again(deps, incident_id, diagnosis_id)
             if elsewhere is not None:

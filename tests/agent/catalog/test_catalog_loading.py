@@ -116,6 +116,7 @@ def test_an_unset_variable_without_default_is_an_error_naming_it(folder: Path) -
             BILLING + "signals: {queue_age: {promql: 'max(queue_age$selector[$age_window])'}}\n",
             "signal queue_age: variable 'age_window' not set",
         ),
+        (BILLING + "verify: {settle: soon}\n", "settle is a Prometheus duration"),
     ],
 )
 def test_an_invalid_entry_is_a_note_naming_its_file_and_reason(folder: Path, text: str, reason: str) -> None:

@@ -117,3 +117,17 @@ def test_queries_and_alert_selectors_are_scoped_to_the_service() -> None:
         '{alertstate="firing",service="checkout"}',
         '{alertstate="firing",namespace="shop",alertname=~"KubePod.*",pod=~"checkout-.*"}',
     ]
+
+
+def test_a_fix_settles_over_the_services_rate_window_unless_it_says_otherwise() -> None:
+    """Verification judges what still fires once the signals cover only time after the fix."""
+    catalog = ServiceCatalog.of(
+        [
+            entry("pack-default", packs=["standard"]),
+            entry("own-window", packs=["standard"], vars={"window": "45s"}),
+            entry("said", packs=["standard"], vars={"window": "45s"}, verify={"settle": "2m"}),
+            entry("no-packs"),
+        ]
+    )
+    settle = {name: service.settle_seconds for name, service in catalog.services().items()}
+    assert settle == {"pack-default": 300.0, "own-window": 45.0, "said": 120.0, "no-packs": 0.0}
