@@ -56,7 +56,7 @@ def create_graph(
     builder.add_conditional_edges("investigate", partial(after_investigate, deps=deps))
     builder.add_edge("observe", "gather")
     builder.add_conditional_edges("plan", after_plan)
-    builder.add_edge("wait", "gather")
+    builder.add_conditional_edges("wait", after_wait)
     builder.add_conditional_edges("approve", after_approve)
     builder.add_conditional_edges("execute", partial(after_execute, deps=deps))
     builder.add_conditional_edges("verify", partial(after_verify, deps=deps))
@@ -79,6 +79,11 @@ def conclusive(state: AgentState, deps: WorkflowDeps) -> bool:
 def after_diagnose(state: AgentState) -> Literal["investigate", "learn"]:
     """Another open incident of the service is this problem: this one closes as merged into it."""
     return "learn" if state.get("merged_into") else "investigate"
+
+
+def after_wait(state: AgentState) -> Literal["gather", "learn"]:
+    """The fix waited for was this problem's too: merged into it; otherwise look again."""
+    return "learn" if state.get("merged_into") else "gather"
 
 
 def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "observe", "escalate"]:

@@ -124,6 +124,33 @@ async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits
     assert first_closed is not None and rate_limit_at >= wf.store.get(first).mitigated_at  # one fix at a time
 
 
+async def test_a_page_that_stops_with_the_fix_it_waited_for_was_that_problem_and_does_nothing(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """Seen on the lab: a second page (the pool's errors, read as a release problem) waited for the pool
+    fix; its alert stopped with it, yet it gathered again, read the memory a fresh connection pool takes
+    as a leak and restarted the service. A page whose alerts stop with the fix it waited for was that
+    problem: merged into it, nothing done."""
+    fixed_at: list[float] = []
+    lab.firing = lambda: [] if fixed_at and time.monotonic() - fixed_at[0] > 0.5 else [POOL, SURGE]
+    lab.on_action = lambda action: fixed_at.append(time.monotonic())
+    lab.fix_action = None
+    lab.healthy = True
+    lab.action_delay_seconds = 0.3
+    wf = await workflows.build(VERIFY_HOLD_SECONDS=1.0, VERIFY_DEADLINE_SECONDS=5)
+    first = await open_incident(wf, pool_alert("fp1"))
+    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
+    merge(wf, pool_alert("fp2", name=SURGE))
+    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await wf.runner.wait(first)
+    await wf.runner.wait(second, timeout=30)
+    assert wf.store.get(first).status == "resolved"
+    page = wf.store.get(second)
+    assert page.status == "merged" and page.merged_into == first
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
+    assert any(e.step == "wait" and "the same problem" in e.message for e in page.timeline)
+
+
 def pool_or_release() -> Reasoning:
     """Diagnoses a pool problem from any pool alert, a release from the release alert."""
 
