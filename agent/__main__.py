@@ -1,4 +1,15 @@
-"""`python -m agent`: the agent on PORT (default 9001), JSON logs on stderr."""
+"""`python -m agent`: the agent on PORT (default 9001), JSON logs on stderr.
+
+Everything it writes (incidents, checkpoints, knowledge, the annotation outbox, proposed runbooks) is
+its owner's only: the umask makes new files 600 and new directories 700. It refuses to start with a
+write token empty unless ALLOW_UNAUTHENTICATED says so (exit 1, the reason on stderr).
+
+uvicorn bounds what it can: idle keep-alive connections (SERVER_KEEP_ALIVE_SECONDS), open connections
+(SERVER_MAX_CONNECTIONS: past it a request is answered 503) and what it buffers of a request head not
+yet complete (SERVER_MAX_HEADER_BYTES). It has no deadline for a request's headers or body: a client
+that opens a connection and sends slowly holds it, counted towards the cap, for as long as it likes; put
+a proxy with header and body timeouts in front where untrusted clients can reach the port.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +21,9 @@ import structlog
 import uvicorn
 
 from agent.app import create_app
-from agent.config import Settings
+from agent.config import Settings, UnauthenticatedRefused
+
+PRIVATE_UMASK = 0o077
 
 
 def configure_logging(level: str) -> None:
@@ -32,10 +45,14 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> None:
+    os.umask(PRIVATE_UMASK)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     settings = Settings()
     configure_logging(settings.LOG_LEVEL)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except UnauthenticatedRefused as exc:
+        sys.exit(f"sre-agent: {exc}")
     uvicorn.run(
         app,
         host=settings.HOST,
@@ -43,6 +60,9 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=settings.SERVER_KEEP_ALIVE_SECONDS,
+        limit_concurrency=settings.SERVER_MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=settings.SERVER_MAX_HEADER_BYTES,
     )
 
 

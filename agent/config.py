@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AgentMode = Literal["autonomous", "approval", "dry-run"]
 ResponseFormatMode = Literal["auto", "json_schema", "json_object", "none"]
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+WRITE_TOKENS = ("WEBHOOK_TOKEN", "API_TOKEN")
+
+
+class UnauthenticatedRefused(ValueError):
+    """A write token is empty and ALLOW_UNAUTHENTICATED is not set: the agent must not start open."""
 
 
 class Settings(BaseSettings):
@@ -17,6 +23,21 @@ class Settings(BaseSettings):
 
     HOST: str = "127.0.0.1"
     PORT: int = 9001
+    SERVER_KEEP_ALIVE_SECONDS: int = Field(
+        default=5, ge=1, description="an idle keep-alive connection is closed after this (uvicorn)"
+    )
+    SERVER_MAX_CONNECTIONS: int = Field(
+        default=100,
+        ge=2,
+        description="open connections (or requests in flight) past which a request is answered 503 "
+        "(uvicorn's limit_concurrency; Alertmanager re-sends a 503)",
+    )
+    SERVER_MAX_HEADER_BYTES: int = Field(
+        default=16_384,
+        ge=1_024,
+        description="a request head still incomplete past this many bytes is refused (400): the memory a "
+        "client that never ends its headers can hold (uvicorn's h11_max_incomplete_event_size)",
+    )
 
     PROMETHEUS_URL: str = "http://127.0.0.1:9090"
     ALERTMANAGER_URL: str = ""
@@ -88,8 +109,30 @@ class Settings(BaseSettings):
     )
     AGENT_DATA_DIR: Path = Path("data/agent")
 
-    WEBHOOK_TOKEN: SecretStr = SecretStr("")
-    API_TOKEN: SecretStr = SecretStr("")
+    WEBHOOK_TOKEN: SecretStr = Field(
+        default=SecretStr(""),
+        description="bearer token of POST /webhooks/alertmanager (Alertmanager sends it)",
+    )
+    API_TOKEN: SecretStr = Field(
+        default=SecretStr(""),
+        description="bearer token of every other write (trigger, approve/reject, resolution, follow-ups, "
+        "kill switch); it reads too",
+    )
+    READ_TOKEN: SecretStr = Field(
+        default=SecretStr(""),
+        description="when set, GET /agent/* need it (or API_TOKEN); empty: open to anyone reaching the port",
+    )
+    ALLOW_UNAUTHENTICATED: bool = Field(
+        default=False,
+        description="development only: start with WEBHOOK_TOKEN or API_TOKEN empty, their routes open to "
+        "anyone who reaches the port (a warning at start-up, `access` in /health and /agent/status); "
+        "without it the agent refuses to start",
+    )
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values answered, comma-separated (`*.example.com` allowed), others get 400; "
+        "empty: any host, or only localhost and 127.0.0.1 with ALLOW_UNAUTHENTICATED (DNS rebinding)",
+    )
 
     AGENT_MODE: AgentMode = "autonomous"
     REMEDIATION_ENABLED: bool = Field(
@@ -151,10 +194,44 @@ class Settings(BaseSettings):
     )
     LOG_LEVEL: str = "INFO"
 
+    def open_routes(self) -> list[str]:
+        """The routes that answer without a token as configured (empty: every route but /health, /metrics
+        and the OpenAPI document needs one)."""
+        routes = {
+            "POST /webhooks/alertmanager": self.WEBHOOK_TOKEN,
+            "POST /agent/*": self.API_TOKEN,
+            "GET /agent/*": self.READ_TOKEN,
+        }
+        return [route for route, token in routes.items() if not token.get_secret_value()]
+
+    def refuse_open_writes(self) -> None:
+        """UnauthenticatedRefused when a write token is empty, unless ALLOW_UNAUTHENTICATED says so."""
+        empty = [name for name in WRITE_TOKENS if not getattr(self, name).get_secret_value()]
+        if empty and not self.ALLOW_UNAUTHENTICATED:
+            raise UnauthenticatedRefused(
+                f"refusing to start: {' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty, so "
+                "anyone who can reach the agent's port could send it pages, approve actions or flip the "
+                f"kill switch. Set {'it' if len(empty) == 1 else 'them'} (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`), or ALLOW_UNAUTHENTICATED=true on a development machine"
+            )
+
+    def allowed_hosts(self) -> list[str]:
+        """Host headers answered: ALLOWED_HOSTS, else localhost names if routes may be open, else any."""
+        if self.ALLOWED_HOSTS:
+            return self.ALLOWED_HOSTS
+        return list(LOCAL_HOSTS) if self.ALLOW_UNAUTHENTICATED else ["*"]
+
     @property
     def proposed_runbooks_path(self) -> Path:
         """Where proposed amendments go: by default a sub-folder, which the runbook loader never reads."""
         return self.PROPOSED_RUNBOOKS_PATH or self.RUNBOOKS_PATH / "proposed"
+
+    @field_validator("ALLOWED_HOSTS", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @field_validator("WEAVIATE_URL")
     @classmethod

@@ -1,22 +1,21 @@
-"""Bearer-token checks for the agent's own endpoints (the agent does not import the lab's code)."""
+"""Bearer-token comparison for the agent's own endpoints (the agent does not import the lab's code)."""
 
 from __future__ import annotations
 
 import hmac
 
-from fastapi import HTTPException, status
 from pydantic import SecretStr
 
 
-def check_bearer(authorization: str | None, expected: SecretStr) -> None:
-    """Nothing to check when no token is configured; otherwise 401 unless the header carries it."""
-    token = expected.get_secret_value()
-    if not token:
-        return
+def bearer_matches(authorization: str | None, *accepted: SecretStr) -> bool:
+    """True when the `Authorization: Bearer …` header carries one of the non-empty `accepted` tokens
+    (compared in constant time); an empty token accepts nothing."""
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if scheme.lower() != "bearer":
+        return False
+    offered = given.strip().encode()
+    return any(
+        hmac.compare_digest(offered, token.get_secret_value().encode())
+        for token in accepted
+        if token.get_secret_value()
+    )

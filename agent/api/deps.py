@@ -1,12 +1,11 @@
-"""FastAPI dependencies: the runtime built by the lifespan, and the API token check."""
+"""FastAPI dependencies: the runtime built by the lifespan (tokens are checked before, `agent.api.guard`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
-from agent.api.auth import check_bearer
 from agent.runtime import AgentRuntime
 
 
@@ -18,10 +17,3 @@ def get_runtime(request: Request) -> AgentRuntime:
 
 
 RuntimeDep = Annotated[AgentRuntime, Depends(get_runtime)]
-
-
-def require_api_token(runtime: RuntimeDep, authorization: str | None = Header(default=None)) -> None:
-    check_bearer(authorization, runtime.settings.API_TOKEN)
-
-
-ApiAuth = Depends(require_api_token)

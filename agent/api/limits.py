@@ -7,10 +7,11 @@ with a 4xx for good, so the limit is set well above any notification it sends wi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent.api.responses import send_detail
 
 
 class BodyTooLarge(Exception):
@@ -58,7 +59,4 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         if self.on_refused is not None:
             self.on_refused(scope.get("path", ""))
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_detail(send, 413, f"request body larger than {self.max_bytes} bytes")

@@ -6,9 +6,12 @@ request validation keeps its list form (422 on query and body parameters it pars
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.types import Send
 
 
 class ErrorDetail(BaseModel):
@@ -18,10 +21,12 @@ class ErrorDetail(BaseModel):
 REASONS = {
     400: "the body could not be read (not UTF-8)",
     401: "missing or invalid bearer token",
+    403: "a cross-site request: its Origin header names another host",
     404: "no such incident",
     409: "the incident is not in a state for this request (not waiting for approval; not escalated, "
     "or resolved already)",
     413: "the request body is larger than MAX_REQUEST_BODY_BYTES",
+    415: "the body is not JSON (send Content-Type: application/json)",
     422: "not an Alertmanager webhook (version 4) payload",
     503: "the agent is starting, its intake queue is full, or a part it needs is unavailable",
 }
@@ -31,6 +36,26 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each code with its reason and the ErrorDetail shape (503 is always
     possible: every route needs the runtime, which exists only once the agent has started)."""
     return {code: {"model": ErrorDetail, "description": REASONS[code]} for code in sorted({*codes, 503})}
+
+
+def writes(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a write: its own codes and the request guard's (`agent.api.guard`)."""
+    return errors(401, 403, 415, *codes)
+
+
+def reads(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a read under /agent/: its own codes and 401 (READ_TOKEN, when set)."""
+    return errors(401, *codes)
+
+
+async def send_detail(
+    send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error answer from ASGI middleware, before any route runs: the same `{"detail": …}` shape."""
+    body = json.dumps({"detail": detail}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:

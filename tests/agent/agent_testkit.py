@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from agent.app import create_app
 from agent.catalog.catalog import ServiceCatalog
 from agent.composition import Parts, build_runtime
-from agent.config import Settings
+from agent.config import LOCAL_HOSTS, Settings
 from agent.domain.diagnosis import Diagnosis
 from agent.domain.signals import Symptoms
 from agent.guardrails.breaker import CircuitBreakers
@@ -170,6 +170,9 @@ def agent_settings(tmp_path: Path, urls: LabUrls | None, **overrides: Any) -> Se
         PROPOSED_RUNBOOKS_ENABLED=False,  # a test of proposals turns them on
         ACTION_COOLDOWN_SECONDS=0,  # pages come back to back here; a test of cooldowns sets one
         EMBEDDING_MODEL="",  # lexical: a test that wants the model passes it (loaded once per session)
+        # Tests page and approve without tokens unless they give some; a test of the refusal passes False.
+        ALLOW_UNAUTHENTICATED=True,
+        ALLOWED_HOSTS=[*LOCAL_HOSTS, "testserver"],  # the dev default and TestClient's host
     )
     if urls is not None:
         values |= dict(PROMETHEUS_URL=urls.prometheus)

@@ -5,6 +5,8 @@ checkpoints and incident store, the real runbooks and diagnoser; stand-ins only 
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
         "PROMETHEUS_URL": lab_urls.prometheus,
         "ACTION_TOKEN": ACTION_TOKEN,
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "API_TOKEN": "api-secret",
         "AGENT_DATA_DIR": str(tmp_path / "agent"),
         "VECTOR_STORE_PATH": str(tmp_path / "agent" / "knowledge.json"),
         "EMBEDDING_MODEL": "",  # lexical: this test is about restarts, not worth a model load per start
@@ -89,3 +92,47 @@ def test_sigkill_mid_action_then_restart_finishes_the_incident_once(
     detail = httpx.get(f"{agent_process.url}/agent/incidents/{incidents[0]['id']}", timeout=5).json()
     steps = [entry["step"] for entry in detail["timeline"]]
     assert "resume" in steps and steps.count("learn") == 1
+
+
+def test_the_agent_process_keeps_its_files_to_its_owner(
+    tmp_path: Path, lab: Lab, agent_process: AgentProcess
+) -> None:
+    """Incidents, checkpoints (SQLite and its WAL), knowledge, the outbox and the log: 600 in 700 folders,
+    whatever the umask of whoever started it (the test's is the usual 022)."""
+    agent_process.start()
+    notification = {"version": "4", "status": "firing", "receiver": "sre-agent", "groupKey": "{}:{}",
+                    "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+                    "truncatedAlerts": 0, "alerts": [firing_alert()]}  # fmt: skip
+    headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+    answer = httpx.post(f"{agent_process.url}/webhooks/alertmanager", json=notification, headers=headers)
+    assert answer.status_code == 202
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        i["status"] in {"resolved", "failed", "escalated"} for i in agent_process.incidents()
+    ):
+        time.sleep(0.2)
+
+    def modes() -> dict[str, int]:
+        found = {}
+        for path in tmp_path.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):  # a rollback journal comes and goes
+                found[path.relative_to(tmp_path).as_posix()] = path.stat().st_mode
+        return found
+
+    written = modes()  # running: SQLite's -wal and -shm files are there too
+    agent_process.stop()
+    written |= modes()
+    for name in (
+        "agent/incidents.db",
+        "agent/checkpoints.db",
+        "agent/checkpoints.db-wal",
+        "agent/knowledge.json",
+    ):
+        assert name in written, sorted(written)
+    assert "agent.log" in written and "agent/annotations.jsonl" in written
+    wrong = {
+        name: oct(mode & 0o777)
+        for name, mode in written.items()
+        if mode & 0o777 != (0o700 if stat.S_ISDIR(mode) else 0o600)
+    }
+    assert wrong == {}

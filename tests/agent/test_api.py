@@ -66,7 +66,9 @@ def test_webhook_needs_the_token(agent: AgentFactory) -> None:
 
 def test_malformed_webhooks_get_422_with_a_reason(agent: AgentFactory) -> None:
     client = agent()
-    not_json = client.post("/webhooks/alertmanager", content=b"{nope", headers=HOOK)
+    not_json = client.post(
+        "/webhooks/alertmanager", content=b"{nope", headers={**HOOK, "Content-Type": "application/json"}
+    )
     assert not_json.status_code == 422 and not_json.json()["detail"].startswith("body is not valid JSON")
     bad = client.post(
         "/webhooks/alertmanager", json={**FIRING, "alerts": [{"status": "weird"}]}, headers=HOOK

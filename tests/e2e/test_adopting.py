@@ -244,7 +244,7 @@ def alertmanager_argv(binary: str, folder: Path, port: int) -> list[str]:
 
 
 def adopter_settings(folder: Path, prometheus_url: str, webhook_token: str) -> Settings:
-    """The agent as an adopter runs it: the page's two folders, their Prometheus, the webhook's token."""
+    """The agent as an adopter runs it: the page's two folders, their Prometheus, the tokens."""
     return Settings(
         _env_file=None,
         PROMETHEUS_URL=prometheus_url,
@@ -252,6 +252,7 @@ def adopter_settings(folder: Path, prometheus_url: str, webhook_token: str) -> S
         RUNBOOKS_PATH=folder / "runbooks",
         SIGNAL_PACKS_PATH=folder / "signals",  # none of its own: the built-in packs
         WEBHOOK_TOKEN=SecretStr(webhook_token),
+        API_TOKEN=SecretStr("adopter-api-token"),  # the page sets both: the agent refuses to start without
         AGENT_DATA_DIR=folder / "agent",
         VECTOR_STORE_PATH=folder / "agent" / "knowledge.json",
         PROPOSED_RUNBOOKS_PATH=folder / "agent" / "proposed",

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from agent.api.deps import ApiAuth, RuntimeDep
-from agent.api.responses import errors
-from agent.api.routes.health import probe_dependencies
+from agent.api.deps import RuntimeDep
+from agent.api.responses import reads, writes
+from agent.api.routes.health import access, probe_dependencies
 
 router = APIRouter(prefix="/agent")
 
@@ -19,7 +19,7 @@ class KillSwitchRequest(BaseModel):
     enabled: bool  # true = kill switch engaged = no remediation
 
 
-@router.get("/status", responses=errors())
+@router.get("/status", responses=reads())
 async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
     settings = runtime.settings
     running = set(runtime.runner.running())
@@ -63,6 +63,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
             for name, service in sorted(runtime.catalog.services().items())
         },
         "notes": runtime.all_notes(),
+        "access": access(settings).model_dump(),
     }
 
 
@@ -71,7 +72,7 @@ def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
     return {"distinct": total, "recent": recent}
 
 
-@router.post("/kill-switch", dependencies=[ApiAuth], responses=errors(400, 401))
+@router.post("/kill-switch", responses=writes(400))
 async def kill_switch(body: KillSwitchRequest, runtime: RuntimeDep) -> dict[str, Any]:
     runtime.kill_switch.set(body.enabled)
     return {

@@ -3,7 +3,8 @@
 `/health` answers 200 whenever the agent itself answers, with `status` "ok" or "degraded" and the
 names of what is degraded: an agent on its deterministic diagnoser or its embedded store still
 pages in and acts, so a liveness probe must not restart it for that. It is open (no token), like
-`/metrics`, and carries no URL, path, token or incident data: names, booleans, counts and reasons.
+`/metrics`, and carries no URL, file path, token or incident data: names, booleans, counts and reasons, and in
+`access` which of the agent's own routes answer without a token.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from agent.actions.backend import ActionBackend
 from agent.api.deps import RuntimeDep
 from agent.api.responses import errors
+from agent.config import Settings
 from agent.runtime import AgentRuntime
 from agent.telemetry.degraded import RECENT_SECONDS, KnowledgeWatch, LLMWatch
 
@@ -97,6 +99,13 @@ class AgentParts(BaseModel):
     annotations: AnnotationsHealth
 
 
+class Access(BaseModel):
+    """Which routes answer without a token: a configuration, not a degradation (`status` ignores it)."""
+
+    open_routes: list[str] = Field(description="routes that answer anyone who reaches the port")
+    warning: str = Field(default="", description="set when writes are open (ALLOW_UNAUTHENTICATED)")
+
+
 class HealthReport(BaseModel):
     status: Literal["ok", "degraded"]
     degraded: list[str] = Field(description="dependencies and agent parts not ok, sorted")
@@ -104,6 +113,18 @@ class HealthReport(BaseModel):
         description="prometheus, incident_store, and `actions:<service>` for each service's action backend"
     )
     agent: AgentParts
+    access: Access
+
+
+def access(settings: Settings) -> Access:
+    routes = settings.open_routes()
+    writes = [route for route in routes if route.startswith("POST")]
+    warning = (
+        f"ALLOW_UNAUTHENTICATED: {', '.join(writes)} answer without a token; development only"
+        if writes
+        else ""
+    )
+    return Access(open_routes=routes, warning=warning)
 
 
 async def probe_dependencies(runtime: AgentRuntime) -> dict[str, Probe]:
@@ -245,7 +266,11 @@ async def health(runtime: RuntimeDep) -> HealthReport:
         + [name for name, part in parts if isinstance(part, Part) and not part.ok]
     )
     return HealthReport(
-        status="degraded" if degraded else "ok", degraded=degraded, dependencies=dependencies, agent=parts
+        status="degraded" if degraded else "ok",
+        degraded=degraded,
+        dependencies=dependencies,
+        agent=parts,
+        access=access(runtime.settings),
     )
 
 

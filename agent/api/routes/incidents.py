@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from agent.api.deps import ApiAuth, RuntimeDep
-from agent.api.responses import errors
+from agent.api.deps import RuntimeDep
+from agent.api.responses import reads, writes
 from agent.domain.signals import Symptoms
 from agent.incidents.models import Incident, IncidentSummary, TimelineEntry, utcnow
 from agent.incidents.store import IncidentNotFound
@@ -53,7 +53,7 @@ class IncidentList(BaseModel):
     count: int
 
 
-@router.get("/incidents", responses=errors())
+@router.get("/incidents", responses=reads())
 async def list_incidents(
     runtime: RuntimeDep,
     status_: str | None = Query(default=None, alias="status"),
@@ -66,7 +66,7 @@ async def list_incidents(
     return IncidentList(incidents=[IncidentSummary.of(i) for i in found], count=len(found))
 
 
-@router.get("/incidents/{incident_id}", responses=errors(404))
+@router.get("/incidents/{incident_id}", responses=reads(404))
 async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
     try:
         return runtime.store.get(incident_id)
@@ -74,9 +74,7 @@ async def get_incident(incident_id: str, runtime: RuntimeDep) -> Incident:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such incident") from None
 
 
-@router.post(
-    "/trigger", status_code=status.HTTP_202_ACCEPTED, dependencies=[ApiAuth], responses=errors(400, 401, 404)
-)
+@router.post("/trigger", status_code=status.HTTP_202_ACCEPTED, responses=writes(400, 404))
 async def trigger(runtime: RuntimeDep, body: TriggerRequest) -> IngestResult:
     """The service must be in the catalog: a trigger never acts on, or spends the budget of, anything else."""
     service = body.service
@@ -102,8 +100,7 @@ async def trigger(runtime: RuntimeDep, body: TriggerRequest) -> IngestResult:
 @router.post(
     "/incidents/{incident_id}/approve",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[ApiAuth],
-    responses=errors(400, 401, 404, 409),
+    responses=writes(400, 404, 409),
 )
 async def approve(
     incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
@@ -114,8 +111,7 @@ async def approve(
 @router.post(
     "/incidents/{incident_id}/reject",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[ApiAuth],
-    responses=errors(400, 401, 404, 409),
+    responses=writes(400, 404, 409),
 )
 async def reject(
     incident_id: str, runtime: RuntimeDep, body: DecisionRequest | None = None
@@ -125,8 +121,7 @@ async def reject(
 
 @router.post(
     "/incidents/{incident_id}/follow-ups/{index}/close",
-    dependencies=[ApiAuth],
-    responses=errors(400, 401, 404, 409),
+    responses=writes(400, 404, 409),
 )
 async def close_follow_up(
     incident_id: str, index: int, runtime: RuntimeDep, body: FollowUpClose | None = None
@@ -170,9 +165,7 @@ async def _decide(
     return {"incident_id": incident_id, "decision": "approved" if approved else "rejected"}
 
 
-@router.post(
-    "/incidents/{incident_id}/resolution", dependencies=[ApiAuth], responses=errors(400, 401, 404, 409)
-)
+@router.post("/incidents/{incident_id}/resolution", responses=writes(400, 404, 409))
 async def resolution(incident_id: str, body: ResolutionRequest, runtime: RuntimeDep) -> ResolutionResult:
     """How a person resolved an escalated or failed incident: recorded in its history, remembered as
     resolved for the next incident with the same symptoms, and proposed as a runbook amendment."""

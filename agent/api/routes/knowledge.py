@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from agent.api.deps import RuntimeDep
-from agent.api.responses import errors
+from agent.api.responses import reads
 from agent.knowledge.store import ScoredIncident, ScoredRunbook
 
 router = APIRouter(prefix="/agent/knowledge")
@@ -20,7 +20,7 @@ class KnowledgeSearch(BaseModel):
     incidents: list[ScoredIncident]
 
 
-@router.get("/search", responses=errors())
+@router.get("/search", responses=reads())
 async def search_knowledge(
     runtime: RuntimeDep,
     q: str = Query(min_length=1, max_length=2000, description="symptoms, as words or as an alert would say"),

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from agent.api.deps import RuntimeDep
-from agent.api.responses import errors
+from agent.api.responses import reads
 from agent.learning.proposed import ProposedAmendment
 
 router = APIRouter(prefix="/agent/runbooks")
@@ -20,7 +20,7 @@ class ProposedList(BaseModel):
     count: int
 
 
-@router.get("/proposed", responses=errors())
+@router.get("/proposed", responses=reads())
 async def proposed(runtime: RuntimeDep) -> ProposedList:
     """Files in RUNBOOKS_PATH/proposed: what incidents taught a runbook; the agent never applies them."""
     if runtime.amendments is None:
