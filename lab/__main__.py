@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
+    from lab.service import keep_files_private
+
+    keep_files_private()  # the run directory: tokens, logs, data, rendered configs, results
     if args.command == "up":
         from lab.runner.cli import up
 

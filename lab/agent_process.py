@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from lab.service import open_private_log
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,7 +28,7 @@ class AgentProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        with self.log.open("ab") as out:
+        with open_private_log(self.log) as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "agent"],
                 env={**os.environ, **self.env},

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    def refusal(self) -> str | None:
+        """Why the server must not start as configured: without a token every /action route answers 401."""
+        if self.token.get_secret_value():
+            return None
+        return "refusing to start: ACTION_TOKEN is empty, so every /action route would answer 401. Set it"
+
     def resolved_restart_mode(self) -> RestartMode:
         if self.restart_mode is not None:
             return self.restart_mode

@@ -76,7 +76,7 @@ def demo(run_dir: Path, profile: str) -> int:
             "starting the stack (target, chaos, action, exporter, Prometheus, Alertmanager, agent)"
         ):
             stack.start()
-        observer = AgentObserver(stack.urls["agent"])
+        observer = AgentObserver(stack.urls["agent"], stack.tokens.api)
         timeline = LiveTimeline(observer, console)
         timeline.start()
         console.rule("every fault once, in random order; the agent is told nothing")

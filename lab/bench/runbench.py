@@ -100,6 +100,7 @@ def endpoints_of(stack: Stack) -> LabEndpoints:
         action_token=stack.tokens.action,
         admin_token=stack.tokens.admin,
         chaos_token=stack.tokens.chaos,
+        agent_token=stack.tokens.api,
         worker_url=urls.get("worker", ""),
         worker_action_url=urls.get("worker-action", ""),
     )
@@ -224,7 +225,7 @@ class Lane:
 
     def run(self, steps: list[tuple[str, int]], service: str | None) -> None:
         endpoints = endpoints_of(self.stack)
-        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url)
+        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url, endpoints.agent_token)
         config, times = self.config, self.times
         baseline_runs = config.runs if config.baseline_runs is None else config.baseline_runs
         try:
@@ -274,7 +275,7 @@ class Lane:
 
     def scenarios(self, chosen: list[Scenario]) -> None:
         endpoints = endpoints_of(self.stack)
-        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url)
+        lab, observer = LabClient(endpoints), AgentObserver(endpoints.agent_url, endpoints.agent_token)
         try:
             for run in range(1, self.config.runs + 1):
                 for scenario in chosen:

@@ -38,6 +38,7 @@ class LabEndpoints(BaseModel):
     action_token: str
     admin_token: str
     chaos_token: str = ""
+    agent_token: str = ""  # the agent's API_TOKEN: the baseline turns its kill switch
     worker_url: str = ""
     worker_action_url: str = ""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -105,6 +106,7 @@ def run(groups: int, resends: int, rates: list[float], idle_seconds: float = 20.
         **os.environ,
         "PORT": str(port),
         "WEBHOOK_TOKEN": TOKEN,
+        "API_TOKEN": secrets.token_urlsafe(32),  # unused: the storm only pages
         "AGENT_MODE": "dry-run",
         "AGENT_DATA_DIR": str(data_dir),
         "VECTOR_STORE_PATH": str(data_dir / "knowledge.json"),

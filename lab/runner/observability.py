@@ -110,6 +110,7 @@ def observability_components(
                 "PROMETHEUS_URL": cfg.prometheus_url,
                 "ALERTMANAGER_URL": cfg.alertmanager_url,
                 "WEBHOOK_TOKEN": tokens.webhook,
+                "API_TOKEN": tokens.api,
                 "AGENT_DATA_DIR": str(agent_data),
                 "VECTOR_STORE_PATH": str(agent_data / "knowledge.json"),
                 "RUNBOOKS_PATH": str(ROOT / "runbooks"),

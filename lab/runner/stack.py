@@ -27,6 +27,7 @@ from lab.runner.monitoring import MonitoringConfig
 from lab.runner.observability import PRODUCT, observability_components, render
 from lab.runner.ports import Ports
 from lab.runner.tokens import Tokens
+from lab.service import open_private_log
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,7 +153,7 @@ class Stack:
         return ordered
 
     def start(self) -> Stack:
-        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        self.paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.token_files = self.tokens.write(self.paths.run_dir / "tokens")
         try:
             for spec in self._ordered():
@@ -189,7 +190,7 @@ class Stack:
         return self
 
     def _spawn(self, spec: ComponentSpec) -> None:
-        log = self.log_file(spec.name).open("ab")
+        log = open_private_log(self.log_file(spec.name))
         self._logs[spec.name] = log
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env, **self._extra_env.get(spec.name, {})}
         self.processes[spec.name] = subprocess.Popen(

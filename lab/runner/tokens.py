@@ -15,6 +15,7 @@ class Tokens(BaseModel):
     action: str
     chaos: str
     webhook: str
+    api: str  # the agent's API_TOKEN (trigger, approve/reject, kill switch)
 
     @classmethod
     def generate(cls) -> Tokens:

@@ -253,6 +253,15 @@ def test_the_lab_starts_and_stops_without_leftovers(tmp_path: Path) -> None:
     assert alive == []
     for name in ("dependency", "action", "worker-action", "loadgen", "chaos"):
         assert stack.log_file(name).exists()
+    # Databases, logs, audit and pid files, tokens: the owner's only, though this test's umask is 022.
+    written = {path: path.stat().st_mode for path in tmp_path.rglob("*")}
+    assert tmp_path / "data" / "target" / "orders.db" in written and stack.log_file("target") in written
+    wrong = {
+        str(path.relative_to(tmp_path)): oct(mode & 0o777)
+        for path, mode in written.items()
+        if mode & 0o777 != (0o700 if stat.S_ISDIR(mode) else 0o600)
+    }
+    assert wrong == {}
 
 
 RUNNER_THAT_GETS_KILLED = """
