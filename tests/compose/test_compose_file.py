@@ -5,6 +5,7 @@ No Docker engine runs here: these check the file, not containers (`docker-compos
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,31 @@ def test_required_tokens_must_be_set(tmp_path: Path) -> None:
     done = run_config(empty)
     assert done.returncode != 0
     assert "in .env" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["CHAOS_API_TOKEN", "API_TOKEN", "WEBHOOK_TOKEN"])
+def test_no_token_defaults_to_empty(tmp_path: Path, name: str) -> None:
+    """An empty token would start its service open (or not at all): compose refuses first."""
+    example = (ROOT / ".env.example").read_text()
+    env = tmp_path / "open.env"
+    env.write_text(re.sub(rf"^{name}=.*$", f"{name}=", example, flags=re.MULTILINE))
+    done = run_config(env)
+    assert done.returncode != 0 and f"set {name} in .env" in done.stderr
+
+
+def test_make_env_writes_fresh_private_tokens_that_compose_accepts(tmp_path: Path) -> None:
+    out = tmp_path / ".env"
+    make_env = [sys.executable, str(ROOT / "deploy" / "compose" / "make_env.py"), "--out", str(out)]
+    assert subprocess.run(make_env, capture_output=True, timeout=30).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    values = dict(
+        line.split("=", 1) for line in out.read_text().splitlines() if "=" in line and line[0] != "#"
+    )
+    assert not [name for name, value in values.items() if value.startswith("change-me")]
+    assert len(values["API_TOKEN"]) >= 40 and values["API_TOKEN"] != values["WEBHOOK_TOKEN"]
+    assert run_config(out).returncode == 0
+    again = subprocess.run(make_env, capture_output=True, text=True, timeout=30)
+    assert again.returncode == 1 and "exists" in again.stderr
 
 
 def test_the_brief_services_are_there(compose: dict[str, Any]) -> None:
