@@ -142,7 +142,9 @@ class Harness:
         self, agent: AgentProcess, body: bytes | dict[str, Any], token: str = WEBHOOK_TOKEN
     ) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"} | (
+            {"Authorization": f"Bearer {token}"} if token else {}
+        )
         return httpx.post(f"{agent.url}/webhooks/alertmanager", content=content, headers=headers, timeout=30)
 
     def audit(self) -> list[dict[str, Any]]:

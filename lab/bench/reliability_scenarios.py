@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from lab.agent_process import AgentProcess
+from lab.bench.reliability_access import access_scenarios
 from lab.bench.reliability_harness import API_TOKEN, WEBHOOK_TOKEN, Harness, Outcome, Row
 from lab.runner.monitoring import alertmanager_argv, alertmanager_binary, render_monitoring
 from lab.runner.ports import Ports
@@ -474,4 +475,5 @@ SUITES: dict[str, Callable[[Harness], list[Row]]] = {
     "main": main_agent_scenarios,
     "knowledge": knowledge_at_startup,
     "llm": llm_scenarios,
+    "access": access_scenarios,
 }
