@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from agent.domain.signals import Symptoms
 from agent.incidents.models import ActionRecord, HumanResolution, Incident, utcnow
 from agent.knowledge.runbooks import Runbook
-from agent.markdown import code, inline
+from agent.markdown import code, inline, plain
 
 EXECUTED = frozenset({"intent", "succeeded", "failed", "unknown"})
 MAX_LOG_SIGNATURES = 3
@@ -135,7 +135,7 @@ def new_symptoms(incident: Incident, runbook: Runbook, symptoms: Symptoms) -> li
         for name in sorted(symptoms.alert_names() - listed):
             suggestions.append(
                 Suggestion(
-                    key=f"alert:{name}",
+                    key=f"alert:{plain(name)}",
                     observed=[
                         f"alert {code(name)} fired in incident {incident.id}; the runbook does not list it"
                     ],
