@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -110,7 +110,7 @@ def _detectors() -> tuple[Any, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.base import RegexBasedDetector
 
-    classes = get_mapping_from_secret_type_to_class().values()
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
     return tuple(
         cls()
         for cls in sorted(classes, key=lambda c: c.__name__)
@@ -204,7 +204,7 @@ Redacted = Annotated[str, AfterValidator(redact)]
 """A string field of a model that takes outside text: redacted as it is validated."""
 
 
-def redact_event(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_event(logger: Any, method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor, last before rendering: nothing logged carries a secret, whoever logs it."""
     return dict(redact_data(event))
 
