@@ -22,12 +22,15 @@ import uvicorn
 
 from agent.app import create_app
 from agent.config import Settings, UnauthenticatedRefused
+from agent.redaction import install_log_redaction, redact_event
 
 PRIVATE_UMASK = 0o077
 
 
 def configure_logging(level: str) -> None:
-    """structlog JSON lines; `incident_id` comes from contextvars bound by the workflow runner."""
+    """structlog JSON lines; `incident_id` comes from contextvars bound by the workflow runner. Secrets are
+    redacted from every line, structlog's and the standard library's (httpx names each URL it calls)."""
+    install_log_redaction()
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
     structlog.configure(
         processors=[
@@ -35,6 +38,7 @@ def configure_logging(level: str) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_event,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

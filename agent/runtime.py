@@ -18,6 +18,7 @@ from agent.intake.monitor import MonitorLoop
 from agent.intake.queue import IntakeQueue
 from agent.knowledge.library import RunbookLibrary
 from agent.learning.proposed import ProposedAmendments
+from agent.redaction import redact
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.runner import IncidentRunner
@@ -70,7 +71,7 @@ class AgentRuntime:
     def all_notes(self) -> list[str]:
         """Start-up notes and the runbook library's and catalog's current ones."""
         library = self.library.notes if self.library is not None else []
-        return [*self.notes, *self.catalog.notes, *library]
+        return [redact(note) for note in (*self.notes, *self.catalog.notes, *library)]
 
     def refresh_follow_ups(self) -> None:
         """`sre_agent_follow_ups_open` from the incident history (at start-up and when one is closed)."""

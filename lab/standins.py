@@ -79,6 +79,7 @@ class Lab:
     on_action: Callable[[str], None] | None = None  # called as an action runs (to break things mid-incident)
     audit_status: str = "succeeded"  # what the audit says each call ended with
     extra_logs: list[str] = field(default_factory=list)  # error lines the target logs while broken
+    action_answer: dict[str, Any] = field(default_factory=dict)  # more fields in each action's answer
     log_reads_since: list[str | None] = field(default_factory=list)  # `since` of each log read, in order
     # What the stand-in Prometheus answers to a query containing each key (the first that matches); any
     # other query has no data, as a series the exporter does not expose.
@@ -212,7 +213,7 @@ class Lab:
             if name == self.fix_action:
                 self.healthy = True
             await asyncio.sleep(self.action_delay_seconds)  # the work is done; the answer is slow
-            return JSONResponse({"success": True, "action": name})
+            return JSONResponse({**self.action_answer, "success": True, "action": name})
 
         @app.get("/action/verify-target-health")
         def verify() -> Any:

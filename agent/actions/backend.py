@@ -20,7 +20,8 @@ class CatalogAction(BaseModel):
 
 
 class ActionOutcome(BaseModel):
-    """`ok` means the backend says it ran the action successfully; `body` is its answer."""
+    """`ok` means the backend says it ran the action successfully; `body` is what the incident keeps of
+    its answer: the fields the agent knows, secrets redacted, each cut short (never the whole answer)."""
 
     action: str
     ok: bool
@@ -45,7 +46,6 @@ class AuditEntry(BaseModel):
     action: str = ""
     ts: datetime | None = None
     ok: bool | None = None
-    raw: dict[str, Any] = Field(default_factory=dict)
 
 
 class ActionBackend(Protocol):

@@ -4,6 +4,9 @@ the parameters as a JSON body and a bearer token, `GET /action/audit`, and a hea
 
 Reads (catalog, verify, audit) are retried on 5xx and connection errors; running an action never is:
 an action that timed out may have run, so the caller records intent first and checks the audit.
+
+Of an action's answer the agent keeps the fields it knows (`RESULT_FIELDS`), strings redacted and cut
+to `MAX_RESULT_CHARS`: a backend's internals (`changes`, what it saw on the host) never reach an incident.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pydantic import SecretStr
 
 from agent.actions.backend import ActionOutcome, AuditEntry, CatalogAction, HealthVerdict
 from agent.clients.http import Fetched, get_json, lenient, send_json
+from agent.redaction import redact
+
+RESULT_FIELDS = ("status", "detail", "error", "message", "success", "ok", "duration_seconds")
+MAX_RESULT_CHARS = 500
 
 
 class HttpActionBackend:
@@ -51,15 +58,15 @@ class HttpActionBackend:
             headers=self._headers(),
             timeout=self._action_timeout,
         )
-        body = response.body if isinstance(response.body, dict) else {"answer": response.body}
+        body = known_result(response.body)
         ok = response.error is None and body.get("success", body.get("ok", True)) is not False
+        reason = body.get("error") or body.get("message") or body.get("detail") or "failed"
         return ActionOutcome(
             action=name,
             ok=ok,
             status_code=response.status_code,
             body=body,
-            error=response.error
-            or (None if ok else str(body.get("error") or body.get("message") or "failed")[:300]),
+            error=response.error or (None if ok else str(reason)[:300]),
             may_have_run=response.status_code is None and response.reached_server,
         )
 
@@ -71,7 +78,9 @@ class HttpActionBackend:
         )
         if not isinstance(response.body, dict) or "is_healthy" not in response.body:
             return Fetched(error=response.error or "no verdict", status_code=response.status_code)
-        return Fetched(value=lenient(HealthVerdict, response.body), status_code=response.status_code)
+        verdict = lenient(HealthVerdict, response.body)
+        verdict.status = redact(verdict.status)[:100]
+        return Fetched(value=verdict, status_code=response.status_code)
 
     async def audit(self) -> Fetched[list[AuditEntry]]:
         """`GET /action/audit`: `{"records": [...]}`, each with `action`, `status` and `at` (its end)."""
@@ -91,8 +100,25 @@ class HttpActionBackend:
                         "ok": None if status is None else status == "succeeded",
                     },
                 )
-                entries.append(entry.model_copy(update={"raw": item}))
+                entries.append(entry)
         return Fetched(value=entries, status_code=response.status_code)
+
+
+def known_result(body: Any) -> dict[str, Any]:
+    """The fields of an action's answer the agent knows: strings redacted and cut, numbers and booleans
+    as they are, anything else left out; a bare string answer is its detail."""
+    if isinstance(body, str):
+        body = {"detail": body}
+    if not isinstance(body, dict):
+        return {}
+    kept: dict[str, Any] = {}
+    for field in RESULT_FIELDS:
+        value = body.get(field)
+        if isinstance(value, str):
+            kept[field] = redact(value)[:MAX_RESULT_CHARS]
+        elif isinstance(value, bool | int | float):
+            kept[field] = value
+    return kept
 
 
 def _parse_catalog(body: Any) -> list[CatalogAction]:

@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from agent.clients.http import get_json
+from agent.redaction import redact
 
 
 class Sample(BaseModel):
@@ -102,7 +103,8 @@ class PrometheusClient:
         if response.error or body.get("status") != "success":
             unavailable = response.status_code is None or response.status_code >= 500
             return _Failed(
-                error=str(body.get("error") or response.error or "bad answer")[:200], unavailable=unavailable
+                error=redact(str(body.get("error") or response.error or "bad answer"))[:200],
+                unavailable=unavailable,
             )
         data = body.get("data")
         return data if isinstance(data, dict) else _Failed(error="no data", unavailable=False)

@@ -8,6 +8,9 @@ Bounded on the way in, so one hostile or runaway notification cannot make the in
 timeline or the LLM prompt unbounded: at most `MAX_PAIRS` labels and annotations per alert (the
 ones the agent reads first), keys and values cut at fixed lengths with a marker, and
 `capped()` keeps at most N alerts (firing first), like Alertmanager's own `max_alerts`.
+
+Secrets in labels, annotations and the group key are redacted here (`agent.redaction`), so no incident,
+timeline, checkpoint, log line or prompt ever holds them; after the cut, so the work is bounded too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.domain.alerts import AlertSummary
+from agent.redaction import Redacted, redact_pairs
 
 AlertStatus = Literal["firing", "resolved"]
 MAX_PAIRS = 64
@@ -30,6 +34,11 @@ READ_FIRST = ("alertname", "service", "severity", "summary", "description")
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+
+
+def redacted(pairs: dict[str, str], value_limit: int) -> dict[str, str]:
+    """Bounded, secrets redacted, bounded again (a short secret's mark is longer than the secret)."""
+    return bounded(redact_pairs(bounded(pairs, value_limit)), value_limit)
 
 
 def bounded(pairs: dict[str, str], value_limit: int) -> dict[str, str]:
@@ -56,12 +65,12 @@ class Alert(BaseModel):
     @field_validator("labels")
     @classmethod
     def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return bounded(value, MAX_LABEL_CHARS)
+        return redacted(value, MAX_LABEL_CHARS)
 
     @field_validator("annotations")
     @classmethod
     def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        return bounded(value, MAX_ANNOTATION_CHARS)
+        return redacted(value, MAX_ANNOTATION_CHARS)
 
     @property
     def name(self) -> str:
@@ -86,7 +95,7 @@ class WebhookNotification(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"] = Field(default="4", description="the only webhook payload version there is")
-    groupKey: str = ""
+    groupKey: Redacted = ""
     truncatedAlerts: int = Field(default=0, ge=0)
     status: AlertStatus
     receiver: str = ""
@@ -99,12 +108,12 @@ class WebhookNotification(BaseModel):
     @field_validator("groupLabels", "commonLabels")
     @classmethod
     def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return bounded(value, MAX_LABEL_CHARS)
+        return redacted(value, MAX_LABEL_CHARS)
 
     @field_validator("commonAnnotations")
     @classmethod
     def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        return bounded(value, MAX_ANNOTATION_CHARS)
+        return redacted(value, MAX_ANNOTATION_CHARS)
 
     def capped(self, max_alerts: int) -> tuple[WebhookNotification, int]:
         """At most `max_alerts` alerts, firing ones first; and how many were left out."""

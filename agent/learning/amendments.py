@@ -11,6 +11,9 @@ proposed again by every incident that shows it):
 
 Only a resolved incident teaches its runbook symptoms: for an escalated or failed one the diagnosis may
 be wrong, and its alerts would be taught to the wrong runbook. A human's resolution names the runbook.
+
+What came from outside (alert names, log signatures, errors, a person's words) goes into the Markdown
+through `agent.markdown` (escaped text, or a code span), so a proposal renders as what was observed.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pydantic import BaseModel, Field
 from agent.domain.signals import Symptoms
 from agent.incidents.models import ActionRecord, HumanResolution, Incident, utcnow
 from agent.knowledge.runbooks import Runbook
+from agent.markdown import code, inline, plain
 
 EXECUTED = frozenset({"intent", "succeeded", "failed", "unknown"})
 MAX_LOG_SIGNATURES = 3
 _PLACEHOLDER = re.compile(r"<[a-z]+>")
+_UNQUOTABLE = re.compile(r"[`\"\\<>\x00-\x1f\x7f]")
 
 
 class Suggestion(BaseModel):
@@ -92,8 +97,8 @@ def from_resolution(
     )
     context = [
         f"incident {incident.id} was handed to a human ({incident.status}): "
-        f"{incident.escalation_reason or 'no reason recorded'}",
-        f"{resolution.by} resolved it as `{runbook.id}`: {resolution.root_cause}",
+        f"{inline(incident.escalation_reason or 'no reason recorded')}",
+        f"{inline(resolution.by)} resolved it as `{runbook.id}`: {inline(resolution.root_cause)}",
     ]
     suggestions = []
     if d is None or d.diagnosis_id != runbook.id:
@@ -102,7 +107,7 @@ def from_resolution(
                 key="cause:" + hashlib.sha256(resolution.root_cause.encode()).hexdigest()[:12],
                 observed=[f"{agent_view} from these symptoms"],
                 change="body: describe this presentation under Symptoms and Diagnosis, so the next one is "
-                f"recognised without a human: {resolution.root_cause}",
+                f"recognised without a human: {inline(resolution.root_cause)}",
             )
         )
     failed = [a for a in incident.actions if a.status in EXECUTED]
@@ -112,8 +117,8 @@ def from_resolution(
             suggestions.append(
                 Suggestion(
                     key=f"action:{name}",
-                    observed=[f"`{name}` fixed incident {incident.id}; the runbook does not name it"],
-                    change=f"actions: add `{name}` (with params and risk), if the action server offers it",
+                    observed=[f"{code(name)} fixed incident {incident.id}; the runbook does not name it"],
+                    change=f"actions: add {code(name)} (with params and risk), if the action server has it",
                 )
             )
         elif runbook.action_names.index(name) > 0:  # the runbook has it, after others
@@ -130,11 +135,11 @@ def new_symptoms(incident: Incident, runbook: Runbook, symptoms: Symptoms) -> li
         for name in sorted(symptoms.alert_names() - listed):
             suggestions.append(
                 Suggestion(
-                    key=f"alert:{name}",
+                    key=f"alert:{plain(name)}",
                     observed=[
-                        f"alert `{name}` fired in incident {incident.id}; the runbook does not list it"
+                        f"alert {code(name)} fired in incident {incident.id}; the runbook does not list it"
                     ],
-                    change=f"alerts: add `{name}`",
+                    change=f"alerts: add {code(name)}",
                 )
             )
     named = [s.signal for s in (*runbook.signals, *runbook.counter_signals)] + [
@@ -151,7 +156,9 @@ def new_symptoms(incident: Incident, runbook: Runbook, symptoms: Symptoms) -> li
         suggestions.append(
             Suggestion(
                 key=f"log:{needle}",
-                observed=[f"{count} error log line(s) `{signature}`; no signal of the runbook matches them"],
+                observed=[
+                    f"{count} error log line(s) {code(signature)}; no signal of the runbook matches them"
+                ],
                 change=f'signals: add `{{signal: "log:{needle}", op: ">", value: 0, weight: 1, '
                 f'description: "{needle} in the error log"}}` (or a counter-signal, if it points elsewhere)',
             )
@@ -169,6 +176,8 @@ def log_needle(signature: str, limit: int = 60) -> str:
     if not useful:
         return ""
     best = next((p for p in useful if len(p) >= 12), max(useful, key=len))
+    if _UNQUOTABLE.search(best):  # it could not be written in the YAML snippet suggested
+        return ""
     return best if len(best) <= limit else best[:limit].rsplit(" ", 1)[0]
 
 
@@ -209,13 +218,13 @@ def _human_order(incident: Incident, runbook: Runbook, name: str, failed: list[A
 
 def _why_not(incident: Incident, action: ActionRecord) -> str:
     if action.status == "failed":
-        return f"the action server reported a failure ({action.error or 'no detail'})"
+        return f"the action server reported a failure ({inline(action.error or 'no detail')})"
     return f"recovery was not verified{_verification(incident, action.attempt)}"
 
 
 def _verification(incident: Incident, attempt: int) -> str:
     v = next((v for v in reversed(incident.verification) if v.attempt == attempt), None)
-    return f" ({v.method}: {v.detail})" if v is not None else ""
+    return f" ({v.method}: {inline(v.detail)})" if v is not None else ""
 
 
 def _amendment(

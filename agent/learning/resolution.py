@@ -23,6 +23,8 @@ from agent.knowledge.runbooks import Runbook
 from agent.knowledge.store import IncidentMemory
 from agent.learning.amendments import EXECUTED, from_resolution
 from agent.learning.proposed import ProposalResult, ProposedAmendments
+from agent.markdown import inline
+from agent.redaction import Redacted
 
 log = structlog.get_logger("agent.learning")
 RESOLVABLE = frozenset({"escalated", "failed"})
@@ -32,7 +34,7 @@ class ResolutionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     diagnosis_id: str = Field(min_length=1, max_length=63, description="the runbook id that explains it")
-    root_cause: str = Field(min_length=1, max_length=2000, description="what it was, in words")
+    root_cause: Redacted = Field(min_length=1, max_length=2000, description="what it was, in words")
     actions_worked: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=10, description="action names that fixed it, in order"
     )
@@ -166,7 +168,8 @@ async def _propose(
 def _report_section(resolution: HumanResolution) -> str:
     lines = ["", "## Resolved by a human", ""]
     when = resolution.at.isoformat()
-    lines.append(f"{resolution.by} at {when}: **{resolution.diagnosis_id}**. {resolution.root_cause}")
+    who, what = inline(resolution.by), inline(resolution.diagnosis_id)
+    lines.append(f"{who} at {when}: **{what}**. {inline(resolution.root_cause)}")
     if resolution.actions_worked:
-        lines.append("- fixed by: " + ", ".join(resolution.actions_worked))
+        lines.append("- fixed by: " + inline(", ".join(resolution.actions_worked)))
     return "\n".join(lines) + "\n"

@@ -3,6 +3,10 @@
 Sources are merged in order and a later one's value replaces an earlier one's: PromQL first, then the
 service's probes (the service's own answer, read now, wins over a scraped value). Derived signals are
 computed last, and the signal packs' pattern tags from the merged values.
+
+This is where what every source read from outside enters the agent, so secrets are redacted here
+(`agent.redaction`): error log lines (in a thread: ~50 µs a line, up to 500 of them), health check
+names and details, text values, and the URLs and errors the evidence echoes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from agent.catalog.catalog import Service
 from agent.catalog.packs import derive
 from agent.domain.alerts import AlertSummary
 from agent.domain.signals import Reading, Symptoms, compare
+from agent.redaction import redact, redact_data
 from agent.signals.log_signatures import signatures
 from agent.signals.source import SignalSource, SourceReading
 
@@ -33,9 +38,12 @@ async def read_symptoms(
 ) -> tuple[Symptoms, dict[str, Any]]:
     """The snapshot and the evidence (each query or URL with its outcome) for the timeline."""
     wanted = None if only is None else _with_inputs(service, only)
-    reads: list[SourceReading] = list(
-        await asyncio.gather(*(source.read(service, only=wanted, since=since) for source in sources))
-    )
+    reads: list[SourceReading] = [
+        await _redacted(read)
+        for read in await asyncio.gather(
+            *(source.read(service, only=wanted, since=since) for source in sources)
+        )
+    ]
     symptoms = Symptoms(service=service.name, alerts=list(alerts))
     evidence: dict[str, Any] = {}
     messages: list[str] | None = None
@@ -59,6 +67,23 @@ async def read_symptoms(
         symptoms.log_samples = [m[:MAX_SAMPLE_CHARS] for m in messages[-MAX_LOG_SAMPLES:]]
     symptoms.tags = pattern_tags(service, symptoms)
     return symptoms, evidence
+
+
+async def _redacted(read: SourceReading) -> SourceReading:
+    messages = read.log_messages
+    if messages:
+        messages = await asyncio.to_thread(lambda: [redact(m) for m in messages or []])
+    return SourceReading(
+        readings={
+            name: r.model_copy(update={"value": redact(r.value)}) if isinstance(r.value, str) else r
+            for name, r in read.readings.items()
+        },
+        failing_checks=[redact(c) for c in read.failing_checks],
+        check_details={redact(k): redact(v) for k, v in read.check_details.items()},
+        log_messages=messages,
+        gaps=read.gaps,
+        evidence=redact_data(read.evidence),
+    )
 
 
 def pattern_tags(service: Service, symptoms: Symptoms) -> dict[str, str]:

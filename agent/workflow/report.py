@@ -1,15 +1,22 @@
-"""The Markdown incident report: what was seen, what the agent concluded and did, what a human should do."""
+"""The Markdown incident report: what was seen, what the agent concluded and did, what a human should do.
+
+Every value that came from outside (alert labels and annotations, what the service's logs and checks said,
+the model's words, an action server's answer) goes in through `agent.markdown.inline`, so the report
+renders as text, whoever wrote it; the runbook's own words (its escalation advice, its follow-up notes)
+are the team's Markdown and go in as they are.
+"""
 
 from __future__ import annotations
 
 from agent.incidents.models import Incident
+from agent.markdown import inline
 
 
 def render_report(incident: Incident, recommendation: str = "") -> str:
     d = incident.diagnosis
     lines = [f"# Incident {incident.id}: {incident.status}", ""]
     lines += [
-        f"- service: {incident.service}",
+        f"- service: {inline(incident.service)}",
         f"- source: {incident.source}",
         f"- opened: {incident.opened_at.isoformat()}",
     ]
@@ -20,39 +27,43 @@ def render_report(incident: Incident, recommendation: str = "") -> str:
         lines.append(f"- closed: {incident.closed_at.isoformat()}")
     lines += ["", "## What was seen", ""]
     lines += [
-        f"- alert {a.name} ({a.status}, {a.severity}): {a.annotations.get('summary', '')}".rstrip(": ")
+        f"- alert {inline(a.name)} ({a.status}, {inline(a.severity)}): "
+        f"{inline(a.annotations.get('summary', ''))}".rstrip(": ")
         for a in incident.alerts
-    ] or [f"- {incident.reason or 'no alert (manual or monitor trigger)'}"]
+    ] or [f"- {inline(incident.reason) or 'no alert (manual or monitor trigger)'}"]
     gather = next((e for e in incident.timeline if e.step == "gather"), None)
     if gather:
-        lines.append(f"- {gather.message}")
+        lines.append(f"- {inline(gather.message)}")
     lines += ["", "## Diagnosis", ""]
     if d is None:
         lines.append("No diagnosis was made.")
     else:
         lines.append(
-            f"**{d.diagnosis_id}** (confidence {d.confidence:.2f}, {d.source}). {d.root_cause}".rstrip()
+            f"**{inline(d.diagnosis_id)}** (confidence {d.confidence:.2f}, {d.source}). "
+            f"{inline(d.root_cause)}".rstrip()
         )
-        lines += [f"- {line}" for line in d.evidence]
+        lines += [f"- {inline(line)}" for line in d.evidence]
     checks = incident.investigation.get("checks", [])
     if checks:
         lines += ["", "### Investigation", ""]
         lines += [
-            f"- [{'x' if c.get('passed') else ' '}] {c.get('name')}: {c.get('detail', '')}" for c in checks
+            f"- [{'x' if c.get('passed') else ' '}] {inline(c.get('name'))}: {inline(c.get('detail', ''))}"
+            for c in checks
         ]
     lines += ["", "## What was tried", ""]
     lines += [
-        f"- {a.action} {a.params or ''} → {a.status}{f' ({a.error})' if a.error else ''}"
+        f"- {inline(a.action)} {inline(a.params or '')} → {a.status}"
+        + (f" ({inline(a.error)})" if a.error else "")
         for a in incident.actions
     ] or ["- nothing"]
     for v in incident.verification:
-        lines.append(f"- verification ({v.method}, attempt {v.attempt}): {v.detail}")
+        lines.append(f"- verification ({v.method}, attempt {v.attempt}): {inline(v.detail)}")
     lines += ["", "## Result", ""]
     if incident.status == "resolved" and incident.follow_ups:
         lines.append("Recovery verified; the mitigation hides a cause that is still there (below).")
         lines += ["", "## Follow-ups", ""]
         lines += [
-            f"- [{'x' if f.status == 'closed' else ' '}] after {f.action}: {f.note}"
+            f"- [{'x' if f.status == 'closed' else ' '}] after {inline(f.action)}: {f.note}"
             for f in incident.follow_ups
         ]
     elif incident.status == "resolved":
@@ -62,12 +73,12 @@ def render_report(incident: Incident, recommendation: str = "") -> str:
             f"The same problem as {incident.merged_into}: its alerts were merged into that incident."
         )
     else:
-        lines.append(f"Handed to a human: {incident.escalation_reason or 'see timeline'}.")
+        lines.append(f"Handed to a human: {inline(incident.escalation_reason or 'see timeline')}.")
         if incident.escalation_labels:
             routing = ", ".join(f"{k}={v}" for k, v in sorted(incident.escalation_labels.items()))
-            lines.append(f"Routing labels: {routing}.")
+            lines.append(f"Routing labels: {inline(routing)}.")
         lines += ["", "## What a human should look at", ""]
         if recommendation:
             lines.append(recommendation)
-        lines += [f"- evidence: {line}" for line in (d.evidence if d else [])[:5]]
+        lines += [f"- evidence: {inline(line)}" for line in (d.evidence if d else [])[:5]]
     return "\n".join(lines) + "\n"

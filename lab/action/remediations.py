@@ -130,7 +130,13 @@ class Remediations(ActionRunner):
             detail = f"terminated {len(result.terminated)} lock holder(s): {held}"
         else:
             detail = "no other process holds a lock on the database"
-        return Outcome(detail=detail, changes=result.model_dump())
+        # What was ended and what was spared, as a DBA's tool would say it: never the command lines of
+        # the processes or the database's path (they are this host's internals, not the caller's).
+        changes = {
+            "terminated": [{"pid": h.pid, "held_seconds": h.held_seconds} for h in result.terminated],
+            "skipped": [s.model_dump() for s in result.skipped],
+        }
+        return Outcome(detail=detail, changes=changes)
 
     async def rollback_release(self, params: ActionParams) -> Outcome:
         answer = await self._target.admin("release/rollback")

@@ -95,6 +95,12 @@ class AgentObserver:
         views = [IncidentView.model_validate(item) for item in items]
         return sorted((v for v in views if v.opened_at >= since), key=lambda v: v.opened_at)
 
+    def incident_text(self, incident_id: str) -> str:
+        """The incident as the agent answers it, every field (its report and action results too)."""
+        response = self._client.get(f"/agent/incidents/{incident_id}")
+        response.raise_for_status()
+        return response.text
+
     def incident(self, incident_id: str) -> IncidentView:
         response = self._client.get(f"/agent/incidents/{incident_id}")
         response.raise_for_status()

@@ -6,7 +6,8 @@ the HTTP stand-ins of `lab.standins`, and the LLM is an OpenAI-compatible stand-
 litellm. Each scenario pages the agent the way Alertmanager does, then reads back the agent's incident
 history and the action server's audit: what was recorded and what was run. "Lost" is any page
 accepted without an incident, an incident not finished, an action the audit has but the incident
-history does not, or a secret in a prompt or a log line. The table and a JSON file are the result.
+history does not, or a secret in a prompt or a log line (for the secret corpus, anywhere the agent keeps
+or shows things). The table and a JSON file are the result.
 """
 
 from __future__ import annotations

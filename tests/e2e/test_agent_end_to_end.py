@@ -11,6 +11,7 @@ machine.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ import pytest
 
 from lab.bench.baseline import RestartOnEveryPage
 from lab.bench.cli import describe
+from lab.bench.observer import AgentObserver
 from lab.bench.report import print_summary, summarize
 from lab.bench.runbench import BenchConfig, run_bench
 from lab.bench.scenario import NO_FAULT, RunResult
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grafana"))
 from dashboard_queries import DASHBOARDS, dashboard_queries
 
 QUIET_SECONDS = 120.0
+INJECTOR = re.compile(r"(?i)(?<![a-z])(chaos|attack|fault)")  # as tests/e2e/test_lab_faults.py
 
 pytestmark = [
     pytest.mark.e2e,
@@ -160,6 +163,34 @@ def test_alertmanager_pages_every_fault_and_sends_resolved_notifications(
         if not any(name in n.resolved and n.received_at >= when for n in receiver.notifications)
     ]
     assert not unresolved, f"alerts never resolved: {unresolved}"
+
+
+def test_nothing_the_agent_kept_names_the_injector(stack: Stack, results: list[RunResult]) -> None:
+    """The blind rule for what the agent keeps, not only for what the lab shows: every field of every
+    incident (as `GET /agent/incidents/{id}` answers it: timeline, action results, report) and every
+    proposed runbook amendment, without a word of the injector or an attack id. (A lock holder's command
+    line, `python -m lab.chaos.lock_holder ...`, once reached incidents through an action's answer.)"""
+    book = httpx.get(
+        f"{stack.urls['chaos']}/api/v1/attacks",
+        timeout=5,
+        headers={"Authorization": f"Bearer {stack.tokens.chaos}"},
+    ).json()
+    attack_ids = [a["attack_id"] for part in book.values() for a in part]
+    observer = AgentObserver(stack.urls["agent"])
+    try:
+        kept = [
+            observer.incident_text(i.id) for i in observer.incidents_since(min(r.started_at for r in results))
+        ]
+    finally:
+        observer.close()
+    proposals = sorted((stack.paths.run_dir / "data" / "agent" / "proposed-runbooks").glob("*.md"))
+    kept += [path.read_text() for path in proposals]
+    assert len(kept) > len(proposals) and attack_ids
+    for text in kept:
+        match = INJECTOR.search(text)
+        where = text[max(0, match.start() - 120) : match.end() + 120] if match else ""
+        assert match is None, f"the agent kept {match.group(0)!r}: ...{where}..."
+        assert not [attack_id for attack_id in attack_ids if attack_id in text]
 
 
 def _readme_queries() -> list[str]:

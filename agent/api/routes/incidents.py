@@ -24,6 +24,7 @@ from agent.learning.resolution import (
     check_resolvable,
     record_resolution,
 )
+from agent.redaction import Redacted
 from agent.workflow.nodes.approve import ApprovalDecision
 from agent.workflow.runner import NotAwaitingApproval
 
@@ -34,18 +35,18 @@ class TriggerRequest(BaseModel):
     """Open (or add to) an incident by hand for a catalog service."""
 
     service: str = Field(min_length=1, max_length=64, description="a service of the catalog")
-    reason: str = Field(default="manual trigger", max_length=500)
+    reason: Redacted = Field(default="manual trigger", max_length=500)
     labels: dict[str, str] = Field(default_factory=dict, max_length=32)
 
 
 class FollowUpClose(BaseModel):
     by: str = Field(default="operator", max_length=100)
-    comment: str = Field(default="", max_length=500)
+    comment: Redacted = Field(default="", max_length=500)
 
 
 class DecisionRequest(BaseModel):
     by: str = Field(default="operator", max_length=100)
-    comment: str = Field(default="", max_length=500)
+    comment: Redacted = Field(default="", max_length=500)
 
 
 class IncidentList(BaseModel):

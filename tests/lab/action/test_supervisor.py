@@ -103,6 +103,10 @@ def test_kill_blocking_queries_spares_the_target(client: TestClient, settings: S
         assert [h["pid"] for h in changes["terminated"]] == [holder.pid]
         assert target_pid in [s["pid"] for s in changes["skipped"]]
         assert str(holder.pid) in response.json()["detail"]
+        # how many were ended and for how long they held, never their command lines or the database's path
+        audit = client.get("/action/audit", headers=AUTH).text
+        for answer in (response.text, audit):
+            assert "lock_holder" not in answer and str(db) not in answer and "command" not in answer
         assert holder.wait(5) is not None
         assert psutil.pid_exists(target_pid)
     finally:
