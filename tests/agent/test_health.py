@@ -44,6 +44,17 @@ def finished(url: str, count: int = 1, timeout: float = 15) -> list[dict[str, An
     raise AssertionError(f"not finished: {found}")
 
 
+def learned(url: str, incident_id: str, timeout: float = 15) -> None:
+    """Until the incident's learn step is in its timeline (it is recorded after the memory is written)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        timeline = httpx.get(f"{url}/agent/incidents/{incident_id}", timeout=5).json()["timeline"]
+        if any(entry["step"] == "learn" for entry in timeline):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{incident_id} never learned")
+
+
 def test_all_ok_names_every_part_and_the_document_declares_the_shape(
     served_agent: Callable[..., ServedApp],
 ) -> None:
@@ -109,7 +120,8 @@ def test_knowledge_file_corrupted_mid_run_is_rewritten_by_the_next_incident(
 ) -> None:
     url = served_agent().url
     page(url)
-    finished(url)
+    (incident,) = finished(url)
+    learned(url, incident["id"])  # resolved is shown before learn has written the knowledge file
     (tmp_path / "knowledge.json").write_text("\x00garbage")
     knowledge = health(url)["agent"]["knowledge"]
     assert knowledge["file_readable"] is False and "rewritten" in knowledge["reason"]
