@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from agent.api.guard import WEBHOOK_PATH, RequestGuard
+from agent.api.guard import WEBHOOK_PATH, RequestGuard, access
 from agent.api.limits import BodySizeLimit
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
@@ -27,13 +27,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> FastAPI:
 
     UnauthenticatedRefused when a write token is empty without ALLOW_UNAUTHENTICATED."""
     settings.refuse_open_writes()
-    open_writes = [route for route in settings.open_routes() if route.startswith("POST")]
-    if open_writes:  # past the refusal only with ALLOW_UNAUTHENTICATED
-        log.warning(
-            "routes_open",
-            routes=open_writes,
-            reason="ALLOW_UNAUTHENTICATED=true: anyone who reaches the port may call them; development only",
-        )
+    if warning := access(settings).warning:  # past the refusal only with ALLOW_UNAUTHENTICATED
+        log.warning("routes_open", reason=warning)
     parts = parts or Parts()
     registry = parts.registry or CollectorRegistry()
     parts.registry = registry

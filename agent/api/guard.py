@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,6 +31,21 @@ WEBHOOK_PATH = "/webhooks/alertmanager"
 READ_METHODS = frozenset({"GET", "HEAD"})
 GUARDED_READS = "/agent/"
 UNAUTHORIZED = "missing or invalid bearer token"
+
+
+class Access(BaseModel):
+    """Which routes answer without a token (in /health and /agent/status): a configuration, not a
+    degradation, so /health's `status` ignores it."""
+
+    open_routes: list[str] = Field(description="routes that answer anyone who reaches the port")
+    warning: str = Field(default="", description="set when writes are open (ALLOW_UNAUTHENTICATED)")
+
+
+def access(settings: Settings) -> Access:
+    routes = settings.open_routes()
+    writes = [route for route in routes if not route.startswith("GET")]
+    warning = f"ALLOW_UNAUTHENTICATED: {', '.join(writes)} answer without a token; development only"
+    return Access(open_routes=routes, warning=warning if writes else "")
 
 
 class RequestGuard:

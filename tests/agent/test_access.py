@@ -54,10 +54,10 @@ def test_the_app_factory_refuses_empty_write_tokens(tmp_path: Path) -> None:
 def test_python_m_agent_without_tokens_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     env = {**os.environ, "WEBHOOK_TOKEN": "", "API_TOKEN": "", "AGENT_DATA_DIR": str(tmp_path / "data")}
     env.pop("ALLOW_UNAUTHENTICATED", None)
+    env["PYTHONPATH"] = str(ROOT)  # run from an empty folder: no `.env` of the checkout's
     done = subprocess.run(
-        [sys.executable, "-m", "agent"], cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-m", "agent"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "refusing to start: WEBHOOK_TOKEN and API_TOKEN are empty" in done.stderr
     assert not (tmp_path / "data").exists()  # refused before anything was opened

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from agent.api.deps import RuntimeDep
+from agent.api.guard import access
 from agent.api.responses import reads, writes
-from agent.api.routes.health import access, probe_dependencies
+from agent.api.routes.health import probe_dependencies
 
 router = APIRouter(prefix="/agent")
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 
 from agent.actions.backend import ActionBackend
 from agent.api.deps import RuntimeDep
+from agent.api.guard import Access, access
 from agent.api.responses import errors
-from agent.config import Settings
 from agent.runtime import AgentRuntime
 from agent.telemetry.degraded import RECENT_SECONDS, KnowledgeWatch, LLMWatch
 
@@ -99,13 +99,6 @@ class AgentParts(BaseModel):
     annotations: AnnotationsHealth
 
 
-class Access(BaseModel):
-    """Which routes answer without a token: a configuration, not a degradation (`status` ignores it)."""
-
-    open_routes: list[str] = Field(description="routes that answer anyone who reaches the port")
-    warning: str = Field(default="", description="set when writes are open (ALLOW_UNAUTHENTICATED)")
-
-
 class HealthReport(BaseModel):
     status: Literal["ok", "degraded"]
     degraded: list[str] = Field(description="dependencies and agent parts not ok, sorted")
@@ -114,17 +107,6 @@ class HealthReport(BaseModel):
     )
     agent: AgentParts
     access: Access
-
-
-def access(settings: Settings) -> Access:
-    routes = settings.open_routes()
-    writes = [route for route in routes if route.startswith("POST")]
-    warning = (
-        f"ALLOW_UNAUTHENTICATED: {', '.join(writes)} answer without a token; development only"
-        if writes
-        else ""
-    )
-    return Access(open_routes=routes, warning=warning)
 
 
 async def probe_dependencies(runtime: AgentRuntime) -> dict[str, Probe]:
