@@ -57,9 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="local: the agent diagnoses with SmolLM2-135M on llama.cpp's server, started with the stack",
     )
     parser.add_argument(
-        "--no-scenarios",
-        action="store_true",
-        help="skip the several-faults scenarios (run by default unless --faults picks faults)",
+        "--scenarios",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the several-faults scenarios after the faults (default: unless --faults picks faults)",
     )
     parser.add_argument(
         "--services", default="", help="comma-separated services whose faults run (default: every one)"
@@ -110,7 +111,7 @@ def bench(args: argparse.Namespace) -> int:
         runs=args.runs,
         faults=[f for f in args.faults.split(",") if f],
         services=[s for s in args.services.split(",") if s],
-        scenarios=not args.no_scenarios and not args.faults,
+        scenarios=not args.faults if args.scenarios is None else args.scenarios,
         quiet_runs=args.quiet_runs,
         baseline=not args.no_baseline and args.attach is None,
         baseline_runs=args.baseline_runs,
