@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from agent.api.limits import BodySizeLimit
+from agent.api.openapi import with_runbook_ids
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
 from agent.api.routes import runbooks as runbook_routes
@@ -51,4 +52,5 @@ def create_app(settings: Settings, parts: Parts | None = None) -> FastAPI:
         runbook_routes.router,
     ):
         app.include_router(router)
+    app.openapi = with_runbook_ids(app, parts.runbooks)  # type: ignore[method-assign]
     return app

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from agent.api.deps import ApiAuth, RuntimeDep
 from agent.api.responses import errors
@@ -16,7 +16,9 @@ router = APIRouter(prefix="/agent")
 
 
 class KillSwitchRequest(BaseModel):
-    enabled: bool  # true = kill switch engaged = no remediation
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool  # true = kill switch engaged = no remediation; 0 or "true" is refused
 
 
 @router.get("/status", responses=errors())
@@ -37,7 +39,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
                 "diagnosis": i.diagnosis_id,
                 "workflow_running": i.id in running,
             }
-            for i in runtime.store.unfinished()
+            for i in await runtime.store.unfinished()
         ],
         "dependencies": {
             name: probe.model_dump() for name, probe in (await probe_dependencies(runtime)).items()
@@ -55,7 +57,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
             }
             for name, service in sorted(runtime.catalog.services().items())
         },
-        "unowned_alerts": _unowned(runtime),
+        "unowned_alerts": await _unowned(runtime),
         "knowledge_store": runtime.knowledge is not None,
         "knowledge_backend": getattr(runtime.knowledge, "backend", None),
         "guardrails": {
@@ -66,14 +68,14 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
-    total, recent = runtime.store.unowned(limit=10)
+async def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
+    total, recent = await runtime.store.unowned(limit=10)
     return {"distinct": total, "recent": recent}
 
 
 @router.post("/kill-switch", dependencies=[ApiAuth], responses=errors(400, 401))
 async def kill_switch(body: KillSwitchRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.kill_switch.set(body.enabled)
+    await runtime.kill_switch.set(body.enabled)
     return {
         "kill_switch_engaged": runtime.kill_switch.engaged,
         "remediation_enabled": not runtime.kill_switch.engaged,
