@@ -1,7 +1,8 @@
 """The reliability suite's scenarios: each fault around the agent and each bad input, as rows.
 
 Grouped by the agent process they need: `main` (one agent, faults that need no special start-up),
-`knowledge` (a store broken before the agent starts), `llm` (an agent with the LLM stand-in).
+`knowledge` (a store broken before the agent starts), `llm` (an agent with the LLM stand-in), `load`
+(an agent in approval mode with a seeded history: `reliability_flood.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from lab.agent_process import AgentProcess
+from lab.bench.reliability_flood import load_scenarios
 from lab.bench.reliability_harness import API_TOKEN, WEBHOOK_TOKEN, Harness, Outcome, Row
 from lab.runner.monitoring import alertmanager_argv, alertmanager_binary, render_monitoring
 from lab.runner.ports import Ports
@@ -474,4 +476,5 @@ SUITES: dict[str, Callable[[Harness], list[Row]]] = {
     "main": main_agent_scenarios,
     "knowledge": knowledge_at_startup,
     "llm": llm_scenarios,
+    "load": load_scenarios,
 }
