@@ -35,6 +35,7 @@ from agent.domain.diagnosis import Diagnosis
 from agent.incidents.models import ActionRecord, Incident, TimelineEntry, utcnow
 from agent.incidents.sqlite import SqliteHistory
 from lab.agent_process import PAGE
+from lab.standins import notification
 
 FLOOR_SECONDS = 0.1  # a 2-core machine's scheduling noise; the answers this catches took seconds
 FLOOD_NOTIFICATIONS = 60
@@ -109,7 +110,7 @@ def run_flood(url: str, alert: dict[str, Any], webhook_token: str, api_token: st
     GIL, their work would be measured as the agent's latency."""
     hook = {"Authorization": f"Bearer {webhook_token}", "Content-Type": "application/json"}
     read = {"Authorization": f"Bearer {api_token}"} if api_token else {}
-    page = json.dumps(_notification([alert])).encode()
+    page = json.dumps(notification([alert])).encode()
     with httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/webhooks/alertmanager", content=page, headers=hook).status_code == 202
         incident_id = _waiting_for_approval(client, read)
@@ -186,7 +187,7 @@ class LoadProcess:
 def _load(url: str, alert: dict[str, Any], hook: dict[str, str], read: dict[str, str]) -> None:
     """The load process's work: see LoadProcess."""
     flood = [
-        json.dumps(_notification([_copy(alert, f"flood-{n}-{i}") for i in range(ALERTS_PER_NOTIFICATION)]))
+        json.dumps(notification([_copy(alert, f"flood-{n}-{i}") for i in range(ALERTS_PER_NOTIFICATION)]))
         for n in range(FLOOD_NOTIFICATIONS)
     ]
     accepted: list[int] = []
@@ -204,21 +205,6 @@ def _load(url: str, alert: dict[str, Any], hook: dict[str, str], read: dict[str,
     for reader in readers:
         reader.join(30)
     print(f"reads {len(reads)}", flush=True)
-
-
-def _notification(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "sre-agent",
-        "groupKey": '{}:{service="target"}',
-        "groupLabels": {"service": "target"},
-        "commonLabels": {"service": "target"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "truncatedAlerts": 0,
-        "alerts": alerts,
-    }
 
 
 def _copy(alert: dict[str, Any], fingerprint: str) -> dict[str, Any]:
