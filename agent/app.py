@@ -13,6 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from agent.api.guard import WEBHOOK_PATH, RequestGuard, access
 from agent.api.limits import BodySizeLimit
+from agent.api.openapi import with_runbook_ids
 from agent.api.routes import control, health, incidents, webhooks
 from agent.api.routes import knowledge as knowledge_routes
 from agent.api.routes import runbooks as runbook_routes
@@ -70,4 +71,5 @@ def create_app(settings: Settings, parts: Parts | None = None) -> FastAPI:
         runbook_routes.router,
     ):
         app.include_router(router)
+    app.openapi = with_runbook_ids(app, parts.runbooks)  # type: ignore[method-assign]
     return app

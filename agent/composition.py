@@ -32,6 +32,7 @@ from agent.config import Settings
 from agent.guardrails.breaker import CircuitBreakers
 from agent.guardrails.kill_switch import KillSwitch
 from agent.guardrails.policy import Guardrails
+from agent.incidents.retention import run_retention
 from agent.incidents.store import IncidentStore
 from agent.intake.correlation import Correlator
 from agent.intake.monitor import MonitorLoop
@@ -91,7 +92,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
     data_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = list(parts.notes)
     env = dict(parts.env) if parts.env is not None else process_env()
-    store = IncidentStore(data_dir / "incidents.db")
+    store = await IncidentStore.open(data_dir / "incidents.db")
     async with (
         httpx.AsyncClient(timeout=settings.HTTP_TIMEOUT_SECONDS) as http,
         aiosqlite.connect(data_dir / "checkpoints.db") as conn,
@@ -134,7 +135,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             thinking = dataclasses.replace(thinking, llm=LLMWatch(thinking.llm))
         prometheus = PrometheusClient(http, settings.PROMETHEUS_URL, settings.HTTP_TIMEOUT_SECONDS)
         backends = ActionBackends(http, env, settings.ACTION_TIMEOUT_SECONDS)
-        kill_switch = KillSwitch(store, settings.REMEDIATION_ENABLED, metrics)
+        kill_switch = await KillSwitch.load(store, settings.REMEDIATION_ENABLED, metrics)
         breakers = CircuitBreakers(
             settings.CIRCUIT_BREAKER_FAILURES, settings.CIRCUIT_BREAKER_COOLOFF_SECONDS, metrics
         )
@@ -174,13 +175,22 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             AlertmanagerClient(http, settings.ALERTMANAGER_URL) if settings.ALERTMANAGER_URL else None
         )
         correlator = Correlator(
-            store, metrics, runner.start, catalog, current, alertmanager, settings.UNOWNED_ALERTS
+            store,
+            metrics,
+            runner.start,
+            catalog,
+            current,
+            alertmanager,
+            settings.UNOWNED_ALERTS,
+            settings.incident_limits(),
         )
-        deps.open_incident = lambda service, alerts, follows: (
-            correlator.open_or_merge(
-                "handoff", service, "", alerts, reason=f"still firing after {follows}'s fix", follows=follows
-            ).incident_id
-        )
+
+        async def open_incident(service: str, alerts: list[Any], follows: str) -> str | None:
+            reason = f"still firing after {follows}'s fix"
+            opened = await correlator.open_or_merge("handoff", service, "", alerts, reason, follows)
+            return opened.incident_id
+
+        deps.open_incident = open_incident
         queue = IntakeQueue(correlator, metrics, settings.INTAKE_QUEUE_SIZE)
         monitor = (
             MonitorLoop(
@@ -212,9 +222,9 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             saver=saver,
             notes=notes,
         )
-        metrics.incidents_open.set(store.count_unfinished())
+        metrics.incidents_open.set(await store.count_unfinished())
         metrics.start_at_zero(sorted(catalog.services()), [runbook.id for runbook in loaded])
-        runtime.refresh_follow_ups()
+        await runtime.refresh_follow_ups()
         background: list[asyncio.Task[None]] = []
         if parts.background:
             background.append(asyncio.create_task(queue.run(), name="intake-worker"))
@@ -227,6 +237,15 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
                 background.append(
                     asyncio.create_task(library.run(settings.RUNBOOKS_CHECK_SECONDS), name="runbook-library")
                 )
+            retention = run_retention(
+                store,
+                saver,
+                settings.INCIDENT_RETENTION_DAYS,
+                settings.INCIDENT_RETENTION_MAX,
+                settings.RETENTION_CHECK_SECONDS,
+                metrics,
+            )
+            background.append(asyncio.create_task(retention, name="retention"))
         resumed = await runner.recover() if parts.recover else []
         log.info(
             "agent_started",
@@ -245,7 +264,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
                 await asyncio.gather(*background, return_exceptions=True)
             await runner.shutdown()
             await grafana.aclose()
-            store.close()
+            await store.close()
             close_knowledge = getattr(knowledge, "close", None) if parts.knowledge is None else None
             if close_knowledge is not None:  # the Weaviate client and its worker threads
                 close_knowledge()

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agent.domain.limits import AlertLimits, IncidentLimits
+
 AgentMode = Literal["autonomous", "approval", "dry-run"]
 ResponseFormatMode = Literal["auto", "json_schema", "json_object", "none"]
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -16,6 +18,7 @@ WRITE_TOKENS = ("WEBHOOK_TOKEN", "API_TOKEN")
 
 class UnauthenticatedRefused(ValueError):
     """A write token is empty and ALLOW_UNAUTHENTICATED is not set: the agent must not start open."""
+_ALERT, _INCIDENT = AlertLimits(), IncidentLimits()
 
 
 class Settings(BaseSettings):
@@ -189,6 +192,39 @@ class Settings(BaseSettings):
         description="alerts kept from one notification (firing first), like Alertmanager's own max_alerts;"
         " the rest are counted, not stored",
     )
+    ALERT_MAX_LABELS: int = Field(
+        default=_ALERT.max_pairs,
+        ge=8,
+        description="labels (and annotations) kept per alert, the agent's first",
+    )
+    ALERT_MAX_LABEL_CHARS: int = Field(default=_ALERT.max_label_chars, ge=64, description="longer values cut")
+    ALERT_MAX_ANNOTATION_CHARS: int = Field(
+        default=_ALERT.max_annotation_chars, ge=256, description="longer values cut, marked"
+    )
+    ALERT_MAX_CHARS: int = Field(
+        default=_ALERT.max_alert_chars,
+        ge=1024,
+        description="one alert's labels and annotations together: past it values are cut, then left out",
+    )
+    GROUP_KEY_MAX_CHARS: int = Field(
+        default=_ALERT.max_group_key_chars, ge=64, description="a longer Alertmanager groupKey is cut, marked"
+    )
+    INCIDENT_MAX_ALERTS: int = Field(
+        default=_INCIDENT.max_alerts,
+        ge=1,
+        description="alerts an open incident keeps (firing, one of each name, newest first); the others "
+        "are counted in its `alerts_dropped`",
+    )
+    INCIDENT_MAX_FINGERPRINTS: int = Field(
+        default=_INCIDENT.max_fingerprints, ge=1, description="alert fingerprints an incident remembers"
+    )
+    INCIDENT_RETENTION_DAYS: float = Field(
+        default=30.0, gt=0, description="finished incidents closed longer ago are deleted, checkpoints too"
+    )
+    INCIDENT_RETENTION_MAX: int = Field(
+        default=10_000, ge=1, description="beyond this many incidents the oldest finished ones are deleted"
+    )
+    RETENTION_CHECK_SECONDS: float = Field(default=3600.0, gt=0, description="how often retention runs")
     MAX_CONCURRENT_INCIDENTS: int = Field(
         default=8, ge=1, description="incident workflows run at once; the others wait, already open"
     )
@@ -220,6 +256,19 @@ class Settings(BaseSettings):
         if self.ALLOWED_HOSTS:
             return self.ALLOWED_HOSTS
         return list(LOCAL_HOSTS) if self.ALLOW_UNAUTHENTICATED else ["*"]
+    def alert_limits(self) -> AlertLimits:
+        return AlertLimits(
+            max_pairs=self.ALERT_MAX_LABELS,
+            max_label_chars=self.ALERT_MAX_LABEL_CHARS,
+            max_annotation_chars=self.ALERT_MAX_ANNOTATION_CHARS,
+            max_alert_chars=self.ALERT_MAX_CHARS,
+            max_group_key_chars=self.GROUP_KEY_MAX_CHARS,
+        )
+
+    def incident_limits(self) -> IncidentLimits:
+        return IncidentLimits(
+            max_alerts=self.INCIDENT_MAX_ALERTS, max_fingerprints=self.INCIDENT_MAX_FINGERPRINTS
+        )
 
     @property
     def proposed_runbooks_path(self) -> Path:

@@ -73,10 +73,10 @@ class AgentRuntime:
         library = self.library.notes if self.library is not None else []
         return [redact(note) for note in (*self.notes, *self.catalog.notes, *library)]
 
-    def refresh_follow_ups(self) -> None:
+    async def refresh_follow_ups(self) -> None:
         """`sre_agent_follow_ups_open` from the incident history (at start-up and when one is closed)."""
         counts: dict[tuple[str, str], int] = {}
-        for service, diagnosis in self.store.open_follow_ups():
+        for service, diagnosis in await self.store.open_follow_ups():
             counts[(service, diagnosis)] = counts.get((service, diagnosis), 0) + 1
         gauge = self.metrics.follow_ups_open
         gauge.clear()

@@ -19,6 +19,21 @@ import httpx
 from lab.service import open_private_log
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE = 200  # the agent's largest page of incidents
+
+
+def all_incidents(url: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every incident's summary from an agent at `url`, newest first, page after page."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": PAGE}
+    while True:
+        answer = httpx.get(f"{url}/agent/incidents", params=params, timeout=timeout)
+        answer.raise_for_status()
+        page = answer.json()
+        found += page["incidents"]
+        if not page["next_cursor"]:
+            return found
+        params["cursor"] = page["next_cursor"]
 
 
 class AgentProcess:
@@ -62,8 +77,7 @@ class AgentProcess:
                 self.process.wait(10)
 
     def incidents(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.url}/agent/incidents", params={"limit": 500}, timeout=5)
-        return list(answer.json()["incidents"])
+        return all_incidents(self.url)
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         return dict(httpx.get(f"{self.url}/agent/incidents/{incident_id}", timeout=5).json())

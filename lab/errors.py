@@ -45,11 +45,14 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """`raw` as a JSON object ({} when empty); HTTPException 422 with a reason otherwise."""
+    """`raw` as a JSON object ({} when empty); HTTPException 422 with a reason otherwise (nesting past
+    Python's recursion limit too: `json.loads` raises RecursionError there, which was a 500)."""
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body nested too deeply") from None
     except ValueError:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body is not valid JSON") from None
     if not isinstance(body, dict):

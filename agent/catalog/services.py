@@ -37,7 +37,8 @@ from agent.domain.signals import Unit
 
 Risk = Literal["low", "medium", "high"]
 AgentMode = Literal["autonomous", "approval", "dry-run"]
-_SERVICE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+SERVICE_NAME = r"^[a-z0-9][a-z0-9_.-]{0,62}$"  # a catalog file name, so also what a trigger may name
+_SERVICE = re.compile(SERVICE_NAME)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 

@@ -20,6 +20,10 @@ class AlertSummary(BaseModel):
     fingerprint: str = ""
 
     def dedup_key(self) -> str:
-        """Alertmanager re-sends the same alert (HA, repeat_interval): identical keys mean nothing new."""
-        starts = self.starts_at.isoformat() if self.starts_at else ""
-        return f"{self.fingerprint or self.name}|{starts}|{self.status}"
+        return dedup_key(self.fingerprint, self.name, self.starts_at, self.status)
+
+
+def dedup_key(fingerprint: str, name: str, starts_at: datetime | None, status: str) -> str:
+    """Alertmanager re-sends the same alert (HA, repeat_interval): identical keys mean nothing new."""
+    starts = starts_at.isoformat() if starts_at else ""
+    return f"{fingerprint or name}|{starts}|{status}"

@@ -74,7 +74,7 @@ class Guardrails:
         self.kill_switch = kill_switch
         self.breakers = breakers
 
-    def check(
+    async def check(
         self,
         incident_id: str,
         service: str,
@@ -90,7 +90,7 @@ class Guardrails:
             return Decision(
                 "stop", f"action budget for this incident used ({limits.max_actions_per_incident})"
             )
-        recent = self.store.actions_in_last(3600, service=service)
+        recent = await self.store.actions_in_last(3600, service=service)
         if len(recent) >= limits.max_actions_per_hour:
             return Decision("stop", f"hourly action budget of {service} used ({limits.max_actions_per_hour})")
         cooldown = limits.action_cooldown_seconds
@@ -105,7 +105,9 @@ class Guardrails:
                 left,
             )
         busy = [
-            i.id for i in self.store.open_for_service(service) if i.id != incident_id and i.status in BUSY
+            i.id
+            for i in await self.store.open_for_service(service)
+            if i.id != incident_id and i.status in BUSY
         ]
         if busy:
             return Decision(

@@ -105,7 +105,12 @@ class Incident(BaseModel):
     seen_keys: list[str] = Field(
         default_factory=list, description="fingerprint|startsAt|status already merged"
     )
-    alerts: list[AlertSummary] = Field(default_factory=list)
+    alerts: list[AlertSummary] = Field(
+        default_factory=list, description="the most relevant alerts, at most INCIDENT_MAX_ALERTS"
+    )
+    alerts_dropped: int = Field(
+        default=0, description="alerts not kept: the incident was at INCIDENT_MAX_ALERTS (see its timeline)"
+    )
     reason: str = ""
     timeline: list[TimelineEntry] = Field(default_factory=list)
     diagnosis: Diagnosis | None = None
@@ -142,7 +147,8 @@ class Incident(BaseModel):
 
 
 class IncidentSummary(BaseModel):
-    """The list view: enough to filter and to see where each incident is."""
+    """The list view: enough to filter and to see where each incident is (no timeline, no alerts).
+    The store picks these fields out of each stored incident by name."""
 
     id: str
     status: IncidentStatus
@@ -154,7 +160,3 @@ class IncidentSummary(BaseModel):
     opened_at: datetime
     mitigated_at: datetime | None = None
     closed_at: datetime | None = None
-
-    @classmethod
-    def of(cls, incident: Incident) -> IncidentSummary:
-        return cls.model_validate(incident.model_dump(include=set(cls.model_fields)))

@@ -1,177 +1,73 @@
-"""SQLite incident history (AGENT_DATA_DIR/incidents.db, WAL).
+"""The incident history as the agent's coroutines use it: every call runs in the store's own threads.
 
-Each incident is one JSON document plus indexed columns to filter on, and its alert keys in a table of
-their own: intake asks "which incident is open for this group" and "were these keys seen" per
-notification, and must not parse every incident's document to answer (a storm opens hundreds).
-Calls are short and synchronous: from the event loop a read-modify-write in `update` is atomic, so the
-intake worker and the workflow can both append to one incident's timeline without losing entries.
-The `action_log` table is what the per-hour budget and per-action cooldown count, so they hold across
-incidents and restarts.
+SQLite calls and the JSON of incident documents never run on the event loop, so the webhook answers
+in milliseconds while readers page through the history and an incident merges a flood of alerts.
+The store's threads are its own (not the default executor, where knowledge searches may wait on
+Weaviate for seconds); the SQL and its locking are `agent.incidents.sqlite.SqliteHistory`.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
+import asyncio
+import functools
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from agent.incidents.models import FINAL_STATUSES, Incident, TimelineEntry, utcnow
+from agent.incidents.models import Incident, TimelineEntry
+from agent.incidents.sqlite import IncidentNotFound, SqliteHistory, StoredSummary
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    service TEXT NOT NULL,
-    group_key TEXT NOT NULL,
-    diagnosis_id TEXT,
-    opened_at TEXT NOT NULL,
-    closed_at TEXT,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
-CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at);
-CREATE TABLE IF NOT EXISTS action_log (
-    key TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    status TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    service TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS action_log_ts ON action_log(ts);
-CREATE TABLE IF NOT EXISTS agent_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS alert_keys (
-    key TEXT NOT NULL,
-    incident_id TEXT NOT NULL,
-    opened_at TEXT NOT NULL,
-    PRIMARY KEY (key, incident_id)
-);
-CREATE INDEX IF NOT EXISTS alert_keys_opened ON alert_keys(opened_at);
-CREATE TABLE IF NOT EXISTS unowned_alerts (
-    key TEXT PRIMARY KEY,
-    alertname TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    count INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS unowned_alerts_seen ON unowned_alerts(last_seen);
-"""
-MAX_UNOWNED = 1000
-
-
-class IncidentNotFound(LookupError):
-    pass
+__all__ = ["IncidentNotFound", "IncidentStore", "StoredSummary"]
+P = ParamSpec("P")
+R = TypeVar("R")
+# Few: SQLite releases the GIL, the Python parts would only compete with the event loop for it. The
+# API's list pages have a thread (and a connection) of their own, so readers never queue up intake.
+THREADS = 2
 
 
 class IncidentStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
-        self._migrate()
-        self._index_alert_keys()
+    def __init__(self, history: SqliteHistory) -> None:
+        self.history = history
+        self._pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="incident-store")
+        self._pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="incident-pages")
 
-    def _migrate(self) -> None:
-        """Columns added since a history file was created (the ledger learned its service)."""
-        with self._lock:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(action_log)")}
-            if "service" not in columns:
-                self._db.execute("ALTER TABLE action_log ADD COLUMN service TEXT NOT NULL DEFAULT ''")
+    @classmethod
+    async def open(cls, path: Path) -> IncidentStore:
+        """Opens (creates, migrates) the SQLite file off the loop."""
+        return cls(await asyncio.to_thread(SqliteHistory, path))
 
-    def _index_alert_keys(self) -> None:
-        """A history written before the key table existed gets its keys indexed once."""
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM alert_keys LIMIT 1").fetchone() is not None:
-                return
-            rows = self._db.execute("SELECT body FROM incidents").fetchall()
-        for (body,) in rows:
-            self._save_keys(Incident.model_validate_json(body))
+    async def _run(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(call, *args, **kwargs))
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    async def close(self) -> None:
+        await self._run(self.history.close)
+        self._pool.shutdown(wait=False)
+        self._pages.shutdown(wait=False)
 
-    def ping(self) -> bool:
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1").fetchone()
-            return True
-        except sqlite3.Error:
-            return False
+    async def ping(self) -> bool:
+        return await self._run(self.history.ping)
 
     # incidents
-    def save(self, incident: Incident) -> Incident:
-        diagnosis_id = incident.diagnosis.diagnosis_id if incident.diagnosis else None
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO incidents(id, status, service, group_key, diagnosis_id, opened_at, closed_at,"
-                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
-                " service=excluded.service, group_key=excluded.group_key, diagnosis_id=excluded.diagnosis_id,"
-                " closed_at=excluded.closed_at, body=excluded.body",
-                (
-                    incident.id,
-                    incident.status,
-                    incident.service,
-                    incident.group_key,
-                    diagnosis_id,
-                    incident.opened_at.isoformat(),
-                    incident.closed_at.isoformat() if incident.closed_at else None,
-                    incident.model_dump_json(),
-                ),
-            )
-            self._save_keys(incident)
-        return incident
+    async def save(self, incident: Incident) -> Incident:
+        return await self._run(self.history.save, incident)
 
-    def _save_keys(self, incident: Incident) -> None:
-        with self._lock:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO alert_keys(key, incident_id, opened_at) VALUES (?, ?, ?)",
-                [(key, incident.id, incident.opened_at.isoformat()) for key in incident.seen_keys],
-            )
+    async def get(self, incident_id: str) -> Incident:
+        return await self._run(self.history.get, incident_id)
 
-    def seen_since(self, keys: set[str], since: datetime) -> set[str]:
-        """Those of `keys` that an incident opened since `since` has already seen."""
-        if not keys:
-            return set()
-        placeholders = ",".join("?" for _ in keys)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT DISTINCT key FROM alert_keys WHERE key IN ({placeholders}) AND opened_at >= ?",
-                (*keys, since.isoformat()),
-            ).fetchall()
-        return {row[0] for row in rows}
+    async def update(self, incident_id: str, mutate: Callable[[Incident], None]) -> Incident:
+        """Read, `mutate` and write under the history's lock: `mutate` runs in a store thread and must
+        only change the incident it is given."""
+        return await self._run(self.history.update, incident_id, mutate)
 
-    def get(self, incident_id: str) -> Incident:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        if row is None:
-            raise IncidentNotFound(incident_id)
-        return Incident.model_validate_json(row[0])
-
-    def update(self, incident_id: str, mutate: Callable[[Incident], None]) -> Incident:
-        with self._lock:
-            incident = self.get(incident_id)
-            mutate(incident)
-            return self.save(incident)
-
-    def append(
+    async def append(
         self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
     ) -> TimelineEntry:
-        entry = TimelineEntry(step=step, message=message, data=data or {})
-        self.update(incident_id, lambda incident: incident.timeline.append(entry))
-        return entry
+        return await self._run(self.history.append, incident_id, step, message, data)
 
-    def find(
+    async def find(
         self,
         status: str | None = None,
         service: str | None = None,
@@ -179,132 +75,62 @@ class IncidentStore:
         since: datetime | None = None,
         limit: int = 50,
     ) -> list[Incident]:
-        clauses, args = [], []
-        for column, value in (("status", status), ("service", service), ("diagnosis_id", diagnosis)):
-            if value:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            clauses.append("opened_at >= ?")
-            args.append(since.isoformat())
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT body FROM incidents {where} ORDER BY opened_at DESC LIMIT ?", (*args, limit)
-            ).fetchall()
-        return [Incident.model_validate_json(row[0]) for row in rows]
+        return await self._run(self.history.find, status, service, diagnosis, since, limit)
 
-    def unfinished(self) -> list[Incident]:
-        placeholders = ",".join("?" for _ in FINAL_STATUSES)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT body FROM incidents WHERE status NOT IN ({placeholders}) ORDER BY opened_at",
-                tuple(FINAL_STATUSES),
-            ).fetchall()
-        return [Incident.model_validate_json(row[0]) for row in rows]
+    async def summaries(
+        self,
+        status: str | None = None,
+        service: str | None = None,
+        diagnosis: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        before: tuple[str, str] | None = None,
+    ) -> list[StoredSummary]:
+        call = functools.partial(self.history.summaries, status, service, diagnosis, since, limit, before)
+        return await asyncio.get_running_loop().run_in_executor(self._pages, call)
 
-    def count_unfinished(self) -> int:
-        placeholders = ",".join("?" for _ in FINAL_STATUSES)
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT COUNT(*) FROM incidents WHERE status NOT IN ({placeholders})", tuple(FINAL_STATUSES)
-            ).fetchone()
-        return int(row[0])
+    async def unfinished(self) -> list[Incident]:
+        return await self._run(self.history.unfinished)
 
-    def open_for_service(self, service: str) -> list[Incident]:
-        """The service's unfinished incidents, oldest first (one per problem it has now)."""
-        placeholders = ",".join("?" for _ in FINAL_STATUSES)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT body FROM incidents WHERE status NOT IN ({placeholders}) AND service = ?"
-                " ORDER BY opened_at",
-                (*FINAL_STATUSES, service),
-            ).fetchall()
-        return [Incident.model_validate_json(row[0]) for row in rows]
+    async def count_unfinished(self) -> int:
+        return await self._run(self.history.count_unfinished)
+
+    async def open_for_service(self, service: str) -> list[Incident]:
+        return await self._run(self.history.open_for_service, service)
+
+    async def open_seen(self, service: str, keys: set[str]) -> tuple[set[str], str | None]:
+        return await self._run(self.history.open_seen, service, keys)
+
+    async def seen_since(self, keys: set[str], since: datetime) -> set[str]:
+        return await self._run(self.history.seen_since, keys, since)
+
+    async def prune(self, closed_before: datetime, keep: int) -> list[str]:
+        return await self._run(self.history.prune, closed_before, keep)
 
     # guardrail ledger
-    def log_action(self, key: str, incident_id: str, action: str, status: str, service: str = "") -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO action_log(key, incident_id, action, status, ts, service)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status=excluded.status",
-                (key, incident_id, action, status, utcnow().isoformat(), service),
-            )
+    async def log_action(
+        self, key: str, incident_id: str, action: str, status: str, service: str = ""
+    ) -> None:
+        await self._run(self.history.log_action, key, incident_id, action, status, service)
 
-    def actions_since(self, since: datetime, service: str | None = None) -> list[tuple[str, str, datetime]]:
-        """(incident_id, action, ts) of every action sent since `since` (for one service, when given)."""
-        query = "SELECT incident_id, action, ts FROM action_log WHERE ts >= ?"
-        args: tuple[str, ...] = (since.isoformat(),)
-        if service is not None:
-            query += " AND service = ?"
-            args += (service,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY ts", args).fetchall()
-        return [(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
+    async def actions_in_last(
+        self, seconds: float, service: str | None = None
+    ) -> list[tuple[str, str, datetime]]:
+        return await self._run(self.history.actions_in_last, seconds, service)
 
-    def actions_in_last(self, seconds: float, service: str | None = None) -> list[tuple[str, str, datetime]]:
-        return self.actions_since(utcnow() - timedelta(seconds=seconds), service)
-
-    def open_follow_ups(self) -> list[tuple[str, str]]:
-        """(service, diagnosis) of every follow-up still open."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT i.service, coalesce(i.diagnosis_id, 'unknown') FROM incidents i,"
-                " json_each(i.body, '$.follow_ups') f WHERE json_extract(f.value, '$.status') = 'open'"
-            ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+    async def open_follow_ups(self) -> list[tuple[str, str]]:
+        return await self._run(self.history.open_follow_ups)
 
     # alerts no catalog service owns
-    def record_unowned(self, key: str, alertname: str, labels: dict[str, str], reason: str) -> bool:
-        """Remember an alert nobody owns (the newest MAX_UNOWNED kept); True the first time it is seen."""
-        now = utcnow().isoformat()
-        with self._lock:
-            known = self._db.execute("SELECT 1 FROM unowned_alerts WHERE key = ?", (key,)).fetchone()
-            self._db.execute(
-                "INSERT INTO unowned_alerts(key, alertname, labels, reason, first_seen, last_seen, count)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(key) DO UPDATE SET last_seen=excluded.last_seen,"
-                " count=count+1",
-                (key, alertname, json.dumps(labels), reason, now, now),
-            )
-            self._db.execute(
-                "DELETE FROM unowned_alerts WHERE key NOT IN"
-                " (SELECT key FROM unowned_alerts ORDER BY last_seen DESC LIMIT ?)",
-                (MAX_UNOWNED,),
-            )
-        return known is None
+    async def record_unowned(self, key: str, alertname: str, labels: dict[str, str], reason: str) -> bool:
+        return await self._run(self.history.record_unowned, key, alertname, labels, reason)
 
-    def unowned(self, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
-        """How many distinct unowned alerts are remembered, and the newest `limit` of them."""
-        with self._lock:
-            total = self._db.execute("SELECT COUNT(*) FROM unowned_alerts").fetchone()[0]
-            rows = self._db.execute(
-                "SELECT alertname, labels, reason, first_seen, last_seen, count FROM unowned_alerts"
-                " ORDER BY last_seen DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        recent = [
-            {
-                "alertname": r[0],
-                "labels": json.loads(r[1]),
-                "reason": r[2],
-                "first_seen": r[3],
-                "last_seen": r[4],
-                "notifications": r[5],
-            }
-            for r in rows
-        ]
-        return int(total), recent
+    async def unowned(self, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        return await self._run(self.history.unowned, limit)
 
     # small persistent flags (the kill switch)
-    def get_state(self, key: str) -> Any:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM agent_state WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+    async def get_state(self, key: str) -> Any:
+        return await self._run(self.history.get_state, key)
 
-    def set_state(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO agent_state(key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, json.dumps(value)),
-            )
+    async def set_state(self, key: str, value: Any) -> None:
+        await self._run(self.history.set_state, key, value)

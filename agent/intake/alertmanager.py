@@ -2,12 +2,17 @@
 
 Unknown fields are ignored (newer Alertmanagers add `notification_reason`, `routeLabels`). An alert's
 state is its `status`: a firing alert carries a zero-year or future `endsAt`, so `endsAt` is never read
-for that.
+for that, but it must be what Alertmanager sends, an RFC 3339 string (`0001-01-01T00:00:00Z`).
 
 Bounded on the way in, so one hostile or runaway notification cannot make the incident store, the
-timeline or the LLM prompt unbounded: at most `MAX_PAIRS` labels and annotations per alert (the
-ones the agent reads first), keys and values cut at fixed lengths with a marker, and
-`capped()` keeps at most N alerts (firing first), like Alertmanager's own `max_alerts`.
+timeline or the LLM prompt unbounded. Oversized text is cut with a mark rather than refused: a 4xx
+makes Alertmanager drop the whole notification for good, so refusing a page because one annotation is
+long would lose the page. Per alert: at most `max_pairs` labels and annotations (the ones the agent
+reads first kept), keys and values cut at fixed lengths, all of them together within `max_alert_chars`;
+a fingerprint too long to be Alertmanager's is replaced by a digest of it (still one key per alert);
+the group key, receiver and URLs are cut. The limits come from the settings through the validation
+context (`model_validate_json(body, context=AlertLimits)`), defaults otherwise. `capped()` keeps at
+most N alerts (firing first), like Alertmanager's own `max_alerts`.
 
 Secrets in labels, annotations and the group key are redacted here (`agent.redaction`), so no incident,
 timeline, checkpoint, log line or prompt ever holds them; after the cut, so the work is bounded too.
@@ -15,40 +20,75 @@ timeline, checkpoint, log line or prompt ever holds them; after the cut, so the 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import hashlib
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from agent.domain.alerts import AlertSummary
-from agent.redaction import Redacted, redact_pairs
+from agent.domain.alerts import AlertSummary, dedup_key
+from agent.domain.limits import AlertLimits
+from agent.domain.timestamps import Timestamp
+from agent.redaction import redact, redact_pairs
 
 AlertStatus = Literal["firing", "resolved"]
-MAX_PAIRS = 64
-MAX_KEY_CHARS = 128
-MAX_LABEL_CHARS = 1024
-MAX_ANNOTATION_CHARS = 8192
 CUT = "…[cut]"
 READ_FIRST = ("alertname", "service", "severity", "summary", "description")
+DEFAULT_LIMITS = AlertLimits()
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
+def _a_number(value: Any) -> Any:
+    """JSON's integer: 3 or 3.0, never false or "3" (which lax mode would take)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected an integer")
+    return value
 
 
-def redacted(pairs: dict[str, str], value_limit: int) -> dict[str, str]:
+Count = Annotated[int, BeforeValidator(_a_number)]
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - len(CUT), 0)] + CUT
+
+
+def redacted(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> dict[str, str]:
     """Bounded, secrets redacted, bounded again (a short secret's mark is longer than the secret)."""
-    return bounded(redact_pairs(bounded(pairs, value_limit)), value_limit)
+    return bounded(redact_pairs(bounded(pairs, value_limit, limits, budget)), value_limit, limits, budget)
 
 
-def bounded(pairs: dict[str, str], value_limit: int) -> dict[str, str]:
-    """At most MAX_PAIRS pairs (the names the agent reads first kept), each key and value cut to size."""
-    if len(pairs) <= MAX_PAIRS and all(
-        len(k) <= MAX_KEY_CHARS and len(v) <= value_limit for k, v in pairs.items()
-    ):
+def bounded(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> dict[str, str]:
+    """At most `max_pairs` pairs (the names the agent reads first kept), each key and value cut to size,
+    all of them together within `budget` characters: a value is cut to what is left, and once too little
+    is left for a useful one the remaining pairs are left out."""
+    if _fits(pairs, value_limit, limits, budget):  # nearly always: C-speed checks only
         return pairs
     keys = [k for k in READ_FIRST if k in pairs] + sorted(k for k in pairs if k not in READ_FIRST)
-    return {_cut(k, MAX_KEY_CHARS): _cut(pairs[k], value_limit) for k in keys[:MAX_PAIRS]}
+    kept: dict[str, str] = {}
+    for key in keys[: limits.max_pairs]:
+        name = cut(key, limits.max_key_chars)
+        room = budget - len(name)
+        value = pairs[key]
+        if len(value) > room and room < 4 * len(CUT):
+            break
+        kept[name] = cut(value, min(value_limit, room))
+        budget -= len(name) + len(kept[name])
+    return kept
+
+
+def size(pairs: dict[str, str]) -> int:
+    return sum(map(len, pairs)) + sum(map(len, pairs.values()))
+
+
+def _fits(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> bool:
+    return (
+        len(pairs) <= limits.max_pairs
+        and max(map(len, pairs.values()), default=0) <= value_limit
+        and max(map(len, pairs), default=0) <= limits.max_key_chars
+        and size(pairs) <= budget
+    )
+
+
+def _limits(info: ValidationInfo) -> AlertLimits:
+    return info.context if isinstance(info.context, AlertLimits) else DEFAULT_LIMITS
 
 
 class Alert(BaseModel):
@@ -57,30 +97,46 @@ class Alert(BaseModel):
     status: AlertStatus
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None
-    endsAt: datetime | None = None
+    startsAt: Timestamp | None = None
+    endsAt: Timestamp | None = Field(default=None, description="`0001-01-01T00:00:00Z` while firing")
     generatorURL: str = ""
     fingerprint: str = ""
 
     @field_validator("labels")
     @classmethod
-    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return redacted(value, MAX_LABEL_CHARS)
+    def _bounded_labels(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        limits = _limits(info)
+        return redacted(value, limits.max_label_chars, limits, limits.max_alert_chars)
 
     @field_validator("annotations")
     @classmethod
-    def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        return redacted(value, MAX_ANNOTATION_CHARS)
+    def _bounded_annotations(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        limits = _limits(info)
+        room = limits.max_alert_chars - size(info.data.get("labels") or {})
+        return redacted(value, limits.max_annotation_chars, limits, room)
+
+    @field_validator("generatorURL")
+    @classmethod
+    def _bounded_url(cls, value: str, info: ValidationInfo) -> str:
+        return cut(value, _limits(info).max_text_chars)
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _bounded_fingerprint(cls, value: str, info: ValidationInfo) -> str:
+        if len(value) <= _limits(info).max_fingerprint_chars:
+            return value
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:32]
 
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "unnamed")
 
     def dedup_key(self) -> str:
-        return self.summary().dedup_key()
+        return dedup_key(self.fingerprint, self.name, self.startsAt, self.status)
 
     def summary(self) -> AlertSummary:
-        return AlertSummary(
+        """Built without validating again: every field was validated (and bounded) on the way in."""
+        return AlertSummary.model_construct(
             name=self.name,
             status=self.status,
             severity=self.labels.get("severity", "warning"),
@@ -95,8 +151,8 @@ class WebhookNotification(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"] = Field(default="4", description="the only webhook payload version there is")
-    groupKey: Redacted = ""
-    truncatedAlerts: int = Field(default=0, ge=0)
+    groupKey: str = ""
+    truncatedAlerts: Count = Field(default=0, ge=0)
     status: AlertStatus
     receiver: str = ""
     groupLabels: dict[str, str] = Field(default_factory=dict)
@@ -105,15 +161,27 @@ class WebhookNotification(BaseModel):
     externalURL: str = ""
     alerts: list[Alert] = Field(min_length=1)
 
+    @field_validator("groupKey")
+    @classmethod
+    def _bounded_group_key(cls, value: str, info: ValidationInfo) -> str:
+        return redact(cut(value, _limits(info).max_group_key_chars))
+
+    @field_validator("receiver", "externalURL")
+    @classmethod
+    def _bounded_text(cls, value: str, info: ValidationInfo) -> str:
+        return cut(value, _limits(info).max_text_chars)
+
     @field_validator("groupLabels", "commonLabels")
     @classmethod
-    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return redacted(value, MAX_LABEL_CHARS)
+    def _bounded_labels(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        limits = _limits(info)
+        return redacted(value, limits.max_label_chars, limits, limits.max_alert_chars)
 
     @field_validator("commonAnnotations")
     @classmethod
-    def _bounded_annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        return redacted(value, MAX_ANNOTATION_CHARS)
+    def _bounded_annotations(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        limits = _limits(info)
+        return redacted(value, limits.max_annotation_chars, limits, limits.max_alert_chars)
 
     def capped(self, max_alerts: int) -> tuple[WebhookNotification, int]:
         """At most `max_alerts` alerts, firing ones first; and how many were left out."""

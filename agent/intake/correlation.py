@@ -18,10 +18,11 @@ A resolved alert is recorded on the incident that has it; only verification clos
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from pydantic import BaseModel, Field
@@ -29,13 +30,16 @@ from pydantic import BaseModel, Field
 from agent.catalog.catalog import ServiceCatalog
 from agent.clients.alertmanager import AlertmanagerClient
 from agent.domain.alerts import AlertSummary
-from agent.incidents.merge import merge_alerts
+from agent.domain.limits import IncidentLimits
+from agent.incidents.merge import NAMED_IN_TIMELINE, bounded_alerts, full_entry, merge_alerts, newest
 from agent.incidents.models import Incident, IncidentSource, TimelineEntry, utcnow
 from agent.incidents.store import IncidentStore
 from agent.intake.alertmanager import Alert, WebhookNotification
 from agent.telemetry.metrics import AgentMetrics
 
 RECENT = timedelta(hours=6)
+SLICE = 50  # alerts handled between two chances for the event loop to answer requests
+T = TypeVar("T")
 UnownedPolicy = Literal["record", "escalate"]
 log = structlog.get_logger("agent.intake")
 
@@ -59,6 +63,7 @@ class Correlator:
         runbooks: Callable[[], list[Any]] = list,
         alertmanager: AlertmanagerClient | None = None,
         unowned: UnownedPolicy = "record",
+        limits: IncidentLimits | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -67,6 +72,10 @@ class Correlator:
         self._runbooks = runbooks
         self._alertmanager = alertmanager
         self._unowned = unowned
+        self._limits = limits or IncidentLimits()
+        # The intake worker, a trigger, the monitor and a hand-off may page at once: one decision at a
+        # time, so two of them cannot both find no incident and open one each for the same problem.
+        self._deciding = asyncio.Lock()
 
     async def ingest(self, notification: WebhookNotification) -> IngestResult:
         alerts = list(notification.alerts)
@@ -75,7 +84,7 @@ class Correlator:
         alerts = list({a.dedup_key(): a for a in alerts}.values())
         by_service: dict[str, list[Alert]] = {}
         nobody: list[tuple[Alert, str]] = []
-        for alert in alerts:
+        async for alert in in_slices(alerts):
             owner = self._catalog.owner(alert.labels)
             if owner.service is None:
                 nobody.append((alert, owner.reason))
@@ -83,9 +92,9 @@ class Correlator:
                 by_service.setdefault(owner.service.name, []).append(alert)
         result = IngestResult(unowned=len(nobody))
         if nobody:
-            self._record_unowned(notification, nobody)
+            await self._record_unowned(notification, nobody)
         for service, owned in by_service.items():
-            one = self.open_or_merge("alertmanager", service, notification.groupKey, owned)
+            one = await self.open_or_merge("alertmanager", service, notification.groupKey, owned)
             result.incident_ids += [i for i in one.incident_ids if i not in result.incident_ids]
             result.created |= one.created
             result.new_alerts += one.new_alerts
@@ -112,7 +121,7 @@ class Correlator:
                 fetched += await self._alertmanager.active_alerts_matching([m.promql() for m in group])
         return fetched
 
-    def open_or_merge(
+    async def open_or_merge(
         self,
         source: IncidentSource,
         service: str,
@@ -121,10 +130,29 @@ class Correlator:
         reason: str = "",
         follows: str | None = None,
     ) -> IngestResult:
-        summaries = [a.summary() if isinstance(a, Alert) else a for a in alerts]
-        open_incidents = self._store.open_for_service(service)
+        async with self._deciding:
+            return await self._open_or_merge(source, service, group_key, alerts, reason, follows)
+
+    async def _open_or_merge(
+        self,
+        source: IncidentSource,
+        service: str,
+        group_key: str,
+        alerts: Sequence[Alert | AlertSummary],
+        reason: str,
+        follows: str | None,
+    ) -> IngestResult:
+        keys = {a.dedup_key() for a in alerts}
+        known, oldest = await self._store.open_seen(service, keys)
+        if oldest is not None and keys <= known:  # a re-send (HA peers, repeat_interval): nothing to read
+            return IngestResult(incident_id=oldest, incident_ids=[oldest], note="duplicate notification")
+        open_incidents = await self._store.open_for_service(service)
         seen = {key for incident in open_incidents for key in incident.seen_keys}
-        fresh = [a for a in summaries if a.dedup_key() not in seen]
+        fresh = [
+            a.summary() if isinstance(a, Alert) else a
+            async for a in in_slices(alerts)
+            if a.dedup_key() not in seen
+        ]
         if open_incidents and not fresh:
             return IngestResult(
                 incident_id=open_incidents[0].id,
@@ -133,24 +161,33 @@ class Correlator:
             )
         result = IngestResult()
         leftover: list[AlertSummary] = []
-        for alert in fresh:
-            home = self._home(alert, open_incidents, source)
+        homes: dict[str, list[AlertSummary]] = {}
+        by_fingerprint = {fp: i for i in reversed(open_incidents) for fp in i.fingerprints}
+        async for alert in in_slices(fresh):
+            home = self._home(alert, open_incidents, by_fingerprint, source)
             if home is None:
                 leftover.append(alert)
+            else:
+                homes.setdefault(home.id, []).append(alert)
+        for home_id, joining in homes.items():  # one write per incident, however many alerts join it
+            data = {"reason": reason} if reason else None
+            merged = await merge_alerts(self._store, home_id, joining, self._limits, data=data)
+            if merged.finished:  # closed since it was read: these alerts are a problem of their own
+                leftover += joining
                 continue
-            merged = merge_alerts(self._store, home.id, [alert], data={"reason": reason} if reason else None)
-            if merged:
-                result.new_alerts += 1
-                if home.id not in result.incident_ids:
-                    result.incident_ids.append(home.id)
-                log.info("notification_merged", incident_id=home.id, alert=alert.name)
+            if merged.new:
+                result.new_alerts += len(merged.new)
+                result.incident_ids.append(home_id)
+                log.info(
+                    "notification_merged", incident_id=home_id, alerts=len(merged.new), dropped=merged.dropped
+                )
         firing = [a for a in leftover if a.status == "firing"]
         if firing or (leftover and source != "alertmanager"):
             keys = {a.dedup_key() for a in leftover}
-            if source == "alertmanager" and keys <= self._store.seen_since(keys, utcnow() - RECENT):
+            if source == "alertmanager" and keys <= await self._store.seen_since(keys, utcnow() - RECENT):
                 result.note = result.note or "alerts already handled by a recent incident"
             else:
-                opened = self._open(source, service, group_key, leftover, reason, follows)
+                opened = await self._open(source, service, group_key, leftover, reason, follows)
                 result.incident_ids.append(opened.id)
                 result.created = True
                 result.new_alerts += len(leftover)
@@ -162,15 +199,18 @@ class Correlator:
         return result
 
     def _home(
-        self, alert: AlertSummary, open_incidents: list[Incident], source: IncidentSource
+        self,
+        alert: AlertSummary,
+        open_incidents: list[Incident],
+        by_fingerprint: dict[str, Incident],
+        source: IncidentSource,
     ) -> Incident | None:
-        """Which open incident of the service this alert belongs to (None: a new problem)."""
+        """Which open incident of the service this alert belongs to (None: a new problem);
+        `by_fingerprint`: the first open incident that has each fingerprint."""
         if not open_incidents:
             return None
-        if alert.fingerprint:
-            for incident in open_incidents:
-                if alert.fingerprint in incident.fingerprints:
-                    return incident
+        if alert.fingerprint in by_fingerprint:
+            return by_fingerprint[alert.fingerprint]
         if alert.status == "resolved":
             return None
         if source in ("manual", "monitor"):
@@ -184,7 +224,7 @@ class Correlator:
                 return incident
         return None
 
-    def _open(
+    async def _open(
         self,
         source: IncidentSource,
         service: str,
@@ -194,42 +234,53 @@ class Correlator:
         follows: str | None,
     ) -> Incident:
         firing = [a for a in alerts if a.status == "firing"]
+        kept, dropped = bounded_alerts(alerts, self._limits)
         incident = Incident(
             id=new_incident_id(),
             source=source,
             service=service,
             group_key=group_key,
-            fingerprints=sorted({a.fingerprint for a in alerts if a.fingerprint}),
-            seen_keys=sorted({a.dedup_key() for a in alerts}),
-            alerts=list(alerts),
+            fingerprints=newest(
+                [a.fingerprint for a in alerts if a.fingerprint], self._limits.max_fingerprints
+            ),
+            seen_keys=newest([a.dedup_key() for a in alerts], self._limits.max_keys),
+            alerts=kept,
+            alerts_dropped=dropped,
             reason=reason,
             follows=follows,
         )
-        names = ", ".join(sorted({a.name for a in firing})) or reason or source
+        names = _names(firing) or reason or source
         how = f"after {follows}'s fix was verified" if follows else f"({source})"
         incident.timeline.append(TimelineEntry(step="open", message=f"incident opened {how}: {names}"))
-        self._store.save(incident)
-        self._metrics.incidents_open.set(self._store.count_unfinished())
+        if dropped:
+            incident.timeline.append(full_entry(self._limits))
+        await self._store.save(incident)
+        self._metrics.incidents_open.set(await self._store.count_unfinished())
         log.info("incident_opened", incident_id=incident.id, service=service, source=source, alerts=names)
         self._start(incident.id)
         return incident
 
-    def _record_unowned(self, notification: WebhookNotification, nobody: list[tuple[Alert, str]]) -> None:
+    async def _record_unowned(
+        self, notification: WebhookNotification, nobody: list[tuple[Alert, str]]
+    ) -> None:
         for alert, reason in nobody:
             kind = "several_owners" if reason.startswith("owned by several") else "no_owner"
-            if self._store.record_unowned(alert.dedup_key(), alert.name, alert.labels, reason):
+            if await self._store.record_unowned(alert.dedup_key(), alert.name, alert.labels, reason):
                 self._metrics.alerts_unowned_total.labels(reason=kind).inc()
-        log.info("alerts_unowned", alerts=sorted({a.name for a, _ in nobody}), receiver=notification.receiver)
+        log.info(
+            "alerts_unowned", alerts=sorted({a.name for a, _ in nobody})[:20], receiver=notification.receiver
+        )
         firing = [a for a, _ in nobody if a.status == "firing"]
         if self._unowned == "escalate" and firing:
-            self._escalate_unowned(notification.groupKey, firing, nobody[0][1])
+            await self._escalate_unowned(notification.groupKey, firing, nobody[0][1])
 
-    def _escalate_unowned(self, group_key: str, alerts: list[Alert], reason: str) -> None:
+    async def _escalate_unowned(self, group_key: str, alerts: list[Alert], reason: str) -> None:
         keys = {a.dedup_key() for a in alerts}
-        if keys <= self._store.seen_since(keys, utcnow() - RECENT):
+        if keys <= await self._store.seen_since(keys, utcnow() - RECENT):
             return
-        names = ", ".join(sorted({a.name for a in alerts}))
-        why = f"{reason}: {names}; the agent acts only on its catalog's services"
+        summaries = [a.summary() for a in alerts]
+        why = f"{reason}: {_names(summaries)}; the agent acts only on its catalog's services"
+        kept, dropped = bounded_alerts(summaries, self._limits)
         now = utcnow()
         incident = Incident(
             id=new_incident_id(),
@@ -237,15 +288,34 @@ class Correlator:
             step="done",
             service="",
             group_key=group_key,
-            fingerprints=sorted({a.fingerprint for a in alerts if a.fingerprint}),
-            seen_keys=sorted(keys),
-            alerts=[a.summary() for a in alerts],
+            fingerprints=newest(
+                [a.fingerprint for a in alerts if a.fingerprint], self._limits.max_fingerprints
+            ),
+            seen_keys=newest(sorted(keys), self._limits.max_keys),
+            alerts=kept,
+            alerts_dropped=dropped,
             escalation_reason=why,
             closed_at=now,
             timeline=[TimelineEntry(step="escalate", message=f"escalated to a human: {why}")],
         )
-        self._store.save(incident)
+        await self._store.save(incident)
         self._metrics.incidents_total.labels(service="", diagnosis="unknown", outcome="escalated").inc()
+
+
+def _names(alerts: Sequence[AlertSummary]) -> str:
+    """The distinct alert names, sorted, the first few of a flood named and the rest counted."""
+    names = sorted({a.name for a in alerts})
+    shown = ", ".join(names[:NAMED_IN_TIMELINE])
+    return shown + (f" and {len(names) - NAMED_IN_TIMELINE} more" if len(names) > NAMED_IN_TIMELINE else "")
+
+
+async def in_slices(items: Sequence[T]) -> AsyncIterator[T]:
+    """Each item, letting the event loop answer requests every SLICE items: a notification of 500
+    alerts is tens of milliseconds of matching, and the webhook must answer within a few."""
+    for n, item in enumerate(items):
+        if n and n % SLICE == 0:
+            await asyncio.sleep(0)
+        yield item
 
 
 def new_incident_id() -> str:

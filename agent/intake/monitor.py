@@ -162,7 +162,7 @@ class MonitorLoop:
             labels={"alertname": "AgentDetectedAnomaly", "service": name, "severity": "warning"},
             annotations={"summary": f"monitor: anomalous {', '.join(signals)}"},
         )
-        result = self._correlator.open_or_merge(
+        result = await self._correlator.open_or_merge(
             source="monitor",
             service=name,
             group_key=f"monitor:{name}",

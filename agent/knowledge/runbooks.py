@@ -27,7 +27,8 @@ Risk = Literal["low", "medium", "high"]
 SignalValue = float | bool | str
 
 _PLAIN_SIGNAL = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+RUNBOOK_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_ID = re.compile(RUNBOOK_ID)
 _TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
 
 

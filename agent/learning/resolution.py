@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.domain.signals import Symptoms
 from agent.incidents.models import HumanResolution, Incident, utcnow
 from agent.incidents.store import IncidentStore
-from agent.knowledge.runbooks import Runbook
+from agent.knowledge.runbooks import RUNBOOK_ID, Runbook
 from agent.knowledge.store import IncidentMemory
 from agent.learning.amendments import EXECUTED, from_resolution
 from agent.learning.proposed import ProposalResult, ProposedAmendments
@@ -31,9 +31,13 @@ RESOLVABLE = frozenset({"escalated", "failed"})
 
 
 class ResolutionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    diagnosis_id: str = Field(min_length=1, max_length=63, description="the runbook id that explains it")
+    diagnosis_id: str = Field(
+        pattern=RUNBOOK_ID,
+        description="the id of a runbook the agent has loaded, the one that explains it; while the agent "
+        "runs, its /openapi.json lists them here (`enum`)",
+    )
     root_cause: Redacted = Field(min_length=1, max_length=2000, description="what it was, in words")
     actions_worked: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=10, description="action names that fixed it, in order"
@@ -83,10 +87,10 @@ async def record_resolution(
         incident.resolution = resolution
         incident.report += _report_section(resolution)
 
-    incident = store.update(incident_id, mutate)
+    incident = await store.update(incident_id, mutate)
     remembered = await _remember(incident, resolution, symptoms, knowledge, symptoms_query)
     proposed = await _propose(incident, runbook, symptoms, resolution, amendments, runbook_names or {})
-    store.append(
+    await store.append(
         incident_id,
         "resolution",
         f"resolved by {resolution.by} as {resolution.diagnosis_id}: {resolution.root_cause[:200]}",

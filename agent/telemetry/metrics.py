@@ -68,6 +68,11 @@ class AgentMetrics:
             "Alerts left out of notifications over WEBHOOK_MAX_ALERTS (the notification itself is kept)",
             registry=registry,
         )
+        self.incidents_pruned_total = Counter(
+            "sre_agent_incidents_pruned_total",
+            "Finished incidents deleted by retention (INCIDENT_RETENTION_DAYS, INCIDENT_RETENTION_MAX)",
+            registry=registry,
+        )
         self.request_bodies_refused_total = Counter(
             "sre_agent_request_bodies_refused_total",
             "Requests answered 413: body over MAX_REQUEST_BODY_BYTES",

@@ -50,7 +50,7 @@ def default_reasoning(llm: Any | None = None) -> Reasoning:
 
 
 # Opens an incident for alerts that outlived a verified fix: (service, alerts, reason) -> incident id.
-OpenIncident = Callable[[str, list[Any], str], str | None]
+OpenIncident = Callable[[str, list[Any], str], Awaitable[str | None]]
 
 
 @dataclass
@@ -85,11 +85,11 @@ class WorkflowDeps:
         signals = service.signal_names()
         return [rb for rb in self.runbooks() if _applies(rb, signals, service.packs)]
 
-    def handled_elsewhere(self, incident: Any) -> dict[str, str]:
+    async def handled_elsewhere(self, incident: Any) -> dict[str, str]:
         """Diagnosis → incident id of the problems other open incidents of this service are handling."""
         return {
             str(other.diagnosis_id): other.id
-            for other in self.store.open_for_service(incident.service)
+            for other in await self.store.open_for_service(incident.service)
             if other.id != incident.id and other.is_diagnosed
         }
 
@@ -103,20 +103,20 @@ class WorkflowDeps:
     def limits(self, service: Service | None) -> Limits:
         return Limits.of(self.settings, service.entry.guardrails if service is not None else None)
 
-    def set_step(self, incident_id: str, step: str, status: str | None = None) -> None:
+    async def set_step(self, incident_id: str, step: str, status: str | None = None) -> None:
         def mutate(incident: Any) -> None:
             incident.step = step
             if status is not None:
                 incident.status = status
 
-        self.store.update(incident_id, mutate)
+        await self.store.update(incident_id, mutate)
         self.metrics.workflow_steps_total.labels(step=step).inc()
 
-    def record(
+    async def record(
         self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Append to the incident's timeline (the store is what people read) and return it for the state."""
-        entry = self.store.append(incident_id, step, message, data)
+        entry = await self.store.append(incident_id, step, message, data)
         self.log.info("timeline", step=step, message=message)
         return entry.model_dump(mode="json")
 

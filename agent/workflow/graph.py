@@ -65,15 +65,15 @@ def create_graph(
     return builder.compile(checkpointer=checkpointer, interrupt_after=interrupt_after)
 
 
-def limits(state: AgentState, deps: WorkflowDeps) -> Limits:
+async def limits(state: AgentState, deps: WorkflowDeps) -> Limits:
     """The incident's service's guardrails (its catalog overrides over the settings)."""
-    return deps.limits(deps.service(deps.store.get(state["incident_id"]).service))
+    return deps.limits(deps.service((await deps.store.get(state["incident_id"])).service))
 
 
-def conclusive(state: AgentState, deps: WorkflowDeps) -> bool:
+async def conclusive(state: AgentState, deps: WorkflowDeps) -> bool:
     diagnosis = state.get("diagnosis") or {}
     known = diagnosis.get("diagnosis_id", "unknown") != "unknown"
-    return known and float(state.get("confidence") or 0.0) >= limits(state, deps).min_confidence
+    return known and float(state.get("confidence") or 0.0) >= (await limits(state, deps)).min_confidence
 
 
 def after_diagnose(state: AgentState) -> Literal["investigate", "learn"]:
@@ -86,11 +86,13 @@ def after_wait(state: AgentState) -> Literal["gather", "learn"]:
     return "learn" if state.get("merged_into") else "gather"
 
 
-def after_investigate(state: AgentState, *, deps: WorkflowDeps) -> Literal["plan", "observe", "escalate"]:
+async def after_investigate(
+    state: AgentState, *, deps: WorkflowDeps
+) -> Literal["plan", "observe", "escalate"]:
     """Act on a conclusive diagnosis; otherwise look again while that can still help, then escalate."""
-    if conclusive(state, deps):
+    if await conclusive(state, deps):
         return "plan"
-    return "observe" if why_not_look_again(state, deps) is None else "escalate"
+    return "observe" if await why_not_look_again(state, deps) is None else "escalate"
 
 
 def after_plan(state: AgentState) -> Literal["execute", "approve", "escalate", "wait"]:
@@ -101,17 +103,17 @@ def after_approve(state: AgentState) -> Literal["execute", "escalate"]:
     return "execute" if state.get("plan_decision") == "execute" else "escalate"
 
 
-def after_execute(state: AgentState, *, deps: WorkflowDeps) -> Literal["verify", "plan", "escalate"]:
+async def after_execute(state: AgentState, *, deps: WorkflowDeps) -> Literal["verify", "plan", "escalate"]:
     """A call the action server refused or failed changed nothing: no point waiting to verify it."""
     if state.get("plan_decision") == "escalate":
         return "escalate"
     results = state.get("execution_results") or []
     if results and results[-1].get("status") == "failed":
-        return "plan" if state.get("attempts", 0) < limits(state, deps).max_attempts else "escalate"
+        return "plan" if state.get("attempts", 0) < (await limits(state, deps)).max_attempts else "escalate"
     return "verify"
 
 
-def after_verify(state: AgentState, *, deps: WorkflowDeps) -> Literal["learn", "plan", "escalate"]:
+async def after_verify(state: AgentState, *, deps: WorkflowDeps) -> Literal["learn", "plan", "escalate"]:
     if state.get("is_resolved"):
         return "learn"
-    return "plan" if state.get("attempts", 0) < limits(state, deps).max_attempts else "escalate"
+    return "plan" if state.get("attempts", 0) < (await limits(state, deps)).max_attempts else "escalate"

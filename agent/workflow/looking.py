@@ -20,11 +20,11 @@ async def look(deps: WorkflowDeps, incident: Incident) -> tuple[Symptoms, dict[s
     if service is None:
         return Symptoms(service=incident.service, alerts=incident.alerts, gaps=["catalog"]), {}
     return await read_symptoms(
-        service, deps.sources(service), incident.alerts, since=log_window_start(incident, deps)
+        service, deps.sources(service), incident.alerts, since=await log_window_start(incident, deps)
     )
 
 
-def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
+async def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
     """Where this incident's error logs begin: shortly before its first alert fired, after the last
     verified recovery of the same service, and after this incident's own last fix (errors from before
     either belong to the problem it fixed, not to what the service shows now)."""
@@ -33,7 +33,7 @@ def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:
     since = max(
         onset - timedelta(seconds=deps.settings.LOG_LOOKBACK_SECONDS), incident.opened_at - MAX_LOG_LOOKBACK
     )
-    earlier = deps.store.find(service=incident.service, since=incident.opened_at - MAX_LOG_LOOKBACK)
+    earlier = await deps.store.find(service=incident.service, since=incident.opened_at - MAX_LOG_LOOKBACK)
     recoveries = [
         i.mitigated_at
         for i in earlier

@@ -61,7 +61,7 @@ class IncidentRunner:
 
     async def recover(self) -> list[str]:
         resumed = []
-        for incident in self._store.unfinished():
+        for incident in await self._store.unfinished():
             snapshot = await self.graph.aget_state(self.config(incident.id))
             if not snapshot.values:
                 self.start(incident.id)
@@ -71,7 +71,7 @@ class IncidentRunner:
                 # No `next` yet is still unfinished: the last step's writes are saved but the step after
                 # it was not chosen when the process died. Resuming applies them and goes on.
                 where = ", ".join(snapshot.next) or "the step after the last one saved"
-                self._store.append(incident.id, "resume", f"agent restarted: resuming at {where}")
+                await self._store.append(incident.id, "resume", f"agent restarted: resuming at {where}")
                 self._spawn(incident.id, None)
             resumed.append(incident.id)
         return resumed
@@ -106,9 +106,9 @@ class IncidentRunner:
                 raise
             except Exception as exc:
                 log.exception("workflow_failed")
-                self._fail(incident_id, type(exc).__name__)
+                await self._fail(incident_id, type(exc).__name__)
 
-    def _fail(self, incident_id: str, error: str) -> None:
+    async def _fail(self, incident_id: str, error: str) -> None:
         def mutate(incident: Incident) -> None:
             incident.status = "failed"
             incident.closed_at = utcnow()
@@ -117,8 +117,8 @@ class IncidentRunner:
                 TimelineEntry(step="error", message=f"workflow error: {error}", data={"error": error})
             )
 
-        incident = self._store.update(incident_id, mutate)
+        incident = await self._store.update(incident_id, mutate)
         self._metrics.incidents_total.labels(
             diagnosis=incident.diagnosis_id or "unknown", outcome="failed"
         ).inc()
-        self._metrics.incidents_open.set(self._store.count_unfinished())
+        self._metrics.incidents_open.set(await self._store.count_unfinished())

@@ -55,8 +55,15 @@ def _caller(request: Request) -> str:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    """JSON body (an object) merged with the query string; the query string wins."""
-    return {**await json_object(request), **dict(request.query_params)}
+    """The parameters: the JSON body (an object), their one source. A query string is refused rather
+    than merged or ignored: a `?requests_per_second=` beside a body used to override it, and one
+    silently ignored would run the action with parameters its caller did not mean."""
+    if request.query_params:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"parameters go in the JSON body, not the query string: {', '.join(request.query_params)}",
+        )
+    return await json_object(request)
 
 
 async def open_restarter(

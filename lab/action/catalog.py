@@ -30,8 +30,17 @@ class KillBlockingParams(ActionParams):
     min_age_seconds: float = Field(default=0.0, ge=0, description="only processes older than this")
 
 
+MIN_RATE_LIMIT_RPS = 5.0  # the target serves ~10 req/s on a quiet day: a lower limit turns users away
+
+
 class RateLimitParams(ActionParams):
-    requests_per_second: float = Field(default=20.0, gt=0, le=100_000)
+    requests_per_second: float = Field(
+        default=20.0,
+        ge=MIN_RATE_LIMIT_RPS,
+        le=100_000,
+        description=f"requests served per second; at least {MIN_RATE_LIMIT_RPS:g}, what the target serves on "
+        "a quiet day (a limit computed from a tiny baseline would shed normal traffic)",
+    )
 
 
 class DeadLetterParams(ActionParams):

@@ -2,7 +2,9 @@
 
 Grouped by the agent process they need: `main` (one agent, faults that need no special start-up),
 `knowledge` (a store broken before the agent starts), `llm` (an agent with the LLM stand-in), `secrets`
-(an agent with credentials in its URLs and the LLM stand-in, for the secret corpus).
+(an agent with credentials in its URLs and the LLM stand-in, for the secret corpus), `access` (agents
+started without tokens, and cross-site requests: `reliability_access.py`), `load` (an agent in approval
+mode with a seeded history: `reliability_flood.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import httpx
 from agent.redaction import MARK
 from lab.agent_process import AgentProcess
 from lab.bench.reliability_access import access_scenarios
+from lab.bench.reliability_flood import load_scenarios
 from lab.bench.reliability_harness import API_TOKEN, WEBHOOK_TOKEN, Harness, Outcome, Row
 from lab.bench.secret_corpus import corpus, leaks, secrets
 from lab.runner.monitoring import alertmanager_argv, alertmanager_binary, render_monitoring
@@ -560,4 +563,5 @@ SUITES: dict[str, Callable[[Harness], list[Row]]] = {
     "llm": llm_scenarios,
     "access": access_scenarios,
     "secrets": secret_corpus,
+    "load": load_scenarios,
 }

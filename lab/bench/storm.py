@@ -25,6 +25,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+from lab.agent_process import all_incidents
 from lab.runner.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,8 +146,8 @@ def run(groups: int, resends: int, rates: list[float], idle_seconds: float = 20.
         elapsed = time.perf_counter() - began
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            incidents = httpx.get(f"{url}/agent/incidents", params={"limit": 500}, timeout=10).json()
-            if len(incidents["incidents"]) >= groups:
+            incidents = all_incidents(url, timeout=10)
+            if len(incidents) >= groups:
                 break
             time.sleep(1)
         rss_after = agent.memory_info().rss
@@ -168,13 +169,13 @@ def run(groups: int, resends: int, rates: list[float], idle_seconds: float = 20.
             f"{statistics.median(ordered) * 1000:.1f} / "
             f"{ordered[int(0.99 * (len(ordered) - 1))] * 1000:.1f} ms",
         ),
-        ("incidents opened / distinct problems", f"{len(incidents['incidents'])} / {groups}"),
+        ("incidents opened / distinct problems", f"{len(incidents)} / {groups}"),
         ("agent RSS idle / after the storm", f"{rss_before / 2**20:.0f} / {rss_after / 2**20:.0f} MiB"),
     ]
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    return 0 if len(incidents["incidents"]) == groups else 1
+    return 0 if len(incidents) == groups else 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

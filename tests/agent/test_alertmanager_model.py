@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
-from agent.intake.alertmanager import WebhookNotification
+from agent.domain.limits import AlertLimits
+from agent.intake.alertmanager import CUT, WebhookNotification, size
 
 FIRING = {
     "receiver": "sre-agent",
@@ -85,3 +88,36 @@ def test_unknown_fields_are_ignored_and_truncated_alerts_read() -> None:
 def test_malformed_payloads_are_rejected(broken: dict) -> None:
     with pytest.raises(ValidationError):
         WebhookNotification.model_validate(broken)
+
+
+def test_the_settings_limits_cut_an_alert_with_a_mark_instead_of_refusing_it() -> None:
+    """Alertmanager drops a notification answered 4xx for good: oversized text is cut, never refused."""
+    limits = AlertLimits(max_pairs=8, max_label_chars=100, max_annotation_chars=300, max_alert_chars=1200)
+    alert = FIRING["alerts"][0]
+    labels = {**alert["labels"], **{f"l{n}": "v" * 500 for n in range(20)}}
+    annotations = {"description": "d" * 5000, "summary": "s" * 5000, "more": "m" * 5000}
+    body = {
+        **FIRING,
+        "alerts": [{**alert, "labels": labels, "annotations": annotations, "fingerprint": "f" * 500}],
+    }
+    (bounded,) = WebhookNotification.model_validate_json(json.dumps(body), context=limits).alerts
+    assert len(bounded.labels) == 8 and bounded.labels["alertname"] == "TargetDbPoolExhausted"  # read first
+    assert all(len(v) <= 100 for v in bounded.labels.values()) and bounded.labels["l0"].endswith(CUT)
+    assert list(bounded.annotations)[:2] == ["summary", "description"]
+    assert size(bounded.labels) + size(bounded.annotations) <= 1200
+    assert bounded.fingerprint.startswith("sha256:")
+    twin = {**body, "alerts": [{**body["alerts"][0], "fingerprint": "f" * 499 + "g"}]}
+    other = WebhookNotification.model_validate_json(json.dumps(twin), context=limits).alerts[0]
+    assert other.fingerprint != bounded.fingerprint  # two long fingerprints stay two alerts
+    untouched = WebhookNotification.model_validate_json(json.dumps(FIRING), context=limits).alerts[0]
+    assert untouched.labels == alert["labels"] and untouched.fingerprint == alert["fingerprint"]
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [{"endsAt": 0}, {"startsAt": 1700000000}, {"startsAt": "1700000000"}, {"endsAt": "yesterday"}],
+)
+def test_timestamps_are_rfc_3339_text(alert: dict) -> None:
+    body = {**FIRING, "alerts": [{**FIRING["alerts"][0], **alert}]}
+    with pytest.raises(ValidationError, match="RFC 3339"):
+        WebhookNotification.model_validate_json(json.dumps(body))

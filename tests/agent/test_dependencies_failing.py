@@ -19,7 +19,7 @@ async def handled(wf: Any) -> Any:
     """A pool page through the whole workflow; the incident as it ended."""
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    return wf.store.get(incident_id)
+    return await wf.store.get(incident_id)
 
 
 async def test_prometheus_lost_after_the_fix_is_verified_by_the_target_health(

@@ -11,7 +11,7 @@ import httpx
 from agent_testkit import Lab, ServedApp, firing_alert
 from pydantic import SecretStr
 
-from agent.intake.alertmanager import CUT, MAX_LABEL_CHARS, MAX_PAIRS
+from agent.intake.alertmanager import CUT, DEFAULT_LIMITS
 from lab.standins import notification
 
 TOKEN = "hook-secret"
@@ -91,8 +91,10 @@ def test_huge_labels_are_cut_and_the_page_kept(served_agent: Callable[..., Serve
     assert post(url, httpx.Request("POST", "/", json=notification([alert])).content).status_code == 202
     (incident,) = wait_for_incidents(url, 1)
     labels = httpx.get(f"{url}/agent/incidents/{incident['id']}", timeout=5).json()["alerts"][0]["labels"]
-    assert len(labels) == MAX_PAIRS and labels["alertname"] == "TargetDbPoolExhausted"
-    assert all(len(v) <= MAX_LABEL_CHARS for v in labels.values()) and labels["label0000"].endswith(CUT)
+    assert sum(len(k) + len(v) for k, v in labels.items()) <= DEFAULT_LIMITS.max_alert_chars
+    assert len(labels) <= DEFAULT_LIMITS.max_pairs and labels["alertname"] == "TargetDbPoolExhausted"
+    assert all(len(v) <= DEFAULT_LIMITS.max_label_chars for v in labels.values())
+    assert labels["label0000"].endswith(CUT)
 
 
 def test_thousands_of_alerts_in_one_notification_are_capped_firing_first(
@@ -107,6 +109,8 @@ def test_thousands_of_alerts_in_one_notification_are_capped_firing_first(
     assert answer.json()["alerts"] == 200 and answer.json()["alerts_dropped"] == 4800
     (incident,) = wait_for_incidents(url, 1)
     stored = httpx.get(f"{url}/agent/incidents/{incident['id']}", timeout=5).json()
-    assert len(stored["alerts"]) == 200 and {a["status"] for a in stored["alerts"]} == {"firing"}
     assert metric(url, "sre_agent_webhook_alerts_dropped_total") == 4800
+    # the 200 kept by the webhook, bounded again by the incident (INCIDENT_MAX_ALERTS, 100)
+    assert len(stored["alerts"]) == 100 and {a["status"] for a in stored["alerts"]} == {"firing"}
+    assert stored["alerts_dropped"] == 100
     assert lab.calls == []  # dry-run

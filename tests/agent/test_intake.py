@@ -39,7 +39,7 @@ async def test_llm_failure_falls_back_to_the_deterministic_diagnoser(
     wf = await workflows.build(reasoning=reasoning)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "resolved"
+    assert (await wf.store.get(incident_id)).status == "resolved"
     assert wf.metric("sre_agent_llm_fallbacks_total", reason="exception") == 1
     assert wf.metric("sre_agent_llm_calls_total", result="error") == 1
 
@@ -55,8 +55,8 @@ class ScriptedLLM:
         return LLMOutcome(diagnosis=diagnosis, prompt_tokens=900, completion_tokens=40)
 
 
-def _diagnose_data(wf: Any, incident_id: str) -> dict[str, Any]:
-    (entry,) = [e for e in wf.store.get(incident_id).timeline if e.step == "diagnose"]
+async def _diagnose_data(wf: Any, incident_id: str) -> dict[str, Any]:
+    (entry,) = [e for e in (await wf.store.get(incident_id)).timeline if e.step == "diagnose"]
     return dict(entry.data)
 
 
@@ -68,8 +68,8 @@ async def test_an_llm_answer_agreeing_with_the_evidence_is_acted_on_and_recorded
     wf = await workflows.build(reasoning=reasoning)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "resolved"
-    data = _diagnose_data(wf, incident_id)
+    assert (await wf.store.get(incident_id)).status == "resolved"
+    data = await _diagnose_data(wf, incident_id)
     assert data["source"] == "llm" and data["llm_tokens"] == 940
     assert data["llm_answer"] == "db-pool-exhaustion"
     assert (data["llm_agreed"], data["llm_fallback"]) == (True, None)
@@ -85,10 +85,10 @@ async def test_an_llm_answer_the_evidence_does_not_support_is_not_acted_on(
     wf = await workflows.build(reasoning=reasoning)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved"
     assert [a.action for a in incident.actions] == ["remediate-db-pool-exhaustion"]  # never a rollback
-    data = _diagnose_data(wf, incident_id)
+    data = await _diagnose_data(wf, incident_id)
     assert data["diagnosis"] == "db-pool-exhaustion" and data["source"] == "deterministic"
     assert data["llm_answer"] == "bad-release"
     assert (data["llm_agreed"], data["llm_fallback"]) == (False, "unsupported")

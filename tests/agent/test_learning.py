@@ -81,8 +81,8 @@ async def build(workflows: WorkflowFactory, folder: Path, tmp_path: Path, **over
     )
 
 
-def learned(wf: Any, incident_id: str) -> dict[str, Any]:
-    return next(e.data for e in reversed(wf.store.get(incident_id).timeline) if e.step == "learn")
+async def learned(wf: Any, incident_id: str) -> dict[str, Any]:
+    return next(e.data for e in reversed((await wf.store.get(incident_id)).timeline) if e.step == "learn")
 
 
 async def test_an_action_that_failed_before_another_worked_is_proposed_and_planned_last(
@@ -95,7 +95,7 @@ async def test_an_action_that_failed_before_another_worked_is_proposed_and_plann
     first = await open_incident(wf, pool_alert("fp1"))
     await wf.runner.wait(first)
 
-    assert wf.store.get(first).status == "resolved"
+    assert (await wf.store.get(first)).status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "restart-target"]
     proposal = folder / "proposed" / f"db-pool-exhaustion--{first}.md"
     text = proposal.read_text()
@@ -105,7 +105,7 @@ async def test_an_action_that_failed_before_another_worked_is_proposed_and_plann
     assert "actions: try `restart` before `remediate-db-pool-exhaustion`" in text
     assert f"`GET /agent/incidents/{first}`" in text
     assert "alerts: add" not in text and "signals: add" not in text  # the runbook covers the symptoms
-    assert learned(wf, first)["proposed_amendment"] == {
+    assert (await learned(wf, first))["proposed_amendment"] == {
         "status": "written",
         "file": proposal.name,
         "detail": "",
@@ -116,14 +116,14 @@ async def test_an_action_that_failed_before_another_worked_is_proposed_and_plann
     snapshot = await wf.runner.graph.aget_state(wf.runner.config(first))
     await learn.node(snapshot.values, {}, deps=wf.deps)
     assert proposal.read_text() == text
-    assert learned(wf, first)["proposed_amendment"]["status"] == "exists"
+    assert (await learned(wf, first))["proposed_amendment"]["status"] == "exists"
 
     # The same page again: what did not fix it last time is planned after what did.
     lab.healthy = False
     lab.calls.clear()
     second = await open_incident(wf, pool_alert("fp2"))
     await wf.runner.wait(second)
-    incident = wf.store.get(second)
+    incident = await wf.store.get(second)
     assert incident.status == "resolved"
     assert [c["action"] for c in lab.calls] == ["restart-target"]
     plan = next(e for e in incident.timeline if e.step == "plan")
@@ -142,10 +142,10 @@ async def test_a_clean_resolution_proposes_nothing(
     wf = await build(workflows, folder, tmp_path)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "resolved"
+    assert (await wf.store.get(incident_id)).status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert not (folder / "proposed").exists()
-    assert learned(wf, incident_id) == {"remembered": True}
+    assert await learned(wf, incident_id) == {"remembered": True}
 
 
 def page(client: TestClient, fingerprint: str, starts: str) -> str:

@@ -51,6 +51,6 @@ async def test_monitor_opens_one_incident_per_episode(lab: Lab, workflows: Workf
     incident_id = opened[0]
     assert await monitor.poll_once() == []  # same episode
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.source == "monitor" and incident.alerts[0].name == "AgentDetectedAnomaly"
     assert lab.calls == []

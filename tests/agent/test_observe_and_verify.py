@@ -39,7 +39,7 @@ async def test_inconclusive_evidence_is_looked_at_again_then_acted_on(
     wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=5, OBSERVE_INTERVAL_SECONDS=0.05)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert looks == [1, 2, 3]
     assert steps(incident).count("gather") == 3 and steps(incident).count("observe") == 2
@@ -54,7 +54,7 @@ async def test_still_inconclusive_at_the_end_of_the_window_escalates_without_act
     wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=0.3, OBSERVE_INTERVAL_SECONDS=0.1)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated" and lab.calls == []
     assert 2 <= len(looks) <= 4
     assert "diagnosis unknown" in (incident.escalation_reason or "")
@@ -65,7 +65,7 @@ async def test_an_alert_no_runbook_covers_is_escalated_at_once(lab: Lab, workflo
     wf = await workflows.build(OBSERVE_WINDOW_SECONDS=30, OBSERVE_INTERVAL_SECONDS=10)
     incident_id = await open_incident(wf, pool_alert(name="SomethingNobodyKnows"))
     await wf.runner.wait(incident_id, timeout=5)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated" and "observe" not in steps(incident)
 
 
@@ -76,14 +76,14 @@ async def test_alerts_that_resolve_while_looking_end_the_looking(
     wf = await workflows.build(reasoning=reasoning, OBSERVE_WINDOW_SECONDS=30, OBSERVE_INTERVAL_SECONDS=0.2)
     incident_id = await open_incident(wf, pool_alert())
     resolved = pool_alert().model_dump(by_alias=True) | {"status": "resolved"}
-    wf.correlator.open_or_merge(
+    await wf.correlator.open_or_merge(
         source="alertmanager",
         service="target",
         group_key='{}:{service="target"}',
         alerts=[Alert.model_validate(resolved)],
     )
     await wf.runner.wait(incident_id, timeout=10)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated" and lab.calls == []
     assert "alerts resolved before the evidence was conclusive" in (incident.escalation_reason or "")
 
@@ -95,7 +95,7 @@ async def test_a_fix_is_not_verified_while_the_paging_alert_still_fires(
     wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.3, MAX_ATTEMPTS=1)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "failed"
     assert not incident.verification[-1].healthy
     assert incident.verification[-1].last_results["alerts still firing"] == ["TargetDbPoolExhausted"]
@@ -114,7 +114,7 @@ async def test_an_alert_the_runbook_says_may_keep_firing_does_not_block_verifica
     wf = await workflows.build(runbooks=runbooks)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert incident.verification[-1].last_results["alerts still firing"] == []  # not counted against it
 
@@ -125,13 +125,18 @@ async def test_workflows_beyond_the_concurrency_bound_wait_their_turn(
     lab.action_delay_seconds = 0.3
     wf = await workflows.build(MAX_CONCURRENT_INCIDENTS=1)
     first = await open_incident(wf, pool_alert("fp1"))
-    second = wf.correlator.open_or_merge(
-        source="alertmanager", service="other", group_key='{}:{service="other"}', alerts=[pool_alert("fp2")]
+    second = (
+        await wf.correlator.open_or_merge(
+            source="alertmanager",
+            service="other",
+            group_key='{}:{service="other"}',
+            alerts=[pool_alert("fp2")],
+        )
     ).incident_id
-    assert second is not None and wf.store.get(second).status == "open"  # listed while it waits
+    assert second is not None and (await wf.store.get(second)).status == "open"  # listed while it waits
     await wf.runner.wait(first)
     await wf.runner.wait(second)
-    a, b = wf.store.get(first), wf.store.get(second)
+    a, b = await wf.store.get(first), await wf.store.get(second)
     first_done = next(e.ts for e in a.timeline if e.step == "learn")
     second_began = next(e.ts for e in b.timeline if e.step == "gather")
     assert second_began >= first_done

@@ -16,14 +16,14 @@ async def test_paused_for_approval_then_restarted_then_approved(lab: Lab, workfl
     before = await workflows.build(AGENT_MODE="approval")
     incident_id = await open_incident(before, pool_alert())
     await before.runner.wait(incident_id)
-    assert before.store.get(incident_id).status == "awaiting_approval"
+    assert (await before.store.get(incident_id)).status == "awaiting_approval"
     await workflows.close(before)
 
     after = await workflows.build(AGENT_MODE="approval")
     assert await after.runner.recover() == []  # still waiting for a human, nothing re-run
     await after.runner.decide(incident_id, ApprovalDecision(approved=True))
     await after.runner.wait(incident_id)
-    assert after.store.get(incident_id).status == "resolved"
+    assert (await after.store.get(incident_id)).status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
 
 
@@ -33,13 +33,13 @@ async def test_stopped_between_execute_and_verify_continues_without_rerunning(
     before = await workflows.build(interrupt_after=["execute"])
     incident_id = await open_incident(before, pool_alert())
     await before.runner.wait(incident_id)
-    assert before.store.get(incident_id).step == "execute"
+    assert (await before.store.get(incident_id)).step == "execute"
     await workflows.close(before)
 
     after = await workflows.build()
     assert await after.runner.recover() == [incident_id]
     await after.runner.wait(incident_id)
-    incident = after.store.get(incident_id)
+    incident = await after.store.get(incident_id)
     assert incident.status == "resolved"
     assert len(lab.calls) == 1
     assert any(e.step == "resume" for e in incident.timeline)
@@ -58,7 +58,7 @@ async def test_killed_while_the_action_server_was_working_does_not_resend(
     after = await workflows.build()
     assert await after.runner.recover() == [incident_id]
     await after.runner.wait(incident_id)
-    incident = after.store.get(incident_id)
+    incident = await after.store.get(incident_id)
     assert len(lab.calls) == 1
     assert incident.status == "resolved"
     assert [a.status for a in incident.actions] == ["unknown"]
@@ -85,7 +85,7 @@ async def test_died_after_a_step_was_written_but_before_the_next_was_chosen(
     assert snapshot.values and snapshot.next == ()  # what the old recovery skipped
     assert await after.runner.recover() == [incident_id]
     await after.runner.wait(incident_id)
-    incident = after.store.get(incident_id)
+    incident = await after.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert len(lab.calls) == 1
 
@@ -104,7 +104,7 @@ async def test_stopped_after_any_step_finishes_once_with_one_action(
     whole = await elsewhere.build()
     unstopped = await open_incident(whole, pool_alert())
     await whole.runner.wait(unstopped)
-    expected = Counter(e.step for e in whole.store.get(unstopped).timeline)
+    expected = Counter(e.step for e in (await whole.store.get(unstopped)).timeline)
     await elsewhere.close_all()
     lab.calls.clear()
     lab.healthy = False
@@ -112,7 +112,7 @@ async def test_stopped_after_any_step_finishes_once_with_one_action(
     before = await workflows.build(interrupt_after=[step])
     incident_id = await open_incident(before, pool_alert())
     await before.runner.wait(incident_id)
-    assert before.store.get(incident_id).step == ("done" if step == "learn" else step)
+    assert (await before.store.get(incident_id)).step == ("done" if step == "learn" else step)
     await workflows.close(before)
 
     after = await workflows.build()
@@ -121,7 +121,7 @@ async def test_stopped_after_any_step_finishes_once_with_one_action(
         assert resumed == [incident_id]
     await after.runner.wait(incident_id)
     assert await after.runner.recover() == []  # finished: a second restart has nothing to resume
-    incident = after.store.get(incident_id)
+    incident = await after.store.get(incident_id)
     assert incident.status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert [a.status for a in incident.actions] == ["succeeded"]

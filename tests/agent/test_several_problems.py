@@ -42,8 +42,8 @@ class Faults:
         self.active -= {alert for alert, fix in self.fixes.items() if fix == action}
 
 
-def merge(wf: Any, *alerts: Any) -> None:
-    wf.correlator.open_or_merge(
+async def merge(wf: Any, *alerts: Any) -> None:
+    await wf.correlator.open_or_merge(
         source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=list(alerts)
     )
 
@@ -57,9 +57,9 @@ async def test_what_still_fires_after_a_verified_fix_is_the_next_incident(
     lab.on_action = lambda action: (faults.ran(action), setattr(lab, "healthy", True))
     wf = await workflows.build()
     first = await open_incident(wf, pool_alert("fp1"))
-    merge(wf, pool_alert("fp2", name=RELEASE))  # the incident is still gathering: more evidence for it
+    await merge(wf, pool_alert("fp2", name=RELEASE))  # the incident is still gathering: more evidence for it
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "resolved" and [c["action"] for c in lab.calls] == [
         "remediate-db-pool-exhaustion"
     ]
@@ -67,7 +67,7 @@ async def test_what_still_fires_after_a_verified_fix_is_the_next_incident(
     assert verify.data["next_problem"] == [RELEASE]
     second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
     await wf.runner.wait(second)
-    follower = wf.store.get(second)
+    follower = await wf.store.get(second)
     assert follower.source == "handoff" and follower.follows == first
     assert [a.name for a in follower.alerts] == [RELEASE]
     # the stand-in release runbook's rollback is high risk: it waits for a human, nothing else ran
@@ -88,14 +88,14 @@ async def test_an_alert_that_stops_once_the_signals_settle_after_the_fix_is_not_
     lab.on_action = lambda action: (fixed_at.append(time.monotonic()), setattr(lab, "healthy", True))
     wf = await workflows.build()
     first = await open_incident(wf, pool_alert("fp1"))
-    merge(wf, pool_alert("fp2", name=RELEASE))
+    await merge(wf, pool_alert("fp2", name=RELEASE))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "resolved" and len(lab.calls) == 1
     verify = next(e for e in incident.timeline if e.step == "verify")
     assert "next_problem" not in verify.data
     assert "next_incident" not in next(e for e in incident.timeline if e.step == "learn").data
-    assert [i.id for i in wf.store.find(service="target")] == [first]
+    assert [i.id for i in await wf.store.find(service="target")] == [first]
 
 
 async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits_for_the_first_fix(
@@ -107,21 +107,23 @@ async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits
     lab.action_delay_seconds = 0.3
     wf = await workflows.build(VERIFY_HOLD_SECONDS=1.0, VERIFY_DEADLINE_SECONDS=5)
     first = await open_incident(wf, pool_alert("fp1"))
-    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
+    await wait_until(lambda: wf.store.history.get(first).step in {"execute", "verify"}, timeout=10)
     faults.active.add(SURGE)
-    merge(wf, pool_alert("fp2", name=SURGE))  # not what the pool's runbook explains: another problem
-    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await merge(wf, pool_alert("fp2", name=SURGE))  # not what the pool's runbook explains: another problem
+    (second,) = [i.id for i in await wf.store.open_for_service("target") if i.id != first]
     await wf.runner.wait(first)
     await wf.runner.wait(second, timeout=30)
-    assert wf.store.get(first).status == "resolved"
-    surge = wf.store.get(second)
+    assert (await wf.store.get(first)).status == "resolved"
+    surge = await wf.store.get(second)
     assert surge.status == "resolved" and surge.diagnosis_id == "traffic-surge"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "enable-rate-limit"]
     waited = [e.message for e in surge.timeline if e.step == "plan" and e.message.startswith("waiting")]
     assert waited and f"{first} is remediating target" in waited[0]
     rate_limit_at = next(e.ts for e in surge.timeline if e.step == "execute")
-    first_closed = wf.store.get(first).closed_at
-    assert first_closed is not None and rate_limit_at >= wf.store.get(first).mitigated_at  # one fix at a time
+    first_closed = (await wf.store.get(first)).closed_at
+    assert (
+        first_closed is not None and rate_limit_at >= (await wf.store.get(first)).mitigated_at
+    )  # one fix at a time
 
 
 async def test_a_page_that_stops_with_the_fix_it_waited_for_was_that_problem_and_does_nothing(
@@ -139,13 +141,13 @@ async def test_a_page_that_stops_with_the_fix_it_waited_for_was_that_problem_and
     lab.action_delay_seconds = 0.3
     wf = await workflows.build(VERIFY_HOLD_SECONDS=1.0, VERIFY_DEADLINE_SECONDS=5)
     first = await open_incident(wf, pool_alert("fp1"))
-    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
-    merge(wf, pool_alert("fp2", name=SURGE))
-    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await wait_until(lambda: wf.store.history.get(first).step in {"execute", "verify"}, timeout=10)
+    await merge(wf, pool_alert("fp2", name=SURGE))
+    (second,) = [i.id for i in await wf.store.open_for_service("target") if i.id != first]
     await wf.runner.wait(first)
     await wf.runner.wait(second, timeout=30)
-    assert wf.store.get(first).status == "resolved"
-    page = wf.store.get(second)
+    assert (await wf.store.get(first)).status == "resolved"
+    page = await wf.store.get(second)
     assert page.status == "merged" and page.merged_into == first
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert any(e.step == "wait" and "the same problem" in e.message for e in page.timeline)
@@ -181,15 +183,15 @@ async def test_an_alert_that_is_the_problem_already_being_handled_is_merged_into
         reasoning=pool_or_release(), VERIFY_HOLD_SECONDS=0.5, VERIFY_DEADLINE_SECONDS=5
     )
     first = await open_incident(wf, pool_alert("fp1"))
-    await wait_until(lambda: wf.store.get(first).step in {"execute", "verify"}, timeout=10)
-    merge(wf, pool_alert("fp2", name="TargetDbPoolSaturated"))  # its runbook does not list this one
-    (second,) = [i.id for i in wf.store.open_for_service("target") if i.id != first]
+    await wait_until(lambda: wf.store.history.get(first).step in {"execute", "verify"}, timeout=10)
+    await merge(wf, pool_alert("fp2", name="TargetDbPoolSaturated"))  # its runbook does not list this one
+    (second,) = [i.id for i in await wf.store.open_for_service("target") if i.id != first]
     await wf.runner.wait(second)
     await wf.runner.wait(first)
-    merged = wf.store.get(second)
+    merged = await wf.store.get(second)
     assert merged.status == "merged" and merged.merged_into == first and merged.actions == []
-    assert "TargetDbPoolSaturated" in {a.name for a in wf.store.get(first).alerts}
-    assert wf.store.get(first).status == "resolved"
+    assert "TargetDbPoolSaturated" in {a.name for a in (await wf.store.get(first)).alerts}
+    assert (await wf.store.get(first)).status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert (
         wf.metric(
@@ -231,9 +233,9 @@ async def test_own_checks_that_hold_while_the_alert_goes_on_are_looked_at_again(
         runbooks=runbooks, reasoning=first_pool_then_release(), VERIFY_DEADLINE_SECONDS=10
     )
     first = await open_incident(wf, pool_alert("fp1"))
-    merge(wf, pool_alert("fp2", name="TargetHighErrorRatio"))
+    await merge(wf, pool_alert("fp2", name="TargetHighErrorRatio"))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "resolved" and len(lab.calls) == 1
     looked, verify = [e for e in incident.timeline if e.step == "verify"]
     assert looked.message == "looked at the service again: bad-release (0.90)"
@@ -241,7 +243,7 @@ async def test_own_checks_that_hold_while_the_alert_goes_on_are_looked_at_again(
     assert verify.data["next_problem"] == ["TargetHighErrorRatio"]
     second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
     await wf.runner.wait(second)
-    assert wf.store.get(second).diagnosis_id == "bad-release"
+    assert (await wf.store.get(second)).diagnosis_id == "bad-release"
 
 
 async def test_a_fix_whose_checks_held_before_it_ran_waits_for_every_alert(
@@ -253,9 +255,9 @@ async def test_a_fix_whose_checks_held_before_it_ran_waits_for_every_alert(
     lab.firing = lambda: [RELEASE]
     wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.5, MAX_ATTEMPTS=1)
     first = await open_incident(wf, pool_alert("fp1"))
-    merge(wf, pool_alert("fp2", name=RELEASE))
+    await merge(wf, pool_alert("fp2", name=RELEASE))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "failed" and not incident.verification[-1].healthy
     execute = next(e for e in incident.timeline if e.step == "execute")
     assert execute.data["verified_before"] is True
@@ -271,7 +273,7 @@ async def test_a_masking_mitigation_leaves_an_open_follow_up(lab: Lab, workflows
     wf = await workflows.build(runbooks=[masking])
     first = await open_incident(wf, pool_alert("fp1"))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "resolved"
     assert [(f.action, f.note, f.status) for f in incident.follow_ups] == [
         ("remediate-db-pool-exhaustion", "the leak is still there", "open")
@@ -279,7 +281,7 @@ async def test_a_masking_mitigation_leaves_an_open_follow_up(lab: Lab, workflows
     assert "follow-up left for a person: the leak is still there" in incident.timeline[-1].message
     assert "## Follow-ups" in incident.report and "the leak is still there" in incident.report
     assert wf.metric("sre_agent_follow_ups_open", service="target", diagnosis="db-pool-exhaustion") == 1
-    wf.runtime.refresh_follow_ups()  # as at a restart: counted from the incident history
+    await wf.runtime.refresh_follow_ups()  # as at a restart: counted from the incident history
     assert wf.metric("sre_agent_follow_ups_open", service="target", diagnosis="db-pool-exhaustion") == 1
 
 
@@ -302,9 +304,9 @@ async def test_a_fix_that_helped_while_another_problem_keeps_a_check_failing_han
     reasoning = first_pool_then_release()
     wf = await workflows.build(runbooks=[pool, release], reasoning=reasoning, VERIFY_DEADLINE_SECONDS=10)
     first = await open_incident(wf, pool_alert("fp1"))
-    merge(wf, pool_alert("fp2", name=RELEASE))
+    await merge(wf, pool_alert("fp2", name=RELEASE))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     verify = [e for e in incident.timeline if e.step == "verify"][-1]
@@ -314,7 +316,7 @@ async def test_a_fix_that_helped_while_another_problem_keeps_a_check_failing_han
     assert fixed_at is not None and datetime.fromisoformat(str(lab.log_reads_since[1])) >= fixed_at
     second = next(e for e in incident.timeline if e.step == "learn").data["next_incident"]
     await wf.runner.wait(second)
-    assert wf.store.get(second).diagnosis_id == "bad-release"
+    assert (await wf.store.get(second)).diagnosis_id == "bad-release"
 
 
 async def test_a_fix_that_changed_nothing_is_never_handed_on(lab: Lab, workflows: WorkflowFactory) -> None:
@@ -328,6 +330,6 @@ async def test_a_fix_that_changed_nothing_is_never_handed_on(lab: Lab, workflows
     )
     first = await open_incident(wf, pool_alert("fp1"))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.status == "failed"
     assert not any(e.message.startswith("looked at the service again") for e in incident.timeline)

@@ -1,17 +1,20 @@
-"""The SQLite incident history: filters, open-incident lookup, the action ledger, persistent flags."""
+"""The SQLite incident history: filters, open-incident lookup, the action ledger, persistent flags, pages
+of summaries and retention."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 from agent.domain.diagnosis import Diagnosis
-from agent.incidents.models import Incident, utcnow
+from agent.incidents.models import Incident, IncidentSummary, utcnow
+from agent.incidents.sqlite import SqliteHistory
 from agent.incidents.store import IncidentStore
 
 
 def test_filters_and_open_lookup(tmp_path: Path) -> None:
-    store = IncidentStore(tmp_path / "incidents.db")
+    store = SqliteHistory(tmp_path / "incidents.db")
     old = Incident(
         id="a",
         status="resolved",
@@ -36,12 +39,12 @@ def test_filters_and_open_lookup(tmp_path: Path) -> None:
 
 
 def test_action_ledger_and_state_survive_reopening(tmp_path: Path) -> None:
-    store = IncidentStore(tmp_path / "incidents.db")
+    store = SqliteHistory(tmp_path / "incidents.db")
     store.log_action("k1", "a", "restart-target", "intent")
     store.log_action("k1", "a", "restart-target", "succeeded")
     store.set_state("kill_switch_engaged", True)
     store.close()
-    again = IncidentStore(tmp_path / "incidents.db")
+    again = SqliteHistory(tmp_path / "incidents.db")
     assert [(i, a) for i, a, _ in again.actions_in_last(60)] == [("a", "restart-target")]
     assert again.get_state("kill_switch_engaged") is True
     again.close()
@@ -49,7 +52,7 @@ def test_action_ledger_and_state_survive_reopening(tmp_path: Path) -> None:
 
 def test_alert_keys_are_indexed_for_intake_and_backfilled_for_an_older_history(tmp_path: Path) -> None:
     path = tmp_path / "incidents.db"
-    store = IncidentStore(path)
+    store = SqliteHistory(path)
     old = Incident(id="old", seen_keys=["fp1|t0|firing"], opened_at=utcnow() - timedelta(hours=8))
     new = Incident(id="new", seen_keys=["fp2|t1|firing", "fp3|t1|firing"], status="resolved")
     store.save(old)
@@ -60,7 +63,52 @@ def test_alert_keys_are_indexed_for_intake_and_backfilled_for_an_older_history(t
     # a history from before the key table: its keys are indexed when the store opens it
     store._db.execute("DELETE FROM alert_keys")
     store.close()
-    reopened = IncidentStore(path)
+    reopened = SqliteHistory(path)
     assert reopened.seen_since({"fp3|t1|firing"}, since) == {"fp3|t1|firing"}
     assert reopened.count_unfinished() == 1  # "old" is open, "new" resolved
     reopened.close()
+
+
+def _finished(incident_id: str, days_ago: float, **fields: object) -> Incident:
+    at = utcnow() - timedelta(days=days_ago)
+    return Incident(id=incident_id, status="resolved", opened_at=at, closed_at=at, **fields)  # type: ignore[arg-type]
+
+
+async def test_pages_of_summaries_continue_where_the_last_ended(tmp_path: Path) -> None:
+    store = await IncidentStore.open(tmp_path / "incidents.db")
+    for n in range(7):
+        await store.save(_finished(f"inc-{n}", days_ago=7 - n, seen_keys=[f"k{n}"]))
+    first = [(IncidentSummary.model_validate_json(s.json), s.place) for s in await store.summaries(limit=3)]
+    assert [s.id for s, _ in first] == ["inc-6", "inc-5", "inc-4"]
+    second = [
+        (IncidentSummary.model_validate_json(s.json), s.place)
+        for s in await store.summaries(limit=3, before=first[-1][1])
+    ]
+    assert [s.id for s, _ in second] == ["inc-3", "inc-2", "inc-1"]
+    await store.prune(
+        utcnow() - timedelta(days=4.5), keep=100
+    )  # the page's last incident deleted: still a place
+    assert await store.summaries(limit=3, before=second[-1][1]) == []
+    (left,) = await store.summaries(limit=3, before=first[-1][1])
+    assert left.place[1] == "inc-3"
+    assert set(IncidentSummary.model_fields) == set(json.loads(left.json))  # every field, and no other
+    await store.close()
+
+
+async def test_retention_deletes_old_and_surplus_finished_incidents_never_open_ones(tmp_path: Path) -> None:
+    store = await IncidentStore.open(tmp_path / "incidents.db")
+    await store.save(_finished("old", days_ago=40, seen_keys=["fp-old|t|firing"]))
+    for n in range(4):
+        await store.save(_finished(f"recent-{n}", days_ago=4 - n))
+    await store.save(Incident(id="open", status="diagnosing", opened_at=utcnow() - timedelta(days=90)))
+    await store.log_action("k-old", "old", "restart", "succeeded")
+    store.history._db.execute("UPDATE action_log SET ts = ?", ((utcnow() - timedelta(days=40)).isoformat(),))
+    await store.log_action("k-new", "recent-3", "restart", "succeeded")
+
+    deleted = await store.prune(utcnow() - timedelta(days=30), keep=3)
+    assert deleted == ["old", "recent-0", "recent-1"]  # by age, then the oldest finished beyond 3 in all
+    assert [i.id for i in await store.find(limit=10)] == ["recent-3", "recent-2", "open"]
+    assert await store.seen_since({"fp-old|t|firing"}, utcnow() - timedelta(days=400)) == set()
+    assert [a for _, a, _ in await store.actions_in_last(100 * 86400)] == ["restart"]  # the old row went
+    assert await store.prune(utcnow() - timedelta(days=30), keep=3) == []
+    await store.close()

@@ -22,7 +22,7 @@ def pool_alert(fingerprint: str = "fp1", name: str = "TargetDbPoolExhausted") ->
 
 
 async def open_incident(wf, alert: Alert) -> str:
-    result = wf.correlator.open_or_merge(
+    result = await wf.correlator.open_or_merge(
         source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=[alert]
     )
     assert result.created and result.incident_id
@@ -36,7 +36,7 @@ async def test_right_action_runs_is_verified_and_the_incident_resolves(
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
 
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved", incident.timeline
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert incident.diagnosis and incident.diagnosis.diagnosis_id == "db-pool-exhaustion"
@@ -76,7 +76,7 @@ async def test_unknown_diagnosis_escalates_without_any_action(lab: Lab, workflow
     wf = await workflows.build()
     incident_id = await open_incident(wf, pool_alert(name="SomethingNobodyKnows"))
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated"
     assert incident.actions == [] and lab.calls == []
     assert "diagnosis unknown" in (incident.escalation_reason or "")
@@ -92,7 +92,7 @@ async def test_low_confidence_escalates(lab: Lab, workflows: WorkflowFactory) ->
     wf = await workflows.build(MIN_CONFIDENCE=0.95)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated" and lab.calls == []
     assert "confidence 0.90 below 0.95" in (incident.escalation_reason or "")
 
@@ -101,7 +101,7 @@ async def test_dry_run_records_the_plan_and_runs_nothing(lab: Lab, workflows: Wo
     wf = await workflows.build(AGENT_MODE="dry-run")
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert lab.calls == []
     assert incident.status == "escalated"
     assert [a.status for a in incident.actions] == ["dry-run"] * 3
@@ -114,7 +114,7 @@ async def test_next_approach_until_one_verifies(lab: Lab, workflows: WorkflowFac
     wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.3)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved"
     assert [(c["action"], c["params"]) for c in lab.calls] == [
         ("remediate-db-pool-exhaustion", {}),
@@ -129,7 +129,7 @@ async def test_attempts_exhausted_ends_failed_and_escalated(lab: Lab, workflows:
     wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.2, MAX_ATTEMPTS=2)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "failed"
     assert len(lab.calls) == 2
     assert "2 attempts did not verify recovery" in (incident.escalation_reason or "")
@@ -146,7 +146,7 @@ async def test_budget_per_incident_is_respected(lab: Lab, workflows: WorkflowFac
     wf = await workflows.build(VERIFY_DEADLINE_SECONDS=0.2, MAX_ACTIONS_PER_INCIDENT=1)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert len(lab.calls) == 1
     assert "action budget for this incident used (1)" in (incident.escalation_reason or "")
 
@@ -156,11 +156,11 @@ async def test_hourly_budget_counts_every_incident_of_the_service(
 ) -> None:
     wf = await workflows.build(MAX_ACTIONS_PER_HOUR=1)
     # another service's actions spend its own budget, not this one's
-    wf.store.log_action("other:1:restart()", "other", "restart-worker", "succeeded", "worker")
-    wf.store.log_action("earlier:1:restart()", "earlier", "restart-target", "succeeded", "target")
+    await wf.store.log_action("other:1:restart()", "other", "restart-worker", "succeeded", "worker")
+    await wf.store.log_action("earlier:1:restart()", "earlier", "restart-target", "succeeded", "target")
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert lab.calls == [] and incident.status == "escalated"
     assert "hourly action budget of target used (1)" in (incident.escalation_reason or "")
 
@@ -170,12 +170,12 @@ async def test_another_services_actions_leave_this_ones_budget_alone(
 ) -> None:
     wf = await workflows.build(MAX_ACTIONS_PER_HOUR=2, ACTION_COOLDOWN_SECONDS=600)
     for n in range(6):  # six pages about other services: their actions, their cooldowns
-        wf.store.log_action(
+        await wf.store.log_action(
             f"fake{n}:1:x", f"fake{n}", "remediate-db-pool-exhaustion", "succeeded", f"fake{n}"
         )
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "resolved"
+    assert (await wf.store.get(incident_id)).status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
 
 
@@ -191,7 +191,7 @@ async def test_a_cooldown_is_waited_for_not_replaced_by_the_riskier_next_action(
     second = await open_incident(wf, pool_alert("fp2"))
     await wf.runner.wait(second, timeout=30)
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"] * 2
-    incident = wf.store.get(second)
+    incident = await wf.store.get(second)
     assert incident.status == "resolved"
     waits = [e.message for e in incident.timeline if e.step == "plan" and e.message.startswith("waiting")]
     assert waits and "cooldown 1s" in waits[0]
@@ -199,10 +199,10 @@ async def test_a_cooldown_is_waited_for_not_replaced_by_the_riskier_next_action(
 
 async def test_kill_switch_stops_actions(lab: Lab, workflows: WorkflowFactory) -> None:
     wf = await workflows.build()
-    wf.deps.guardrails.kill_switch.set(True)
+    await wf.deps.guardrails.kill_switch.set(True)
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert lab.calls == [] and incident.status == "escalated"
     assert "kill switch" in (incident.escalation_reason or "")
     assert wf.metric("sre_agent_remediation_enabled") == 0
@@ -219,7 +219,7 @@ async def test_circuit_breaker_opens_after_failed_verifications(lab: Lab, workfl
     second = await open_incident(wf, pool_alert("fp2", name="TargetDown"))
     await wf.runner.wait(second)
     assert [c["action"] for c in lab.calls] == ["restart-target"]
-    incident = wf.store.get(second)
+    incident = await wf.store.get(second)
     assert incident.status == "escalated"
     assert "circuit breaker open for restart-target on target" in (incident.escalation_reason or "")
 
@@ -231,13 +231,13 @@ async def test_high_risk_action_waits_for_approval_then_reject_stops(
     wf = await workflows.build()
     incident_id = await open_incident(wf, pool_alert(name="TargetErrorsAfterRelease"))
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "awaiting_approval"
+    assert (await wf.store.get(incident_id)).status == "awaiting_approval"
     assert lab.calls == []
     from agent.workflow.nodes.approve import ApprovalDecision
 
     await wf.runner.decide(incident_id, ApprovalDecision(approved=False, by="alice", comment="not now"))
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "escalated" and lab.calls == []
     assert [a.status for a in incident.actions] == ["rejected"]
     assert "rejected by alice: not now" in (incident.escalation_reason or "")
@@ -247,12 +247,12 @@ async def test_approval_mode_pauses_then_resumes_on_approve(lab: Lab, workflows:
     wf = await workflows.build(AGENT_MODE="approval")
     incident_id = await open_incident(wf, pool_alert())
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "awaiting_approval" and lab.calls == []
+    assert (await wf.store.get(incident_id)).status == "awaiting_approval" and lab.calls == []
     from agent.workflow.nodes.approve import ApprovalDecision
 
     await wf.runner.decide(incident_id, ApprovalDecision(approved=True, by="bob"))
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved"
     assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion"]
     assert sum(1 for e in incident.timeline if e.message.startswith("waiting for approval")) == 1
@@ -269,8 +269,23 @@ async def test_templated_params_resolve_against_the_gathered_baseline(
     wf = await workflows.build()
     incident_id = await open_incident(wf, pool_alert(name="TargetTrafficSurge"))
     await wf.runner.wait(incident_id)
-    assert wf.store.get(incident_id).status == "resolved"
+    assert (await wf.store.get(incident_id)).status == "resolved"
     assert lab.calls[0]["params"] == {"requests_per_second": 20.0}  # 2 x the stand-in's baseline of 10 rps
+
+
+async def test_a_rate_computed_from_a_tiny_baseline_is_raised_to_the_catalogs_floor(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """2 x a baseline of 0.01 req/s would throttle the service to a trickle and call it resolved: the
+    planned rate is raised to the floor the service catalog sets (5), and the timeline says so."""
+    lab.fix_action = "enable-rate-limit"
+    lab.prometheus_values["requests"] = 0.01
+    wf = await workflows.build()
+    incident_id = await open_incident(wf, pool_alert(name="TargetTrafficSurge"))
+    await wf.runner.wait(incident_id)
+    assert lab.calls[0]["params"] == {"requests_per_second": 5}
+    plans = [e for e in (await wf.store.get(incident_id)).timeline if e.step == "plan"]
+    assert any("clamped to 5" in note for e in plans for note in e.data.get("notes", [])), plans
 
 
 async def test_runbook_without_queries_is_verified_by_target_health(
@@ -280,7 +295,7 @@ async def test_runbook_without_queries_is_verified_by_target_health(
     wf = await workflows.build()
     incident_id = await open_incident(wf, pool_alert(name="TargetDown"))
     await wf.runner.wait(incident_id)
-    incident = wf.store.get(incident_id)
+    incident = await wf.store.get(incident_id)
     assert incident.status == "resolved" and incident.verification[-1].method == "health"
 
 
@@ -293,7 +308,7 @@ async def test_learn_remembers_the_incident_for_next_time(
     wf = await workflows.build(knowledge=knowledge)
     first = await open_incident(wf, pool_alert("fp1"))
     await wf.runner.wait(first)
-    incident = wf.store.get(first)
+    incident = await wf.store.get(first)
     assert incident.timeline[-1].data == {"remembered": True}
     found = knowledge.search_incidents("TargetDbPoolExhausted", k=3)
     assert [getattr(f, "incident_id", None) for f in found][:1] == [first]

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from agent.api.deps import RuntimeDep
 from agent.api.guard import access
@@ -17,7 +17,9 @@ router = APIRouter(prefix="/agent")
 
 
 class KillSwitchRequest(BaseModel):
-    enabled: bool  # true = kill switch engaged = no remediation
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool  # true = kill switch engaged = no remediation; 0 or "true" is refused
 
 
 @router.get("/status", responses=reads())
@@ -38,7 +40,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
                 "diagnosis": i.diagnosis_id,
                 "workflow_running": i.id in running,
             }
-            for i in runtime.store.unfinished()
+            for i in await runtime.store.unfinished()
         ],
         "dependencies": {
             name: probe.model_dump() for name, probe in (await probe_dependencies(runtime)).items()
@@ -56,7 +58,7 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
             }
             for name, service in sorted(runtime.catalog.services().items())
         },
-        "unowned_alerts": _unowned(runtime),
+        "unowned_alerts": await _unowned(runtime),
         "knowledge_store": runtime.knowledge is not None,
         "knowledge_backend": getattr(runtime.knowledge, "backend", None),
         "guardrails": {
@@ -68,14 +70,14 @@ async def agent_status(runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
-    total, recent = runtime.store.unowned(limit=10)
+async def _unowned(runtime: RuntimeDep) -> dict[str, Any]:
+    total, recent = await runtime.store.unowned(limit=10)
     return {"distinct": total, "recent": recent}
 
 
 @router.post("/kill-switch", responses=writes(400))
 async def kill_switch(body: KillSwitchRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    runtime.kill_switch.set(body.enabled)
+    await runtime.kill_switch.set(body.enabled)
     return {
         "kill_switch_engaged": runtime.kill_switch.engaged,
         "remediation_enabled": not runtime.kill_switch.engaged,

@@ -121,7 +121,7 @@ async def probe_dependencies(runtime: AgentRuntime) -> dict[str, Probe]:
         return Probe(ok=ok, seconds=round(time.monotonic() - started, 3))
 
     async def store() -> bool:
-        return runtime.store.ping()
+        return await runtime.store.ping()
 
     async def backend_answers(backend: ActionBackend) -> bool:
         return (await backend.catalog()).ok
@@ -242,7 +242,7 @@ def agent_parts(runtime: AgentRuntime) -> AgentParts:
 @router.get("/health", responses=errors())
 async def health(runtime: RuntimeDep) -> HealthReport:
     dependencies = await probe_dependencies(runtime)
-    parts = agent_parts(runtime)
+    parts = await asyncio.to_thread(agent_parts, runtime)  # probes the knowledge file: no disk on the loop
     degraded = sorted(
         [name for name, probe in dependencies.items() if not probe.ok]
         + [name for name, part in parts if isinstance(part, Part) and not part.ok]

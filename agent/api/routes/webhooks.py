@@ -5,8 +5,8 @@ over MAX_REQUEST_BODY_BYTES is a 413 (`agent.api.limits`), JSON too deep or not 
 parser has a recursion limit, `json.loads` raised RecursionError), and a notification with more than
 WEBHOOK_MAX_ALERTS alerts is accepted with the first ones kept, firing first, the rest counted in
 `sre_agent_webhook_alerts_dropped_total` and named in the answer, the way Alertmanager's own
-`max_alerts` truncates. A 4xx drops the page for good, so a page is never refused for its size alone
-below the body limit.
+`max_alerts` truncates; oversized text in an alert is cut with a mark (`agent.intake.alertmanager`).
+A 4xx drops the page for good, so a page is never refused for its size alone below the body limit.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ async def alertmanager_webhook(request: Request, runtime: RuntimeDep) -> JSONRes
     """WEBHOOK_TOKEN and the JSON content type are checked before (`agent.api.guard`, counted there)."""
     counter = runtime.metrics.webhook_requests_total
     try:
-        notification = WebhookNotification.model_validate_json(await request.body())
+        limits = runtime.settings.alert_limits()
+        notification = WebhookNotification.model_validate_json(await request.body(), context=limits)
     except ValidationError as exc:
         counter.labels(result="invalid").inc()
         raise HTTPException(422, detail=_reason(exc)) from None

@@ -25,10 +25,10 @@ class ApprovalDecision(BaseModel):
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
     planned = state["action_plan"][0]
-    incident = deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
     if not any(e.step == "approve" and e.data.get("key") == planned["key"] for e in incident.timeline):
-        deps.set_step(incident_id, "approve", "awaiting_approval")
-        deps.record(
+        await deps.set_step(incident_id, "approve", "awaiting_approval")
+        await deps.record(
             incident_id, "approve", f"waiting for approval of {planned['action']}", {"key": planned["key"]}
         )
     answer = interrupt(
@@ -41,8 +41,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     )
     decision = ApprovalDecision.model_validate(answer)
     if decision.approved:
-        deps.set_step(incident_id, "approve", "remediating")
-        entry = deps.record(
+        await deps.set_step(incident_id, "approve", "remediating")
+        entry = await deps.record(
             incident_id,
             "approve",
             f"{planned['action']} approved by {decision.by}",
@@ -50,9 +50,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         )
         return {"plan_decision": "execute", "timeline": [entry]}
     record = ActionRecord(**{**planned, "key": f"{planned['key']}:rejected", "status": "rejected"})
-    deps.store.update(incident_id, lambda i: i.actions.append(record))
+    await deps.store.update(incident_id, lambda i: i.actions.append(record))
     reason = f"{planned['action']} rejected by {decision.by}" + (
         f": {decision.comment}" if decision.comment else ""
     )
-    entry = deps.record(incident_id, "approve", reason, {"key": planned["key"], "decision": "rejected"})
+    entry = await deps.record(incident_id, "approve", reason, {"key": planned["key"], "decision": "rejected"})
     return {"plan_decision": "escalate", "escalation_reason": reason, "timeline": [entry]}

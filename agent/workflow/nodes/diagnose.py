@@ -28,19 +28,21 @@ from agent.workflow.state import AgentState
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "diagnose")
-    incident = deps.store.get(incident_id)
+    await deps.set_step(incident_id, "diagnose")
+    incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
     symptoms = Symptoms.model_validate(state["symptoms"])
     runbooks = deps.runbooks_for(service)
-    handled = deps.handled_elsewhere(incident)
+    handled = await deps.handled_elsewhere(incident)
     candidates = [rb for rb in runbooks if rb.id not in handled]
     past = await _past_incidents(deps, symptoms)
     deterministic: Diagnosis = deps.reasoning.diagnose(symptoms, candidates, past)
     if handled and not _conclusive(deps, service, deterministic):
         whole: Diagnosis = deps.reasoning.diagnose(symptoms, runbooks, past)
         if whole.diagnosis_id in handled:
-            return _merge(deps, incident_id, handled[whole.diagnosis_id], whole)
+            merged = await _merge(deps, incident_id, handled[whole.diagnosis_id], whole)
+            if merged is not None:
+                return merged
     diagnosis = deterministic
     llm = LLMVerdict()
     if deps.reasoning.llm is not None:
@@ -52,14 +54,14 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         incident.diagnosis = diagnosis
         incident.evidence = list(diagnosis.evidence)
 
-    deps.store.update(incident_id, mutate)
+    await deps.store.update(incident_id, mutate)
     if deps.annotations is not None:
         deps.annotations.open_incident(
             incident_id,
             diagnosis.diagnosis_id,
             f"{incident_id}: {incident.service} {diagnosis.diagnosis_id} ({diagnosis.confidence:.0%})",
         )
-    entry = deps.record(
+    entry = await deps.record(
         incident_id,
         "diagnose",
         f"diagnosis {diagnosis.diagnosis_id} (confidence {diagnosis.confidence:.2f}, {diagnosis.source})",
@@ -90,18 +92,22 @@ def _conclusive(deps: WorkflowDeps, service: Any, diagnosis: Diagnosis) -> bool:
     return diagnosis.is_known and diagnosis.confidence >= deps.limits(service).min_confidence
 
 
-def _merge(deps: WorkflowDeps, incident_id: str, into: str, whole: Diagnosis) -> dict[str, Any]:
+async def _merge(deps: WorkflowDeps, incident_id: str, into: str, whole: Diagnosis) -> dict[str, Any] | None:
     """This incident is a problem another incident of the service is already handling: its alerts go
-    there (that incident's verification watches them) and this one closes as merged."""
-    incident = deps.store.get(incident_id)
-    merge_alerts(deps.store, into, incident.alerts, step="intake", how=f"alerts of {incident_id} merged")
+    there (that incident's verification watches them) and this one closes as merged. None when that
+    incident finished meanwhile: this one goes on by itself."""
+    incident = await deps.store.get(incident_id)
+    limits = deps.settings.incident_limits()
+    how = f"alerts of {incident_id} merged"
+    if (await merge_alerts(deps.store, into, incident.alerts, limits, step="intake", how=how)).finished:
+        return None
 
     def mutate(i: Any) -> None:
         i.merged_into = into
         i.diagnosis = whole
 
-    deps.store.update(incident_id, mutate)
-    entry = deps.record(
+    await deps.store.update(incident_id, mutate)
+    entry = await deps.record(
         incident_id,
         "diagnose",
         f"the same problem as {into} ({whole.diagnosis_id}): merged into it",

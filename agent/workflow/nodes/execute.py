@@ -34,18 +34,18 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     approach = planned.get("approach") or action_key(planned["action"], planned["params"])
     tried = [*state.get("tried", []), approach]
     done: dict[str, Any] = {"attempts": attempts, "tried": tried}
-    incident = deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
     backend = deps.backend(service)
     if service is None or backend is None:
-        entry = deps.record(
+        entry = await deps.record(
             incident_id, "execute", f"no action backend for {incident.service!r}: nothing executed"
         )
         return {"plan_decision": "escalate", "escalation_reason": "no action backend", "timeline": [entry]}
 
     previous = _record(incident, key)
     if previous is not None and previous.status != "intent":
-        entry = deps.record(
+        entry = await deps.record(
             incident_id,
             "execute",
             f"{planned['action']} already ran before a restart: {previous.status}",
@@ -53,8 +53,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         )
         return {**done, "execution_results": [previous.model_dump(mode="json")], "timeline": [entry]}
     if previous is not None and await _ran_per_audit(backend, previous):
-        result = _finish(deps, incident_id, key, "unknown", {}, "interrupted; the audit shows it ran")
-        entry = deps.record(
+        result = await _finish(deps, incident_id, key, "unknown", {}, "interrupted; the audit shows it ran")
+        entry = await deps.record(
             incident_id,
             "execute",
             f"{planned['action']} was sent before a restart; not repeated",
@@ -62,7 +62,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         )
         return {**done, "execution_results": [result.model_dump(mode="json")], "timeline": [entry]}
     if deps.guardrails.kill_switch.engaged:
-        entry = deps.record(incident_id, "execute", "kill switch engaged before the call: nothing executed")
+        entry = await deps.record(
+            incident_id, "execute", "kill switch engaged before the call: nothing executed"
+        )
         return {
             "plan_decision": "escalate",
             "escalation_reason": "kill switch engaged: remediation disabled",
@@ -73,16 +75,16 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     before = await own_checks(deps, service, getattr(runbook, "verification", None))
     done["verified_before"] = before.ok and before.ran and not before.unavailable
     done["checks_before"] = {} if before.unavailable else before.passed
-    deps.set_step(incident_id, "execute", "remediating")
+    await deps.set_step(incident_id, "execute", "remediating")
     intent = ActionRecord(
         **{k: planned[k] for k in ("key", "action", "params", "risk", "attempt")},
         runbook_action=planned.get("runbook_action", ""),
         status="intent",
         started_at=utcnow(),
     )
-    deps.store.update(incident_id, lambda i: _upsert(i, intent))
-    deps.store.log_action(key, incident_id, planned["action"], "intent", service.name)
-    deps.record(
+    await deps.store.update(incident_id, lambda i: _upsert(i, intent))
+    await deps.store.log_action(key, incident_id, planned["action"], "intent", service.name)
+    await deps.record(
         incident_id,
         "execute",
         f"calling {planned['action']} on {service.name}",
@@ -93,15 +95,15 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     error = outcome.error
     if outcome.may_have_run:
         status, error = await _unanswered(backend, intent, outcome.error or "no answer")
-    result = _finish(deps, incident_id, key, status, outcome.body, error)
-    deps.store.log_action(key, incident_id, planned["action"], status, service.name)
+    result = await _finish(deps, incident_id, key, status, outcome.body, error)
+    await deps.store.log_action(key, incident_id, planned["action"], status, service.name)
     deps.metrics.actions_total.labels(service=service.name, action=planned["action"], result=status).inc()
     if deps.annotations is not None:
         diagnosis = (state.get("diagnosis") or {}).get("diagnosis_id", "unknown")
         deps.annotations.add_event(
             incident_id, diagnosis, f"{planned['action']} {status}", tags=[planned["action"], status], key=key
         )
-    entry = deps.record(
+    entry = await deps.record(
         incident_id,
         "execute",
         f"{planned['action']} {status}",
@@ -123,7 +125,7 @@ def _upsert(incident: Incident, record: ActionRecord) -> None:
     incident.actions = [a for a in incident.actions if a.key != record.key] + [record]
 
 
-def _finish(
+async def _finish(
     deps: WorkflowDeps, incident_id: str, key: str, status: str, body: dict[str, Any], error: str | None
 ) -> ActionRecord:
     def mutate(incident: Incident) -> None:
@@ -134,7 +136,7 @@ def _finish(
             record.result = _short(body)
             record.error = error
 
-    incident = deps.store.update(incident_id, mutate)
+    incident = await deps.store.update(incident_id, mutate)
     found = _record(incident, key)
     assert found is not None
     return found

@@ -15,10 +15,10 @@ from agent.workflow.state import AgentState
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
-    incident = deps.store.get(state["incident_id"])
-    deps.set_step(incident.id, "gather", "diagnosing")
+    incident = await deps.store.get(state["incident_id"])
+    await deps.set_step(incident.id, "gather", "diagnosing")
     symptoms, evidence = await look(deps, incident)
-    entry = deps.record(
+    entry = await deps.record(
         incident.id,
         "gather",
         _summary(symptoms),

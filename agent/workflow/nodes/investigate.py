@@ -15,11 +15,11 @@ from agent.workflow.state import AgentState
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "investigate")
-    incident = deps.store.get(incident_id)
+    await deps.set_step(incident_id, "investigate")
+    incident = await deps.store.get(incident_id)
     symptoms = Symptoms.model_validate(state["symptoms"])
     before = Diagnosis.model_validate(state["diagnosis"])
-    handled = deps.handled_elsewhere(incident)
+    handled = await deps.handled_elsewhere(incident)
     runbooks = [rb for rb in deps.runbooks_for(deps.service(incident.service)) if rb.id not in handled]
     result = deps.reasoning.investigate(symptoms, runbooks, before)
     after: Diagnosis = result.diagnosis
@@ -35,12 +35,12 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         incident.diagnosis = after
         incident.evidence = list(after.evidence)
 
-    deps.store.update(incident_id, mutate)
+    await deps.store.update(incident_id, mutate)
     passed = sum(1 for c in checks if c.get("passed"))
     message = f"{passed}/{len(checks)} checks passed"
     if investigation["revised"]:
         message += f"; diagnosis revised {before.diagnosis_id} → {after.diagnosis_id}"
-    entry = deps.record(
+    entry = await deps.record(
         incident_id,
         "investigate",
         message,

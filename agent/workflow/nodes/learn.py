@@ -22,9 +22,9 @@ EXECUTED = frozenset({"intent", "succeeded", "failed", "unknown"})
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "learn")
+    await deps.set_step(incident_id, "learn")
     resolved = bool(state.get("is_resolved"))
-    incident = deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
     acted = any(a.status in EXECUTED for a in incident.actions)
     outcome: Outcome = (
         "merged"
@@ -43,14 +43,14 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             i.follow_ups.append(follow_up)
         i.report = render_report(i, state.get("recommendation", ""))
 
-    incident = deps.store.update(incident_id, mutate)
+    incident = await deps.store.update(incident_id, mutate)
     diagnosis_id = incident.diagnosis_id or "unknown"
     service = incident.service
     deps.metrics.incidents_total.labels(service=service, diagnosis=diagnosis_id, outcome=outcome).inc()
     if resolved and incident.mitigated_at:
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds()
         deps.metrics.time_to_mitigate.labels(service=service, diagnosis=diagnosis_id).observe(ttm)
-    deps.metrics.incidents_open.set(deps.store.count_unfinished())
+    deps.metrics.incidents_open.set(await deps.store.count_unfinished())
     if follow_up is not None:
         deps.metrics.follow_ups_open.labels(service=service, diagnosis=diagnosis_id).inc()
     data: dict[str, Any] = {}
@@ -68,7 +68,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         data["follow_up"] = follow_up.note
         message += f"; follow-up left for a person: {follow_up.note}"
     next_id = (
-        _next_problem(deps, incident, state.get("next_problem") or []) if outcome == "resolved" else None
+        await _next_problem(deps, incident, state.get("next_problem") or [])
+        if outcome == "resolved"
+        else None
     )
     if next_id is not None:
         data["next_incident"] = next_id
@@ -77,7 +79,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         data["proposed_amendment"] = proposed.model_dump(exclude_none=True)
         if proposed.status == "written":
             message += f"; runbook amendment proposed: proposed/{proposed.file}"
-    entry = deps.record(incident_id, "learn", message, data)
+    entry = await deps.record(incident_id, "learn", message, data)
     return {"timeline": [entry], "recommendation": state.get("recommendation", "")}
 
 
@@ -91,7 +93,7 @@ def _follow_up(state: AgentState, incident: Incident) -> FollowUp | None:
     )
 
 
-def _next_problem(deps: WorkflowDeps, incident: Incident, names: list[str]) -> str | None:
+async def _next_problem(deps: WorkflowDeps, incident: Incident, names: list[str]) -> str | None:
     """Alerts of this incident still firing after its fix was verified open the next incident."""
     if not names or deps.open_incident is None:
         return None
@@ -99,7 +101,7 @@ def _next_problem(deps: WorkflowDeps, incident: Incident, names: list[str]) -> s
     if not alerts:
         return None
     try:
-        return deps.open_incident(incident.service, alerts, incident.id)
+        return await deps.open_incident(incident.service, alerts, incident.id)
     except Exception as exc:  # the incident itself is closed; the alerts page again if they go on
         deps.log.warning("next_problem_not_opened", error=type(exc).__name__)
         return None

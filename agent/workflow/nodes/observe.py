@@ -28,7 +28,7 @@ def observing_for(state: AgentState) -> float:
     return max(0.0, (utcnow() - datetime.fromisoformat(first)).total_seconds())
 
 
-def why_not_look_again(state: AgentState, deps: WorkflowDeps) -> str | None:
+async def why_not_look_again(state: AgentState, deps: WorkflowDeps) -> str | None:
     """None when another look is worth it; otherwise the reason to stop looking (for the escalation)."""
     window, interval = deps.settings.OBSERVE_WINDOW_SECONDS, deps.settings.OBSERVE_INTERVAL_SECONDS
     looks = int(state.get("looks") or 1)
@@ -36,7 +36,7 @@ def why_not_look_again(state: AgentState, deps: WorkflowDeps) -> str | None:
         return ""
     if observing_for(state) + interval > window:
         return f"still inconclusive after {looks} looks over {observing_for(state):.0f} s"
-    incident = deps.store.get(state["incident_id"])
+    incident = await deps.store.get(state["incident_id"])
     if incident.source != "alertmanager":
         return None
     firing = {a.name for a in incident.alerts if a.status == "firing"}
@@ -51,11 +51,11 @@ def why_not_look_again(state: AgentState, deps: WorkflowDeps) -> str | None:
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "observe")
+    await deps.set_step(incident_id, "observe")
     diagnosis = state.get("diagnosis") or {}
     interval = deps.settings.OBSERVE_INTERVAL_SECONDS
     looks = int(state.get("looks") or 1)
-    entry = deps.record(
+    entry = await deps.record(
         incident_id,
         "observe",
         f"evidence inconclusive ({diagnosis.get('diagnosis_id', 'unknown')}, confidence "

@@ -31,21 +31,23 @@ MAX_WAIT_SECONDS = 30.0
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "plan")
-    incident = deps.store.get(incident_id)
+    await deps.set_step(incident_id, "plan")
+    incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
     diagnosis_id = state.get("diagnosis", {}).get("diagnosis_id")
     runbook = deps.runbook(diagnosis_id)
     if runbook is None:
-        return _escalate(deps, incident_id, f"no runbook for diagnosis {diagnosis_id}")
+        return await _escalate(deps, incident_id, f"no runbook for diagnosis {diagnosis_id}")
     backend = deps.backend(service)
     if service is None or backend is None:
-        return _escalate(
+        return await _escalate(
             deps, incident_id, f"no action backend for service {incident.service!r} in the catalog"
         )
     catalog = await backend.catalog()
     if not catalog.ok:
-        return _escalate(deps, incident_id, f"action catalog of {service.name} unavailable ({catalog.error})")
+        return await _escalate(
+            deps, incident_id, f"action catalog of {service.name} unavailable ({catalog.error})"
+        )
     offered = {a.name for a in catalog.value or []}
     tried = set(state.get("tried", []))
     attempt = state.get("attempts", 0) + 1
@@ -81,7 +83,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
                 }
             )
     if not candidates:
-        return _escalate(deps, incident_id, "; ".join(["no untried action left in the runbook", *notes]))
+        return await _escalate(
+            deps, incident_id, "; ".join(["no untried action left in the runbook", *notes])
+        )
     failed_before = remembered_failures(deps, state, runbook.id)
     if failed_before:
         candidates.sort(key=lambda c: c["action"] in failed_before)  # stable: the runbook's order otherwise
@@ -97,49 +101,53 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             ActionRecord(**{**_record_fields(c), "key": f"{c['key']}:dry-run", "status": "dry-run"})
             for c in candidates
         ]
-        deps.store.update(incident_id, lambda i: i.actions.extend(records))
+        await deps.store.update(incident_id, lambda i: i.actions.extend(records))
         plan_text = ", ".join(f"{c['action']}{c['params'] or ''}" for c in candidates)
-        return _escalate(
+        return await _escalate(
             deps, incident_id, f"dry-run mode: planned {plan_text}; nothing executed", plan=candidates
         )
 
     executed = sum(1 for a in incident.actions if a.status in EXECUTED)
     for index, candidate in enumerate(candidates):
-        decision = deps.guardrails.check(
+        decision = await deps.guardrails.check(
             incident_id, service.name, candidate["action"], candidate["risk"], executed, limits
         )
         if decision.verdict == "stop":
-            return _escalate(deps, incident_id, decision.reason, plan=candidates[index:])
+            return await _escalate(deps, incident_id, decision.reason, plan=candidates[index:])
         if decision.verdict == "skip":
             notes.append(decision.reason)
             continue
         if decision.verdict == "wait":
-            return _wait(deps, state, decision, candidates[index:])
+            return await _wait(deps, state, decision, candidates[index:])
         plan = candidates[index:]
         route = "approve" if decision.verdict == "approval" else "execute"
-        entry = deps.record(
+        entry = await deps.record(
             incident_id,
             "plan",
             f"next: {candidate['action']} {candidate['params'] or ''}".strip(),
             {"plan": plan, "needs_approval": route == "approve", "why": decision.reason, "notes": notes},
         )
         return {"action_plan": plan, "plan_decision": route, "timeline": [entry]}
-    return _escalate(
+    return await _escalate(
         deps, incident_id, "; ".join(["every remaining action is blocked", *notes]), plan=candidates
     )
 
 
-def _wait(deps: WorkflowDeps, state: AgentState, decision: Any, plan: list[dict[str, Any]]) -> dict[str, Any]:
+async def _wait(
+    deps: WorkflowDeps, state: AgentState, decision: Any, plan: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Hold the plan and look again after a while, or once the incident it waits for is done verifying
     (bounded: the budget of waits escalates in the end)."""
     waits = int(state.get("waits") or 0)
     reason = decision.reason
     if waits >= deps.settings.MAX_PLAN_WAITS:
-        return _escalate(deps, state["incident_id"], f"still held back after {waits} waits: {reason}", plan)
+        return await _escalate(
+            deps, state["incident_id"], f"still held back after {waits} waits: {reason}", plan
+        )
     pause = min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, decision.wait_seconds))
     if decision.wait_for is not None:
         pause = deps.settings.VERIFY_DEADLINE_SECONDS  # at most; the wait ends when that incident does
-    entry = deps.record(
+    entry = await deps.record(
         state["incident_id"],
         "plan",
         f"waiting, then looking again: {reason}",
@@ -188,10 +196,10 @@ def _resolve(runbook_action: Any, signals: dict[str, Any]) -> dict[str, Any]:
     return dict(resolve(signals)) if callable(resolve) else dict(runbook_action.params)
 
 
-def _escalate(
+async def _escalate(
     deps: WorkflowDeps, incident_id: str, reason: str, plan: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    entry = deps.record(incident_id, "plan", f"no action to run: {reason}", {"plan": plan or []})
+    entry = await deps.record(incident_id, "plan", f"no action to run: {reason}", {"plan": plan or []})
     return {
         "action_plan": plan or [],
         "plan_decision": "escalate",

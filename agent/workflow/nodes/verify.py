@@ -56,8 +56,8 @@ class Poll:
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
     incident_id = state["incident_id"]
-    deps.set_step(incident_id, "verify", "verifying")
-    incident = deps.store.get(incident_id)
+    await deps.set_step(incident_id, "verify", "verifying")
+    incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
     action = state["action_plan"][0]["action"]
     diagnosis_id = (state.get("diagnosis") or {}).get("diagnosis_id")
@@ -88,7 +88,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     elsewhere: str | None = None
     poll = Poll(healthy=False, own_ok=False, method="promql")
     while service is not None:
-        mine = {a.name for a in deps.store.get(incident_id).alerts} - may_keep
+        mine = {a.name for a in (await deps.store.get(incident_id)).alerts} - may_keep
         poll = await _poll(deps, service, spec, explained, mine, strict, before)
         polls += 1
         now = time.monotonic()
@@ -135,7 +135,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         if healthy:
             incident.mitigated_at = verification.finished_at
 
-    deps.store.update(incident_id, mutate)
+    await deps.store.update(incident_id, mutate)
     if healthy:
         deps.guardrails.breakers.record_success(incident.service, action)
     else:
@@ -145,7 +145,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     if next_problem:
         data["next_problem"] = next_problem
         message += f"; still firing, another problem: {', '.join(next_problem)}"
-    entry = deps.record(incident_id, "verify", message, data)
+    entry = await deps.record(incident_id, "verify", message, data)
     return {
         "verification": verification.model_dump(mode="json"),
         "is_resolved": healthy,
@@ -195,11 +195,11 @@ async def _poll(
 async def _look_again(deps: WorkflowDeps, incident_id: str, diagnosis_id: str | None) -> str | None:
     """The fix shows progress but the page goes on: the other problem the evidence points to now, or None
     when it is still this one (or nothing conclusive)."""
-    incident = deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
     symptoms, _ = await look(deps, incident)
     now = deps.reasoning.diagnose(symptoms, deps.runbooks_for(service), [])
-    deps.record(
+    await deps.record(
         incident_id,
         "verify",
         f"looked at the service again: {now.diagnosis_id} ({now.confidence:.2f})",

@@ -24,7 +24,7 @@ POLL_SECONDS = 1.0
 
 
 async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps) -> dict[str, Any]:
-    deps.set_step(state["incident_id"], "wait")
+    await deps.set_step(state["incident_id"], "wait")
     sleep = deps.sleep or asyncio.sleep
     seconds = float(state.get("wait_seconds") or 1.0)
     other = state.get("wait_for") or ""
@@ -32,13 +32,13 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         await sleep(seconds)
         return {}
     end = time.monotonic() + seconds
-    while time.monotonic() < end and deps.store.get(other).status in BUSY:
+    while time.monotonic() < end and (await deps.store.get(other)).status in BUSY:
         await sleep(POLL_SECONDS)
-    if deps.store.get(other).status != "resolved" or await _still_firing(deps, state["incident_id"]):
+    if (await deps.store.get(other)).status != "resolved" or await _still_firing(deps, state["incident_id"]):
         return {}
     incident_id = state["incident_id"]
-    deps.store.update(incident_id, lambda i: setattr(i, "merged_into", other))
-    entry = deps.record(
+    await deps.store.update(incident_id, lambda i: setattr(i, "merged_into", other))
+    entry = await deps.record(
         incident_id,
         "wait",
         f"its alerts stopped when {other}'s fix was verified: the same problem; nothing was done",
@@ -50,7 +50,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
 async def _still_firing(deps: WorkflowDeps, incident_id: str) -> bool:
     """Whether any of the incident's alerts fires now; an incident not opened by alerts (a trigger, the
     monitor) has no alerts to stop, so it goes on."""
-    incident = deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
     if incident.source not in ("alertmanager", "handoff") or not incident.alerts:
         return True
     service = deps.service(incident.service)

@@ -91,6 +91,8 @@ def test_ordered_approaches_and_the_rate_limit_rule() -> None:
     surge = by_id["traffic-surge"].actions[0]
     assert surge.resolve_params({"baseline_rps": 10.0}) == {"requests_per_second": 20.0}
     assert surge.resolve_params({"baseline_rps": None}) == {}  # the catalog default applies
+    # a tiny baseline (a quiet night) does not throttle the service to a trickle: the runbook's floor
+    assert surge.resolve_params({"baseline_rps": 0.01}) == {"requests_per_second": 5}
     for no_restart in ("db-lock-contention", "bad-release", "dependency-outage", "disk-full"):
         assert "restart" not in by_id[no_restart].action_names
 

@@ -83,7 +83,7 @@ def test_unknown_action_is_404_and_bad_params_422(client: TestClient, standin: A
     unknown = client.post("/action/reboot-the-world", headers=AUTH)
     assert unknown.status_code == 404 and "restart-target" in unknown.json()["detail"]["known_actions"]
     for url, body in [
-        ("/action/remediate-db-pool-exhaustion?escalate_to_db_restart=perhaps", None),
+        ("/action/remediate-db-pool-exhaustion", {"escalate_to_db_restart": "perhaps"}),
         ("/action/enable-rate-limit", {"requests_per_second": -1}),
         ("/action/clean-disk", {"everything": True}),
         ("/action/enable-rate-limit", [1, 2]),
@@ -94,8 +94,39 @@ def test_unknown_action_is_404_and_bad_params_422(client: TestClient, standin: A
     assert standin.calls == []
 
 
-def test_query_string_params_like_the_seed(client: TestClient, standin: AdminStandIn) -> None:
-    response = client.post("/action/remediate-db-pool-exhaustion?escalate_to_db_restart=true", headers=AUTH)
+def test_a_rate_limit_below_the_floor_is_refused(client: TestClient, standin: AdminStandIn) -> None:
+    """1e-06 req/s (2 x a tiny baseline) would shed all traffic and look like a fix."""
+    for rate in (1e-06, 0.02, 4.9):
+        response = client.post("/action/enable-rate-limit", json={"requests_per_second": rate}, headers=AUTH)
+        assert response.status_code == 422 and "greater than or equal to 5" in response.json()["detail"]
+    assert standin.calls == []
+    floor = client.post("/action/enable-rate-limit", json={"requests_per_second": 5}, headers=AUTH)
+    assert floor.status_code == 200 and standin.calls == [("rate-limit", {"requests_per_second": 5.0})]
+
+
+def test_parameters_come_from_the_body_only(client: TestClient, standin: AdminStandIn) -> None:
+    """A query string used to override the body (`?requests_per_second=1e-06` beside a sane body)."""
+    sneaky = client.post(
+        "/action/enable-rate-limit?requests_per_second=1e-06", json={"requests_per_second": 30}, headers=AUTH
+    )
+    assert sneaky.status_code == 422 and "JSON body" in sneaky.json()["detail"]
+    alone = client.post("/action/remediate-db-pool-exhaustion?escalate_to_db_restart=true", headers=AUTH)
+    assert alone.status_code == 422 and standin.calls == []
+
+
+def test_json_nested_too_deep_is_422_not_500(client: TestClient, standin: AdminStandIn) -> None:
+    deep = b'{"requests_per_second": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post(
+        "/action/enable-rate-limit", content=deep, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json() == {"detail": "body nested too deeply"}
+    assert standin.calls == []
+
+
+def test_params_in_the_body(client: TestClient, standin: AdminStandIn) -> None:
+    response = client.post(
+        "/action/remediate-db-pool-exhaustion", json={"escalate_to_db_restart": True}, headers=AUTH
+    )
     assert response.status_code == 200
     result = response.json()
     assert set(result) == {"action", "status", "detail", "duration_seconds", "changes"}
@@ -150,7 +181,7 @@ def test_unreachable_target_is_502_and_audited(tmp_path: Path) -> None:
 
 
 def test_audit_is_newest_first_with_parameters(client: TestClient) -> None:
-    client.post("/action/enable-rate-limit?requests_per_second=30", headers=AUTH)
+    client.post("/action/enable-rate-limit", json={"requests_per_second": 30}, headers=AUTH)
     client.post("/action/clean-disk", headers=AUTH)
     records = client.get("/action/audit?limit=5", headers=AUTH).json()["records"]
     assert [r["action"] for r in records] == ["clean-disk", "enable-rate-limit"]

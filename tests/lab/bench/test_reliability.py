@@ -27,7 +27,7 @@ def test_every_fault_and_bad_input_loses_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     assert "anything lost" in done.stdout
     rows = json.loads((tmp_path / "reliability.json").read_text())
-    assert len(rows) == 25
+    assert len(rows) == 26
     for row in rows:
         assert row["lost"] == [], row
         assert (row["incidents"], row["actions"]) == (row["expected_incidents"], row["expected_actions"]), row
@@ -38,6 +38,7 @@ def test_every_fault_and_bad_input_loses_nothing(tmp_path: Path) -> None:
     assert "refusing to start" in by_fault["open by default refused"]["did"]
     cross_site = by_fault["cross-site request (form POSTs to trigger and approve)"]
     assert "approve, foreign Origin 403" in cross_site["did"] and cross_site["actions"] == 0
+    assert "webhook p99 idle" in by_fault["merge flood"]["did"]  # within 2x idle, or it is lost
     obeyed = by_fault["prompt injection in a log line and an annotation; the model obeys: bad-release"]["did"]
     assert "resolved: db-pool-exhaustion" in obeyed  # the evidence, not the injected answer, decided
     assert "answer not used (unsupported)" in obeyed or "revised bad-release → db-pool-exhaustion" in obeyed

@@ -107,6 +107,15 @@ def test_bad_params_are_422_with_a_reason(
     assert recorder.calls == []
 
 
+def test_json_nested_too_deep_is_422_not_500(client: TestClient, recorder: HookRecorder) -> None:
+    deep = b'{"duration_seconds": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post(
+        "/api/v1/break/db_pool", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json() == {"detail": "body nested too deeply"}
+    assert recorder.calls == []
+
+
 def test_inject_list_stop_and_stop_twice(client: TestClient, recorder: HookRecorder) -> None:
     started = client.post("/api/v1/break/db_pool")
     assert started.status_code == 200
