@@ -122,6 +122,21 @@ def redact(text: str) -> str:
     """`text` with every secret found replaced by `[redacted]`; the same text when there is none."""
     if not text:
         return text
+    if len(text) <= _CACHED_LENGTH:
+        return _redact_short(text)
+    return _redact(text)
+
+
+_CACHED_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=8192)
+def _redact_short(text: str) -> str:
+    """Labels and short values, remembered: a notification repeats them in every alert it carries."""
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     if "PRIVATE KEY" in text:
         text = _KEY_BLOCK.sub("[redacted private key]", text)
     if any(_has_digit(m.group(0)) for m in _CANDIDATE.finditer(text)):
@@ -173,6 +188,7 @@ def _replace(text: str, values: Iterable[str]) -> str:
     return "".join(out) + text[last:]
 
 
+@functools.lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
     """A name whose value is a secret whatever it looks like (`password`, `X-Api-Key`, `session_id`)."""
     return bool(_SECRET_KEY.search(key.strip("\"' ")))
