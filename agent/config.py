@@ -24,8 +24,10 @@ _ALERT, _INCIDENT = AlertLimits(), IncidentLimits()
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
-    HOST: str = "127.0.0.1"
-    PORT: int = 9001
+    HOST: str = Field(
+        default="127.0.0.1", description="the address listened on; 0.0.0.0 to be reached from other hosts"
+    )
+    PORT: int = Field(default=9001, description="the webhook, the API, /health and /metrics")
     SERVER_KEEP_ALIVE_SECONDS: int = Field(
         default=5, ge=1, description="an idle keep-alive connection is closed after this (uvicorn)"
     )
@@ -42,29 +44,55 @@ class Settings(BaseSettings):
         "client that never ends its headers can hold (uvicorn's h11_max_incomplete_event_size)",
     )
 
-    PROMETHEUS_URL: str = "http://127.0.0.1:9090"
-    ALERTMANAGER_URL: str = ""
-    GRAFANA_URL: str = ""
-    GRAFANA_TOKEN: SecretStr = SecretStr("")
+    PROMETHEUS_URL: str = Field(
+        default="http://127.0.0.1:9090",
+        description="the Prometheus the agent queries: the services' signals, firing alerts, verification",
+    )
+    ALERTMANAGER_URL: str = Field(
+        default="",
+        description="asked for the alerts a truncated notification left out (`truncatedAlerts`); empty: "
+        "the notification's alerts only",
+    )
+    GRAFANA_URL: str = Field(
+        default="",
+        description="where annotations go; empty or down: they wait in an outbox file under AGENT_DATA_DIR",
+    )
+    GRAFANA_TOKEN: SecretStr = Field(
+        default=SecretStr(""), description="Grafana service-account token (bearer), never logged"
+    )
     GRAFANA_DASHBOARD_UID: str = Field(
         default="", description="dashboard the annotations are attached to; empty: organisation-wide"
     )
     WEAVIATE_URL: str = Field(default="", description="http(s) REST URL; empty = the embedded store only")
-    WEAVIATE_GRPC_PORT: int = Field(default=50051, ge=1, le=65535)
-    WEAVIATE_API_KEY: SecretStr = SecretStr("")
-    WEAVIATE_COLLECTION_PREFIX: str = Field(default="Sre", pattern=r"^[A-Z][A-Za-z0-9]*$")
+    WEAVIATE_GRPC_PORT: int = Field(default=50051, ge=1, le=65535, description="Weaviate's gRPC port")
+    WEAVIATE_API_KEY: SecretStr = Field(
+        default=SecretStr(""), description="optional Weaviate API key, never logged"
+    )
+    WEAVIATE_COLLECTION_PREFIX: str = Field(
+        default="Sre",
+        pattern=r"^[A-Z][A-Za-z0-9]*$",
+        description="the collections are `<prefix>Runbook` and `<prefix>Incident`",
+    )
     WEAVIATE_TIMEOUT_SECONDS: float = Field(
         default=5.0, gt=0, description="per request; a store call gets twice that"
     )
 
-    LLM_MODEL: str = ""
-    LLM_API_BASE: str = ""
+    LLM_MODEL: str = Field(
+        default="",
+        description="any litellm model string (`gpt-4o-mini`, `ollama_chat/<model>`...); empty: the "
+        "deterministic diagnoser only",
+    )
+    LLM_API_BASE: str = Field(
+        default="", description="a self-hosted model server (Ollama, vLLM, llama.cpp); empty: the provider's"
+    )
     LLM_API_KEY: SecretStr = Field(
         default=SecretStr(""),
         description="sent to the provider; empty = litellm's own (OPENAI_API_KEY...). An `openai/...` model "
         "on a self-hosted server without keys still needs a non-empty value",
     )
-    LLM_TIMEOUT_SECONDS: float = 30.0
+    LLM_TIMEOUT_SECONDS: float = Field(
+        default=30.0, description="a model call slower than this falls back to the deterministic diagnosis"
+    )
     LLM_RESPONSE_FORMAT: ResponseFormatMode = Field(
         default="auto",
         description="structured output asked of the model: auto = json_schema where litellm says the model "
@@ -80,9 +108,14 @@ class Settings(BaseSettings):
     EMBEDDING_MODEL: str = Field(
         default="auto",
         description="semantic search: `auto` = the packaged all-MiniLM-L6-v2 when the `semantic` extra is "
-        "installed, a path = a local sentence-transformers model, empty = lexical only",
+        "installed, a path = a local sentence-transformers model, empty = lexical only. Read from disk, "
+        "never downloaded",
     )
-    VECTOR_STORE_PATH: Path = Path("data/agent/knowledge.json")
+    VECTOR_STORE_PATH: Path = Field(
+        default=Path("data/agent/knowledge.json"),
+        description="the embedded knowledge store's file: runbooks and past incidents (vectors cached beside "
+        "it, in `<file>.vectors/`)",
+    )
     SERVICES_PATH: Path = Field(
         default=Path("services"), description="the service catalog: one `<service>.yml` per service"
     )
@@ -97,7 +130,9 @@ class Settings(BaseSettings):
         description="alerts no catalog service owns: recorded (metric, /agent/status) and, with escalate, "
         "also an escalated incident without a service; never acted on",
     )
-    RUNBOOKS_PATH: Path = Path("runbooks")
+    RUNBOOKS_PATH: Path = Field(
+        default=Path("runbooks"), description="the runbooks: the `*.md` files directly in this folder"
+    )
     RUNBOOKS_CHECK_SECONDS: float = Field(
         default=5.0,
         gt=0,
@@ -110,16 +145,21 @@ class Settings(BaseSettings):
     PROPOSED_RUNBOOKS_PATH: Path | None = Field(
         default=None, description="where proposed amendments go; unset: RUNBOOKS_PATH/proposed"
     )
-    AGENT_DATA_DIR: Path = Path("data/agent")
+    AGENT_DATA_DIR: Path = Field(
+        default=Path("data/agent"),
+        description="the incident history (`incidents.db`), LangGraph checkpoints (`checkpoints.db`) and "
+        "the annotation outbox",
+    )
 
     WEBHOOK_TOKEN: SecretStr = Field(
         default=SecretStr(""),
-        description="bearer token of POST /webhooks/alertmanager (Alertmanager sends it)",
+        description="bearer token of POST /webhooks/alertmanager (Alertmanager sends it), never logged; "
+        "empty: the agent refuses to start (exit 1, the reason on stderr) unless ALLOW_UNAUTHENTICATED",
     )
     API_TOKEN: SecretStr = Field(
         default=SecretStr(""),
         description="bearer token of every other write (trigger, approve/reject, resolution, follow-ups, "
-        "kill switch); it reads too",
+        "kill switch); it reads too. Never logged; empty: as WEBHOOK_TOKEN",
     )
     READ_TOKEN: SecretStr = Field(
         default=SecretStr(""),
@@ -137,22 +177,34 @@ class Settings(BaseSettings):
         "empty: any host, or only localhost and 127.0.0.1 with ALLOW_UNAUTHENTICATED (DNS rebinding)",
     )
 
-    AGENT_MODE: AgentMode = "autonomous"
+    AGENT_MODE: AgentMode = Field(
+        default="autonomous",
+        description="approval: each plan waits for POST /agent/incidents/{id}/approve or reject; dry-run: "
+        "plans are recorded, nothing runs. A catalog entry may set its own",
+    )
     REMEDIATION_ENABLED: bool = Field(
         default=True, description="start-up value of the kill switch (False = engaged)"
     )
 
-    MONITOR_ENABLED: bool = False
-    POLL_INTERVAL_SECONDS: float = 10.0
+    MONITOR_ENABLED: bool = Field(
+        default=False,
+        description="the agent's own detector: polls each catalog service's HTTP signals and pages itself "
+        "on anomalies, for setups without alert rules for a service",
+    )
+    POLL_INTERVAL_SECONDS: float = Field(default=10.0, description="how often the monitor polls")
     ANOMALY_THRESHOLD_ERROR_RATE: float = Field(
         default=5.0, description="percent; absolute floor for the monitor"
     )
 
-    MAX_ACTIONS_PER_INCIDENT: int = 3
-    MAX_ACTIONS_PER_HOUR: int = 10
-    ACTION_COOLDOWN_SECONDS: float = 120.0
-    MIN_CONFIDENCE: float = 0.5
-    MAX_ATTEMPTS: int = 3
+    MAX_ACTIONS_PER_INCIDENT: int = Field(default=3, description="actions one incident may run")
+    MAX_ACTIONS_PER_HOUR: int = Field(default=10, description="actions per service in any hour")
+    ACTION_COOLDOWN_SECONDS: float = Field(
+        default=120.0, description="an action is not run again on a service this soon by another incident"
+    )
+    MIN_CONFIDENCE: float = Field(default=0.5, description="a diagnosis less confident than this escalates")
+    MAX_ATTEMPTS: int = Field(
+        default=3, description="actions that did not verify recovery before the incident escalates"
+    )
     MAX_PLAN_WAITS: int = Field(
         default=20, ge=0, description="times a plan waits for a cooldown or another fix before escalating"
     )
@@ -169,20 +221,35 @@ class Settings(BaseSettings):
         description="error logs are read from this long before the first alert fired (at most 10 min "
         "before the page, never before the service's last verified recovery)",
     )
-    CIRCUIT_BREAKER_FAILURES: int = 3
-    CIRCUIT_BREAKER_COOLOFF_SECONDS: float = 900.0
-
-    VERIFY_HOLD_SECONDS: float = Field(default=60.0, description="upper bound; a runbook may ask for less")
-    VERIFY_DEADLINE_SECONDS: float = Field(
-        default=300.0, description="upper bound; a runbook may ask for less"
+    CIRCUIT_BREAKER_FAILURES: int = Field(
+        default=3,
+        description="verifications failed in a row after an action on a service that open its circuit "
+        "breaker: the action is skipped there",
     )
-    VERIFY_POLL_SECONDS: float = 5.0
+    CIRCUIT_BREAKER_COOLOFF_SECONDS: float = Field(
+        default=900.0, description="an open breaker lets one trial through after this; a success closes it"
+    )
 
-    HTTP_TIMEOUT_SECONDS: float = 5.0
+    VERIFY_HOLD_SECONDS: float = Field(
+        default=60.0, description="how long recovery must hold: a cap, a runbook may ask for less"
+    )
+    VERIFY_DEADLINE_SECONDS: float = Field(
+        default=300.0, description="how long a fix has to verify: a cap, a runbook may ask for less"
+    )
+    VERIFY_POLL_SECONDS: float = Field(default=5.0, description="pause between two verification polls")
+
+    HTTP_TIMEOUT_SECONDS: float = Field(
+        default=5.0,
+        description="timeout of the agent's HTTP calls (Prometheus, probes, Grafana...) other than actions",
+    )
     ACTION_TIMEOUT_SECONDS: float = Field(
         default=120.0, gt=0, description="an action call's timeout unless its backend in the catalog sets one"
     )
-    INTAKE_QUEUE_SIZE: int = 100
+    INTAKE_QUEUE_SIZE: int = Field(
+        default=100,
+        description="notifications waiting for the intake worker; past it the webhook answers 503 so that "
+        "Alertmanager re-sends",
+    )
     MAX_REQUEST_BODY_BYTES: int = Field(
         default=4 * 2**20, gt=0, description="larger request bodies are answered 413 before being read"
     )
@@ -195,11 +262,13 @@ class Settings(BaseSettings):
     ALERT_MAX_LABELS: int = Field(
         default=_ALERT.max_pairs,
         ge=8,
-        description="labels (and annotations) kept per alert, the agent's first",
+        description="labels (and annotations) kept per alert, those the agent reads first",
     )
-    ALERT_MAX_LABEL_CHARS: int = Field(default=_ALERT.max_label_chars, ge=64, description="longer values cut")
+    ALERT_MAX_LABEL_CHARS: int = Field(
+        default=_ALERT.max_label_chars, ge=64, description="longer label values are cut, marked `…[cut]`"
+    )
     ALERT_MAX_ANNOTATION_CHARS: int = Field(
-        default=_ALERT.max_annotation_chars, ge=256, description="longer values cut, marked"
+        default=_ALERT.max_annotation_chars, ge=256, description="longer annotation values are cut, marked"
     )
     ALERT_MAX_CHARS: int = Field(
         default=_ALERT.max_alert_chars,
@@ -228,7 +297,7 @@ class Settings(BaseSettings):
     MAX_CONCURRENT_INCIDENTS: int = Field(
         default=8, ge=1, description="incident workflows run at once; the others wait, already open"
     )
-    LOG_LEVEL: str = "INFO"
+    LOG_LEVEL: str = Field(default="INFO", description="of the JSON log lines on stderr")
 
     def open_routes(self) -> list[str]:
         """The routes that answer without a token as configured (empty: every route but /health, /metrics

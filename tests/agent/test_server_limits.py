@@ -75,7 +75,7 @@ def test_past_the_connection_cap_a_request_gets_503_and_a_slow_client_is_not_tim
     agent: AgentProcess,
 ) -> None:
     """Half-sent requests hold their connections past any keep-alive (uvicorn has no header deadline) and
-    count towards SERVER_MAX_CONNECTIONS: the README's reason for a proxy in front of untrusted clients."""
+    count towards SERVER_MAX_CONNECTIONS: why docs/security.md wants a proxy in front of untrusted clients."""
     slow = [connect(agent) for _ in range(4)]
     try:
         for sock in slow:

@@ -153,7 +153,7 @@ def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringCon
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
             url = rule["annotations"]["runbook_url"]
             if service == "sre-agent":  # the agent's own alerts point at its documentation
-                assert url.split("#")[0] == "README.md", name
+                assert url.split("#")[0] == "docs/operating.md", name  # its anchor: tests/docs/test_links.py
                 assert rule["for"] == rendered.profile.for_[name]
                 continue
             assert url.startswith("runbooks/") and url.endswith(".md"), name

@@ -2,10 +2,10 @@
 Prometheus and Alertmanager, checkout's action server, and the agent's real app knowing nothing but those
 files and two environment variables. The page cannot drift from what was tested.
 
-The checks that only read the page and the README take a second and are not marked e2e, so they run
+The checks that only read the pages take a second and are not marked e2e, so they run
 wherever the tests run: the files load as the agent loads them, the signals table is what the packs
 give, the runbook's counter-signal does what the page says, the action server answers as the page's
-examples do, the README shows the page's catalog entry. The whole path needs the Prometheus and
+examples do, the catalog page shows this page's catalog entry. The whole path needs the Prometheus and
 Alertmanager binaries.
 """
 
@@ -46,7 +46,7 @@ from pipeline import process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "adopting.md"
-README = ROOT / "README.md"
+CATALOG_PAGE = ROOT / "docs" / "runbooks-and-catalog.md"
 AGENT_FILES = ("services/checkout.yml", "runbooks/checkout-bad-flag.md")
 MONITORING_FILES = ("checkout.rules.yml", "prometheus.yml", "alertmanager.yml")
 # What the test changes in the page's files: the addresses (placeholder → component), and where the
@@ -95,9 +95,9 @@ def load_checkout(folder: Path) -> tuple[ServiceCatalog, Service]:
     return catalog, service
 
 
-# ---------------------------------------------------------------- the page and the README, read
-def test_the_readme_shows_the_pages_catalog_entry() -> None:
-    assert file_blocks(README)["services/checkout.yml"] == file_blocks(DOC)["services/checkout.yml"]
+# ---------------------------------------------------------------- the pages, read
+def test_the_catalog_page_shows_this_pages_catalog_entry() -> None:
+    assert file_blocks(CATALOG_PAGE)["services/checkout.yml"] == file_blocks(DOC)["services/checkout.yml"]
 
 
 def test_the_pages_files_load_as_the_agent_loads_them(tmp_path: Path) -> None:

@@ -193,9 +193,9 @@ def test_nothing_the_agent_kept_names_the_injector(stack: Stack, results: list[R
         assert not [attack_id for attack_id in attack_ids if attack_id in text]
 
 
-def _readme_queries() -> list[str]:
-    """The README's PromQL block, one query per line; a line that starts with an operator continues."""
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def _documented_queries() -> list[str]:
+    """docs/operating.md's PromQL block, one query per line; a line that starts with a space continues."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operating.md").read_text()
     block = text.split("```promql", 1)[1].split("```", 1)[0]
     queries: list[str] = []
     for line in block.splitlines():
@@ -224,7 +224,7 @@ def test_prometheus_holds_the_incident_history(stack: Stack, results: list[RunRe
     assert expected and expected <= resolved
     assert _query(stack, "histogram_quantile(0.95, sum by (le) (sre_agent_time_to_mitigate_seconds_bucket))")
     assert _query(stack, 'sum(sre_agent_actions_total{result="succeeded"})')
-    answers = {query: _query(stack, query) for query in _readme_queries()}
+    answers = {query: _query(stack, query) for query in _documented_queries()}
     assert len(answers) >= 5
     incidents_this_week = next(a for q, a in answers.items() if "sre_agent_incidents_total" in q)
     assert {s["metric"]["diagnosis"] for s in incidents_this_week} >= expected

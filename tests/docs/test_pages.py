@@ -1,0 +1,46 @@
+"""The pages say what the code does: the README stays a page with its two commands first, the benchmark
+table is what `python -m lab bench --report` writes from the recorded runs, and the metrics table names
+exactly the metrics the agent exposes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from agent.annotations.metrics import AnnotationMetrics
+from agent.telemetry.metrics import AgentMetrics
+from lab.bench.report import RunLog, render_markdown, summarize
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+def test_the_readme_fits_a_page_and_starts_with_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_bytes()
+    assert len(readme) < 10_000
+    first = readme.decode().split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first] == ["make up", "make test"]
+    assert readme.decode().index("```bash") < 40  # right under the title
+    makefile = (ROOT / "Makefile").read_text()  # and they do what it says
+    assert re.search(r"^up:.*\n\t.*-m lab up\b", makefile, re.MULTILINE)
+    assert re.search(r"^test:.*\n\t.*-m pytest\b", makefile, re.MULTILINE)
+
+
+def test_the_benchmark_table_is_what_the_report_writes_from_the_runs() -> None:
+    runs = RunLog.read(DOCS / "bench" / "bench.json")
+    assert (DOCS / "bench" / "bench.md").read_text() == render_markdown(summarize(runs)), (
+        "docs/bench/bench.md is stale: python -m lab bench --report docs/bench/bench.json --out docs/bench"
+    )
+
+
+def test_the_metrics_table_names_every_metric_the_agent_exposes() -> None:
+    registry = CollectorRegistry()
+    AgentMetrics(registry)
+    AnnotationMetrics(registry)
+    exposed = {family.name + ("_total" if family.type == "counter" else "") for family in registry.collect()}
+    page = (DOCS / "operating.md").read_text()
+    table = page.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(sre_agent_\w+)` \|", table, re.MULTILINE))
+    assert documented == exposed
