@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dashboard_queries import DASHBOARDS, dashboard_queries
 
 from lab.runner.ports import free_port
+
+from ..helpers.dashboard_queries import DASHBOARDS, dashboard_queries
 
 pytestmark = pytest.mark.timeout(60)
 QUERIES = [(path.name, title, expr) for path in DASHBOARDS for title, expr in dashboard_queries(path)]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from target_testkit import ADMIN, HOOK, Target
 
 from lab.target.schemas import Health, Logs, Metrics, PoolStatus
+
+from .target_testkit import ADMIN, HOOK, Target
 
 
 def test_monitoring_endpoints_match_the_schemas(shared_target: Target) -> None:
