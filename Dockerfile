@@ -11,10 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them: install the project once with its
-# metadata only, then again with the code (the second install reuses every wheel).
+# metadata only, then again with the code (the second install reuses every wheel). The image runs the
+# lab's services too, so it takes the `lab` extra; an agent-only image would install `.` alone.
 COPY pyproject.toml README.md ./
 RUN mkdir -p agent lab exporters && touch agent/__init__.py lab/__init__.py exporters/__init__.py \
-    && pip install . && pip uninstall -y sre-agent && rm -rf agent lab exporters build *.egg-info
+    && pip install '.[lab]' && pip uninstall -y sre-agent && rm -rf agent lab exporters build *.egg-info
 
 COPY agent ./agent
 COPY lab ./lab

@@ -12,7 +12,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	bash scripts/install-system-deps
 	$(BIN)/pip install -q torch==2.13.0  # the CPU build, before the semantic extra can pull a CUDA one
-	$(BIN)/pip install -q -e '.[dev,semantic]'
+	$(BIN)/pip install -q -e '.[dev,semantic,lab]'  # the agent alone: pip install .
 
 up: install
 	$(BIN)/python -m lab up

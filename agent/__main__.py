@@ -14,39 +14,24 @@ a proxy with header and body timeouts in front where untrusted clients can reach
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sys
 
-import structlog
 import uvicorn
 
 from agent.app import create_app
 from agent.config import Settings, UnauthenticatedRefused
 from agent.redaction import install_log_redaction, redact_event
+from agent.telemetry.logs import configure_logging as configure_json_logging
 
 PRIVATE_UMASK = 0o077
 
 
 def configure_logging(level: str) -> None:
-    """structlog JSON lines; `incident_id` comes from contextvars bound by the workflow runner. Secrets are
-    redacted from every line, structlog's and the standard library's (httpx names each URL it calls)."""
+    """JSON lines; `incident_id` comes from contextvars bound by the workflow runner. Secrets are redacted
+    from every line, structlog's and the standard library's (httpx names each URL it calls)."""
     install_log_redaction()
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_event,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-    structlog.contextvars.bind_contextvars(service="agent")
+    configure_json_logging("agent", level, before_rendering=[redact_event])
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 Unknown keys are ignored and every field may be missing, so a newer or older target still yields
 what it does answer; a value of the wrong type fails the whole endpoint (counted as a scrape error),
-because a half-trusted body is worse than an absent series.
+because a half-trusted body is worse than an absent series. Not imported from the lab: the exporter
+runs without it; tests/exporters/test_exporter_contract.py holds these fields to the contract.
 """
 
 from __future__ import annotations

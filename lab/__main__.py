@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
 COMPONENTS = ["dependency", "action", "target", "worker-action", "worker", "loadgen", "chaos"]
@@ -51,7 +53,34 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def missing_lab_extra() -> list[str]:
+    """The `lab` extra's distributions (as pyproject.toml lists them) that are not installed: a plain
+    `pip install .` installs the agent alone. Empty when the project itself is not installed."""
+    try:
+        requirements = metadata.requires("sre-agent") or []
+    except metadata.PackageNotFoundError:
+        return []
+    names = [
+        match.group(0)
+        for requirement in requirements
+        if re.search(r"extra\s*==\s*[\"']lab[\"']", requirement)
+        and (match := re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement))
+    ]
+    missing = []
+    for name in names:
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
+    if missing := missing_lab_extra():
+        sys.exit(
+            f"python -m lab: the lab needs the 'lab' extra (pip install 'sre-agent[lab]'); missing: "
+            f"{', '.join(missing)}"
+        )
     cli = parser()
     args = cli.parse_args(argv)
     from lab.service import keep_files_private

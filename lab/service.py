@@ -1,34 +1,19 @@
-"""Running a lab service: JSON logs and uvicorn, the same way for every process the runner starts."""
+"""Running a lab service: JSON logs and uvicorn, the same way for every process the runner starts.
+
+The logs are configured as the agent's are (`agent.telemetry.logs`), without its redaction."""
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import IO
 
-import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from agent.telemetry.logs import configure_logging
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """structlog JSON lines on stderr, bound to the service name. Called from `__main__`, never at import."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-    structlog.contextvars.bind_contextvars(service=service)
+__all__ = ["configure_logging", "keep_files_private", "open_private_log", "run_service"]
 
 
 def keep_files_private() -> None:

@@ -1,9 +1,11 @@
 """The target's public JSON contract.
 
 These models are the shapes `GET /api/v1/health`, `/api/v1/metrics`, `/api/v1/pool/status`
-and `/api/v1/logs` answer with. The exporter and the agent read them over HTTP with their own
-lenient models; nothing here may ever carry a fault name, an attack id or the word for the tool
-that injects faults (the blind rule in DESIGN.md).
+and `/api/v1/logs` answer with. Their readers never import them: the exporter has its own lenient
+models (exporters/models.py), the agent reads paths named in its catalog entry (services/target.yml);
+tests hold both to these (tests/exporters/test_exporter_contract.py, tests/lab/target/test_contract.py).
+Nothing here may ever carry a fault name, an attack id or the word for the tool that injects faults
+(the blind rule in DESIGN.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The agent tests' kit: the agent's workflow wiring pointed at the HTTP stand-ins of `lab.standins`
-(the target, the action server and Prometheus, served on free ports), and stand-in runbooks."""
+(the target, the action server and Prometheus, served on free ports), stand-in runbooks, and alerts as
+Alertmanager sends them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from agent.domain.diagnosis import Diagnosis
 from agent.domain.signals import Symptoms
 from agent.guardrails.breaker import CircuitBreakers
 from agent.incidents.store import IncidentStore
+from agent.intake.alertmanager import Alert
 from agent.intake.correlation import Correlator
 from agent.knowledge.runbooks import Runbook, Verification
 from agent.runtime import AgentRuntime
@@ -280,3 +282,55 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+# ---------------------------------------------------------------- alerts as Alertmanager sends them
+# A webhook notification (version 4) with one firing alert of the target's pool.
+FIRING = {
+    "receiver": "sre-agent",
+    "status": "firing",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "TargetDbPoolExhausted", "service": "target", "severity": "critical"},
+            "annotations": {
+                "summary": "DB pool exhausted",
+                "description": "waiting > 0 for 1m",
+                "runbook_url": "runbooks/db-pool-exhaustion.md",
+            },
+            "startsAt": "2026-11-24T10:00:00.123456789Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=target_db_pool_waiting+%3E+0",
+            "fingerprint": "5f1c8d3a2b4e6f70",
+        }
+    ],
+    "groupLabels": {"service": "target"},
+    "commonLabels": {"alertname": "TargetDbPoolExhausted", "service": "target", "severity": "critical"},
+    "commonAnnotations": {"summary": "DB pool exhausted"},
+    "externalURL": "http://127.0.0.1:9093",
+    "version": "4",
+    "groupKey": '{}:{service="target"}',
+    "truncatedAlerts": 0,
+}
+
+
+def pool_alert(fingerprint: str = "fp1", name: str = "TargetDbPoolExhausted") -> Alert:
+    """One firing alert of the target's (the pool's by default)."""
+    return Alert.model_validate(
+        {
+            "status": "firing",
+            "labels": {"alertname": name, "service": "target", "severity": "critical"},
+            "annotations": {"summary": "pool exhausted"},
+            "startsAt": "2026-11-24T10:00:00Z",
+            "fingerprint": fingerprint,
+        }
+    )
+
+
+async def open_incident(wf: Workflow, alert: Alert) -> str:
+    """The alert's incident opened as the webhook would open it; its id."""
+    result = await wf.correlator.open_or_merge(
+        source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=[alert]
+    )
+    assert result.created and result.incident_id
+    return result.incident_id

@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_testkit import (
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from agent.app import create_app
+from agent.composition import Parts
+from agent.knowledge.embedded import EmbeddedKnowledgeStore
+from agent.knowledge.embedder import AUTO, EmbedderUnavailable, SentenceTransformerEmbedder, load_embedder
+from agent.knowledge.weaviate_collections import connect_weaviate
+from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+
+from .agent_testkit import (
     Lab,
     LabUrls,
     ServedApp,
@@ -18,16 +28,7 @@ from agent_testkit import (
     standin_reasoning,
     standin_runbooks,
 )
-from fastapi import FastAPI
-from pydantic import SecretStr
-from weaviate_standin import WeaviateStandIn
-
-from agent.app import create_app
-from agent.composition import Parts
-from agent.knowledge.embedded import EmbeddedKnowledgeStore
-from agent.knowledge.embedder import AUTO, EmbedderUnavailable, SentenceTransformerEmbedder, load_embedder
-from agent.knowledge.weaviate_collections import connect_weaviate
-from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+from .weaviate_standin import WeaviateStandIn
 
 
 @pytest.fixture

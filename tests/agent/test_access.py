@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from agent_testkit import ServedApp, agent_app, agent_settings
 from pydantic import SecretStr
-from test_alertmanager_model import FIRING
 
 from agent.config import Settings, UnauthenticatedRefused
+
+from .agent_testkit import FIRING, ServedApp, agent_app, agent_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {"WEBHOOK_TOKEN": SecretStr("hook-secret"), "API_TOKEN": SecretStr("api-secret")}

@@ -15,11 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from agent_testkit import Lab, ServedApp, agent_app, agent_settings, standin_reasoning, standin_runbooks
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
 from agent.knowledge.runbooks import RUNBOOK_ID
+
+from .agent_testkit import Lab, ServedApp, agent_app, agent_settings, standin_reasoning, standin_runbooks
 
 # schemathesis's own strategies draw from `random`; nothing this test controls
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")

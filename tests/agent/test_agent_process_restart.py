@@ -13,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_testkit import ACTION_TOKEN, Lab, LabUrls, firing_alert
 
 from lab.agent_process import ROOT, AgentProcess
 from lab.runner.ports import free_port
+
+from .agent_testkit import ACTION_TOKEN, Lab, LabUrls, firing_alert
 
 WEBHOOK_TOKEN = "hook-secret"
 

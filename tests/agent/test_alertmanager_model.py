@@ -10,32 +10,7 @@ from pydantic import ValidationError
 from agent.domain.limits import AlertLimits
 from agent.intake.alertmanager import CUT, WebhookNotification, size
 
-FIRING = {
-    "receiver": "sre-agent",
-    "status": "firing",
-    "alerts": [
-        {
-            "status": "firing",
-            "labels": {"alertname": "TargetDbPoolExhausted", "service": "target", "severity": "critical"},
-            "annotations": {
-                "summary": "DB pool exhausted",
-                "description": "waiting > 0 for 1m",
-                "runbook_url": "runbooks/db-pool-exhaustion.md",
-            },
-            "startsAt": "2026-11-24T10:00:00.123456789Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=target_db_pool_waiting+%3E+0",
-            "fingerprint": "5f1c8d3a2b4e6f70",
-        }
-    ],
-    "groupLabels": {"service": "target"},
-    "commonLabels": {"alertname": "TargetDbPoolExhausted", "service": "target", "severity": "critical"},
-    "commonAnnotations": {"summary": "DB pool exhausted"},
-    "externalURL": "http://127.0.0.1:9093",
-    "version": "4",
-    "groupKey": '{}:{service="target"}',
-    "truncatedAlerts": 0,
-}
+from .agent_testkit import FIRING
 
 
 def test_firing_notification() -> None:

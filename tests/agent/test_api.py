@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_testkit import Lab, LabUrls, agent_app, agent_settings, standin_reasoning, standin_runbooks
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from test_alertmanager_model import FIRING
+
+from .agent_testkit import (
+    FIRING,
+    Lab,
+    LabUrls,
+    agent_app,
+    agent_settings,
+    standin_reasoning,
+    standin_runbooks,
+)
 
 WEBHOOK_TOKEN = "hook-secret"
 API_TOKEN = "api-secret"

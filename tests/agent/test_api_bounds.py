@@ -11,14 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from agent_testkit import (
-    LabUrls,
-    agent_app,
-    agent_settings,
-    firing_alert,
-    standin_reasoning,
-    standin_runbooks,
-)
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -26,6 +18,15 @@ from agent.api.routes.incidents import MAX_PAGE
 from agent.incidents.models import Incident, utcnow
 from agent.intake.alertmanager import CUT, DEFAULT_LIMITS
 from lab.standins import notification
+
+from .agent_testkit import (
+    LabUrls,
+    agent_app,
+    agent_settings,
+    firing_alert,
+    standin_reasoning,
+    standin_runbooks,
+)
 
 TOKEN = "bounds-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from agent_testkit import ServedApp
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
@@ -21,6 +20,8 @@ from agent.clients.prometheus import PrometheusClient
 from agent.signals.log_signatures import signature
 from agent.signals.probes import JsonProbe, log_message
 from lab.runner.ports import free_port
+
+from .agent_testkit import ServedApp
 
 LOG_MESSAGE = ["event", "fields.error", "fields.service", "traceback"]
 

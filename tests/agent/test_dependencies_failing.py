@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_testkit import Lab, WorkflowFactory, standin_runbook
-from test_workflow import open_incident, pool_alert
-
 from agent.knowledge.store import IncidentMemory
 from lab.runner.ports import free_port
+
+from .agent_testkit import Lab, WorkflowFactory, open_incident, pool_alert, standin_runbook
 
 DEAD = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 

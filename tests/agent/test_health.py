@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agent_testkit import Lab, ServedApp, firing_alert, standin_reasoning
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -18,6 +17,8 @@ from agent.annotations.models import PendingEntry
 from agent.diagnosis.llm import LLMDiagnoser
 from lab.runner.ports import free_port
 from lab.standins import LLMStandIn, notification
+
+from .agent_testkit import Lab, ServedApp, firing_alert, standin_reasoning
 
 TOKEN = "api-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

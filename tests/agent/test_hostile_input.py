@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
-from agent_testkit import Lab, ServedApp, firing_alert
 from pydantic import SecretStr
 
 from agent.intake.alertmanager import CUT, DEFAULT_LIMITS
 from lab.standins import notification
+
+from .agent_testkit import Lab, ServedApp, firing_alert
 
 TOKEN = "hook-secret"
 HOOK = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

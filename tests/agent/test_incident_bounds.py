@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_testkit import ServedApp, WorkflowFactory
 
 from agent.domain.alerts import AlertSummary
 from agent.domain.limits import IncidentLimits
@@ -22,6 +21,8 @@ from agent.incidents.retention import prune_history
 from agent.incidents.sqlite import SqliteHistory
 from agent.incidents.store import IncidentNotFound
 from agent.intake.alertmanager import Alert
+
+from .agent_testkit import ServedApp, WorkflowFactory
 
 FLOOD = "TargetHighLatency"
 

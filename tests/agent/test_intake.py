@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from agent_testkit import Lab, WorkflowFactory, standin_reasoning
 from prometheus_client import CollectorRegistry
-from test_alertmanager_model import FIRING
-from test_workflow import open_incident, pool_alert
 
 from agent.diagnosis.llm import LLMOutcome
 from agent.domain.diagnosis import Diagnosis
 from agent.intake.alertmanager import WebhookNotification
 from agent.intake.queue import IntakeQueue
 from agent.telemetry.metrics import AgentMetrics
+
+from .agent_testkit import FIRING, Lab, WorkflowFactory, open_incident, pool_alert, standin_reasoning
 
 
 def test_a_full_queue_refuses_so_the_route_can_answer_503() -> None:

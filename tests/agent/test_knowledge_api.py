@@ -5,14 +5,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_testkit import LabUrls, agent_app, agent_settings, standin_reasoning
 from fastapi.testclient import TestClient
-from weaviate_standin import WeaviateStandIn
 
 from agent.knowledge.embedder import SentenceTransformerEmbedder
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
 from lab.runner.ports import free_port
+
+from .agent_testkit import LabUrls, agent_app, agent_settings, standin_reasoning
+from .weaviate_standin import WeaviateStandIn
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 

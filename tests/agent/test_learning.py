@@ -8,16 +8,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent_testkit import Lab, LabUrls, WorkflowFactory, agent_app, agent_settings, firing_alert
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from test_workflow import open_incident, pool_alert
 
 from agent.knowledge.library import RunbookLibrary
 from agent.knowledge.store import open_knowledge_store
 from agent.learning.proposed import ProposedAmendments
 from agent.workflow.deps import default_reasoning
 from agent.workflow.nodes import learn
+
+from .agent_testkit import (
+    Lab,
+    LabUrls,
+    WorkflowFactory,
+    agent_app,
+    agent_settings,
+    firing_alert,
+    open_incident,
+    pool_alert,
+)
 
 API = {"Authorization": "Bearer api-secret"}
 # The stand-in lab's pool page: pool 100 % used, "QueuePool limit ..." timeouts in the error log.

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_testkit import ACTION_TOKEN, LabUrls, firing_alert
 
 from lab.agent_process import ROOT, AgentProcess
 from lab.bench.merge_flood import ALERTS_PER_NOTIFICATION, FLOOD_NOTIFICATIONS, run_flood, seed_history
 from lab.runner.ports import free_port
+
+from .agent_testkit import ACTION_TOKEN, LabUrls, firing_alert
 
 WEBHOOK_TOKEN = "flood-hook-secret"
 API_TOKEN = "flood-api-secret"

@@ -3,9 +3,9 @@ the catalog entry's probes and PromQL)."""
 
 from __future__ import annotations
 
-from agent_testkit import Lab, WorkflowFactory
-
 from agent.intake.monitor import AnomalyDetector, MonitorLoop, Sample
+
+from .agent_testkit import Lab, WorkflowFactory
 
 
 def sample(error_rate: float = 0.5, p95: float = 50.0, rps: float = 10.0) -> Sample:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_testkit import Lab, WorkflowFactory, standin_reasoning, standin_runbooks
-from test_workflow import open_incident, pool_alert
-
 from agent.domain.diagnosis import Diagnosis
 from agent.domain.signals import Symptoms
 from agent.intake.alertmanager import Alert
 from agent.workflow.deps import Reasoning
+
+from .agent_testkit import (
+    Lab,
+    WorkflowFactory,
+    open_incident,
+    pool_alert,
+    standin_reasoning,
+    standin_runbooks,
+)
 
 
 def developing_reasoning(conclusive_from_look: int) -> tuple[Reasoning, list[int]]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_testkit import Lab, LabUrls, ServedApp, agent_app, agent_settings, firing_alert, standin_env
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -20,6 +19,8 @@ from agent.catalog.catalog import ServiceCatalog
 from agent.catalog.services import ServiceEntry
 from agent.domain.matchers import all_match, parse_matchers
 from lab.standins import notification
+
+from .agent_testkit import Lab, LabUrls, ServedApp, agent_app, agent_settings, firing_alert, standin_env
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = {"Authorization": "Bearer hook"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import yaml
-from agent_testkit import standin_runbook
 from markdown_it import MarkdownIt
 
 from agent.domain.alerts import AlertSummary
@@ -16,6 +15,8 @@ from agent.incidents.models import ActionRecord, Incident, TimelineEntry, Verifi
 from agent.learning.amendments import from_incident, render
 from agent.markdown import code, inline, plain
 from agent.workflow.report import render_report
+
+from .agent_testkit import standin_runbook
 
 HOSTILE = (
     "[click me](http://evil.example/phish) ![pixel](http://evil.example/p.png) <script>alert(1)</script>"

@@ -6,10 +6,10 @@ import sqlite3
 from collections import Counter
 
 import pytest
-from agent_testkit import Lab, WorkflowFactory, wait_until
-from test_workflow import open_incident, pool_alert
 
 from agent.workflow.nodes.approve import ApprovalDecision
+
+from .agent_testkit import Lab, WorkflowFactory, open_incident, pool_alert, wait_until
 
 
 async def test_paused_for_approval_then_restarted_then_approved(lab: Lab, workflows: WorkflowFactory) -> None:

@@ -16,7 +16,16 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from agent_testkit import (
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from agent.actions.http import RESULT_FIELDS
+from agent.diagnosis.llm import LLMDiagnoser
+from agent.redaction import MARK, install_log_redaction
+from lab.bench.secret_corpus import corpus, leaks, secrets
+from lab.standins import LLMStandIn, notification
+
+from .agent_testkit import (
     Lab,
     LabUrls,
     ServedApp,
@@ -26,14 +35,6 @@ from agent_testkit import (
     standin_reasoning,
     standin_runbooks,
 )
-from fastapi import FastAPI
-from pydantic import SecretStr
-
-from agent.actions.http import RESULT_FIELDS
-from agent.diagnosis.llm import LLMDiagnoser
-from agent.redaction import MARK, install_log_redaction
-from lab.bench.secret_corpus import corpus, leaks, secrets
-from lab.standins import LLMStandIn, notification
 
 TOKEN = "hook-secret"
 # secrets that are not in the corpus: the URLs' credentials, a label, what the model says

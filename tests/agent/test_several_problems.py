@@ -11,19 +11,20 @@ import time
 from datetime import datetime
 from typing import Any
 
-from agent_testkit import (
+from agent.domain.diagnosis import Diagnosis
+from agent.domain.signals import Symptoms
+from agent.workflow.deps import Reasoning
+
+from .agent_testkit import (
     Lab,
     WorkflowFactory,
+    open_incident,
+    pool_alert,
     standin_reasoning,
     standin_runbook,
     standin_runbooks,
     wait_until,
 )
-from test_workflow import open_incident, pool_alert
-
-from agent.domain.diagnosis import Diagnosis
-from agent.domain.signals import Symptoms
-from agent.workflow.deps import Reasoning
 
 POOL, RELEASE, SURGE = "TargetDbPoolExhausted", "TargetErrorsAfterRelease", "TargetTrafficSurge"
 

@@ -4,29 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_testkit import Lab, WorkflowFactory, standin_runbooks
-
-from agent.intake.alertmanager import Alert
-
-
-def pool_alert(fingerprint: str = "fp1", name: str = "TargetDbPoolExhausted") -> Alert:
-    return Alert.model_validate(
-        {
-            "status": "firing",
-            "labels": {"alertname": name, "service": "target", "severity": "critical"},
-            "annotations": {"summary": "pool exhausted"},
-            "startsAt": "2026-11-24T10:00:00Z",
-            "fingerprint": fingerprint,
-        }
-    )
-
-
-async def open_incident(wf, alert: Alert) -> str:
-    result = await wf.correlator.open_or_merge(
-        source="alertmanager", service="target", group_key='{}:{service="target"}', alerts=[alert]
-    )
-    assert result.created and result.incident_id
-    return result.incident_id
+from .agent_testkit import Lab, WorkflowFactory, open_incident, pool_alert, standin_runbooks
 
 
 async def test_right_action_runs_is_verified_and_the_incident_resolves(

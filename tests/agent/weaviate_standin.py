@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from agent_testkit import ServedApp
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
@@ -36,9 +35,11 @@ from weaviate.proto.v1 import (
     search_get_pb2,
     weaviate_pb2_grpc,
 )
-from weaviate_ranking import bm25, hybrid
 
 from lab.runner.ports import free_port
+
+from .agent_testkit import ServedApp
+from .weaviate_ranking import bm25, hybrid
 
 VERSION = "1.28.4"
 TYPES = {"text", "text[]", "number", "int", "boolean", "date"}

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from binaries import require_binary
-from pipeline import WebhookReceiver, process, prometheus_value, wait_for
-from target_standin import TargetStandIn
 
 from lab.runner.monitoring import alertmanager_argv, prometheus_argv, render_monitoring
 from lab.runner.ports import Ports
+
+from ..helpers.binaries import require_binary
+from ..helpers.pipeline import WebhookReceiver, process, prometheus_value, wait_for
+from ..helpers.target_standin import TargetStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(120)]
 TOKEN = "pipeline-test-token"

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from binaries import require_binary
-from pipeline import WebhookReceiver, process, prometheus_value, wait_for
-from worker_standin import CONSUMERS, JOB_SECONDS, RATE, WorkerStandIn
 
 from lab.runner.monitoring import alertmanager_argv, prometheus_argv, render_monitoring
 from lab.runner.ports import Ports
+
+from ..helpers.binaries import require_binary
+from ..helpers.pipeline import WebhookReceiver, process, prometheus_value, wait_for
+from .worker_standin import CONSUMERS, JOB_SECONDS, RATE, WorkerStandIn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 TOKEN = "worker-pipeline-token"

@@ -7,16 +7,16 @@ arriving. Served by client_python's exposition on a real HTTP server, as the wor
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from ..helpers.pipeline import QuietHandler, serving
 
 RATE = 8.0
 JOB_SECONDS = 0.1
@@ -71,7 +71,7 @@ class WorkerStandIn(Collector):
         registry = CollectorRegistry()
         registry.register(self)
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 body = generate_latest(registry)
                 self.send_response(200 if self.path == "/metrics" else 404)
@@ -79,14 +79,5 @@ class WorkerStandIn(Collector):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler, port):
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()

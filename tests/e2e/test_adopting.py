@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from checkout_example import FLAG, FlagStore, RecentRequests, Traffic, action_server, checkout_app
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -40,9 +38,9 @@ from agent.knowledge.runbooks import check_signals, load_runbooks
 from lab.runner.ports import free_port
 from lab.standins import ServedApp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerting"))
-from binaries import require_binary
-from pipeline import process, wait_for
+from ..helpers.binaries import require_binary
+from ..helpers.pipeline import process, wait_for
+from .checkout_example import FLAG, FlagStore, RecentRequests, Traffic, action_server, checkout_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "adopting.md"

@@ -12,7 +12,6 @@ machine.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +29,7 @@ from lab.runner.monitoring import alertmanager_binary
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grafana"))
-from dashboard_queries import DASHBOARDS, dashboard_queries
+from ..helpers.dashboard_queries import DASHBOARDS, dashboard_queries
 
 QUIET_SECONDS = 120.0
 INJECTOR = re.compile(r"(?i)(?<![a-z])(chaos|attack|fault)")  # as tests/e2e/test_lab_faults.py

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FAST_LAB_ENV, LabDriver
+
+from .lab_driver import FAST_LAB_ENV, LabDriver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

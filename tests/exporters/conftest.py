@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from target_standin import TargetStandIn
+
+from ..helpers.target_standin import TargetStandIn
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import time
 
 import httpx
 from fastapi.testclient import TestClient
-from target_standin import TargetStandIn
 
 from exporters.app import create_app
 from exporters.settings import Settings
 from lab.runner.ports import free_port
+
+from ..helpers.target_standin import TargetStandIn
 
 
 def test_metrics_is_served_at_exactly_metrics(standin: TargetStandIn) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
-from target_standin import Reply, TargetStandIn
 
 from exporters.collector import TargetCollector
 from exporters.source import TargetSource
 from lab.runner.ports import free_port
+
+from ..helpers.target_standin import Reply, TargetStandIn
 
 TARGET_SERIES = ("target_error_ratio", "target_db_pool_size", "target_resident_memory_bytes")
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dashboard_queries import DASHBOARDS, dashboard_queries, expand, iter_panels, load
 from prometheus_client import CollectorRegistry
 
 from agent.annotations import AnnotationMetrics
 from agent.telemetry.metrics import AgentMetrics
+
+from ..helpers.dashboard_queries import DASHBOARDS, dashboard_queries, expand, iter_panels, load
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"

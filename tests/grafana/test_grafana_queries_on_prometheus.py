@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from dashboard_queries import DASHBOARDS, dashboard_queries
 
 from lab.runner.ports import free_port
+
+from ..helpers.binaries import require_binary
+from ..helpers.dashboard_queries import DASHBOARDS, dashboard_queries
+from ..helpers.pipeline import process, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 QUERIES = [(path.name, title, expr) for path in DASHBOARDS for title, expr in dashboard_queries(path)]
@@ -20,46 +20,23 @@ QUERIES = [(path.name, title, expr) for path in DASHBOARDS for title, expr in da
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("prometheus not on PATH (run scripts/install-system-deps)")
+    binary = require_binary("prometheus")
     run = tmp_path_factory.mktemp("prometheus")
     config = run / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={run / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(run / "stderr.log").open("w"),
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prometheus exited: {(run / 'stderr.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("prometheus not ready in 20 s")
-            time.sleep(0.1)
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={run / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    log = run / "prometheus.log"
+    with process(argv, log):
+        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, 20, "prometheus", [log])
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize(("board", "title", "expr"), QUERIES, ids=[f"{b}:{t}" for b, t, _ in QUERIES])

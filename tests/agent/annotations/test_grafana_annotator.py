@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from grafana_standin import GrafanaStandIn, Served
 from prometheus_client import CollectorRegistry
 
 from agent.annotations import GrafanaAnnotator
 from lab.runner.ports import free_port
+
+from .grafana_standin import GrafanaStandIn, Served
 
 pytestmark = pytest.mark.timeout(30)
 TOKEN = "glsa_test-token"

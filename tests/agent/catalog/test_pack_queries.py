@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pack_cases import (
+
+from .pack_cases import (
     CaseError,
     CaseFile,
     Expectation,

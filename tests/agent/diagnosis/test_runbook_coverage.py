@@ -4,11 +4,12 @@ agent resolves cleanly proposes no amendment (agent/learning/amendments.py would
 from __future__ import annotations
 
 import pytest
-from situations import SITUATIONS
 
 from agent.incidents.models import Incident
 from agent.knowledge.runbooks import Runbook
 from agent.learning.amendments import new_symptoms
+
+from .situations import SITUATIONS
 
 
 @pytest.mark.parametrize("diagnosis", sorted(SITUATIONS))

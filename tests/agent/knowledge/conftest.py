@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from knowledge_kit import RUNBOOKS
+
+from .knowledge_kit import RUNBOOKS
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ from agent.knowledge.embedder import Embedder
 from agent.knowledge.store import IncidentMemory
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
+REWORDED = {  # how a person might put it, sharing no word (after tokenize) with the runbook
+    "the storage volume ran out of room": "disk-full",
+    "processor pegged at full utilisation": "cpu-saturation",
+}
 
 
 def memory(incident_id: str, text: str, diagnosis: str = "disk-full") -> IncidentMemory:

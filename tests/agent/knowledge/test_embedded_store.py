@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from knowledge_kit import RUNBOOKS, memory
 from rank_bm25 import BM25Okapi
 
 from agent.knowledge.embedded import runbook_document
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
 from agent.knowledge.text import blended_score, cosine, tokenize
+
+from .knowledge_kit import RUNBOOKS, memory
 
 
 def test_persists_across_reopen(tmp_path: Path, runbook_dir: Path) -> None:

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from knowledge_kit import RUNBOOKS, CountingEmbedder, memory
-from test_semantic_search import REWORDED
 from weaviate.util import generate_uuid5
-from weaviate_standin import WeaviateStandIn
 
 from agent.knowledge.embedded import EmbeddedKnowledgeStore, runbook_document
 from agent.knowledge.embedder import SentenceTransformerEmbedder
@@ -23,6 +20,9 @@ from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.store import open_knowledge_store
 from agent.knowledge.text import tokenize
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+
+from ..weaviate_standin import WeaviateStandIn
+from .knowledge_kit import REWORDED, RUNBOOKS, CountingEmbedder, memory
 
 OpenStore = Callable[..., WeaviateKnowledgeStore]
 DIMENSION = 384

@@ -11,17 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from knowledge_kit import RUNBOOKS, memory
 from pydantic import SecretStr
 from weaviate.exceptions import UnexpectedStatusCodeError
 from weaviate.util import generate_uuid5
-from weaviate_standin import WeaviateStandIn
 
 from agent.knowledge.embedded import EmbeddedKnowledgeStore
 from agent.knowledge.runbooks import load_runbooks
 from agent.knowledge.text import tokenize
 from agent.knowledge.weaviate_collections import INCIDENT_RETURN, RUNBOOK_RETURN, connect_weaviate
 from agent.knowledge.weaviate_store import WeaviateKnowledgeStore
+
+from ..weaviate_standin import WeaviateStandIn
+from .knowledge_kit import RUNBOOKS, memory
 
 OpenStore = Callable[..., WeaviateKnowledgeStore]
 

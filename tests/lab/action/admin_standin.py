@@ -1,4 +1,5 @@
-"""A stand-in for the target's admin API and health, served by real uvicorn on a free port in a thread."""
+"""A stand-in for the target's admin API and health, served by real uvicorn on a free port in a thread, and
+the action server's settings pointed at it."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request
 
+from lab.action.config import Settings
 from lab.runner.ports import free_port
 
 ADMIN_TOKEN = "admin-secret"
+ACTION_TOKEN = "action-secret"
 
 
 class AdminStandIn:
@@ -77,3 +81,15 @@ class AdminStandIn:
         finally:
             server.should_exit = True
             thread.join(5)
+
+
+def action_settings(tmp_path: Path, target_url: str) -> Settings:
+    """The action server's settings, pointed at a stand-in like this one at `target_url`."""
+    return Settings(
+        token=ACTION_TOKEN,
+        target_url=target_url,
+        target_admin_token=ADMIN_TOKEN,
+        data_dir=tmp_path / "action",
+        target_db_path=tmp_path / "orders.db",
+        request_timeout_seconds=2,
+    )

@@ -6,16 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from admin_standin import ADMIN_TOKEN, AdminStandIn
 from fastapi.testclient import TestClient
 
 from lab.action.app import create_app
 from lab.action.catalog import ACTIONS
-from lab.action.config import Settings
 from lab.runner.ports import free_port
 
-TOKEN = "action-secret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from .admin_standin import ACTION_TOKEN, ADMIN_TOKEN, AdminStandIn, action_settings
+
+AUTH = {"Authorization": f"Bearer {ACTION_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +29,6 @@ def standin(standin_server: AdminStandIn) -> AdminStandIn:
     standin_server.health_status = "healthy"
     standin_server.rollback_possible = True
     return standin_server
-
-
-def action_settings(tmp_path: Path, target_url: str) -> Settings:
-    return Settings(
-        token=TOKEN,
-        target_url=target_url,
-        target_admin_token=ADMIN_TOKEN,
-        data_dir=tmp_path / "action",
-        target_db_path=tmp_path / "orders.db",
-        request_timeout_seconds=2,
-    )
 
 
 @pytest.fixture
@@ -187,7 +175,7 @@ def test_audit_is_newest_first_with_parameters(client: TestClient) -> None:
     assert [r["action"] for r in records] == ["clean-disk", "enable-rate-limit"]
     assert records[1]["parameters"] == {"requests_per_second": 30.0}
     assert records[1]["status"] == "succeeded" and records[1]["duration_seconds"] >= 0
-    assert ADMIN_TOKEN not in str(records) and TOKEN not in str(records)
+    assert ADMIN_TOKEN not in str(records) and ACTION_TOKEN not in str(records)
     assert client.get("/action/audit?limit=0", headers=AUTH).status_code == 422
 
 

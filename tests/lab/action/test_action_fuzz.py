@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from admin_standin import AdminStandIn
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance
-from test_action_api import TOKEN, action_settings
 
 from lab.action.app import create_app
+
+from .admin_standin import ACTION_TOKEN, AdminStandIn, action_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
@@ -39,6 +39,6 @@ def test_no_input_crashes_the_action_server_or_breaks_its_contract(
     # Starlette answers OPTIONS on a path served by two routes with the first one's Allow.
     case.call_and_validate(
         base_url=action_url,
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers={"Authorization": f"Bearer {ACTION_TOKEN}"},
         excluded_checks=[allow_header_conformance],
     )

@@ -22,7 +22,6 @@ import pytest
 import requests
 import urllib3
 from docker.errors import DockerException
-from engine_standin import API_VERSION, Call, Container, EngineStandIn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -30,6 +29,8 @@ from lab.action.app import create_app
 from lab.action.config import Settings
 from lab.action.docker_engine import engine_failure
 from lab.runner.ports import free_port
+
+from .engine_standin import API_VERSION, Call, Container, EngineStandIn
 
 ROOT = Path(__file__).resolve().parents[3]
 INIT = Path(__file__).with_name("init_standin.py")

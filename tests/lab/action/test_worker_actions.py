@@ -13,13 +13,14 @@ import httpx
 import psutil
 import pytest
 from fastapi.testclient import TestClient
-from polling import eventually
 
 from lab.action.app import create_app
 from lab.action.catalog import WORKER_ACTIONS
 from lab.action.config import Settings
 from lab.action.worker_client import QueueState, WorkerClient, WorkerLimits, parse_samples
 from lab.runner.ports import free_port
+
+from ..polling import eventually
 
 TOKEN = "action-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

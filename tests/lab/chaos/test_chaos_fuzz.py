@@ -9,10 +9,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance
-from test_chaos_api import HOOK_TOKEN, HookRecorder
 
 from lab.chaos.app import create_app
 from lab.chaos.config import Settings
+
+from .hook_recorder import HOOK_TOKEN, HookRecorder
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 TOKEN = "chaos-fuzz"

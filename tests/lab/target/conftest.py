@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from target_testkit import ADMIN, HOOK, Target, assert_blind
 
 from lab.dependency.app import create_app as create_inventory
 from lab.dependency.config import Settings as InventorySettings
 from lab.runner.ports import free_port
+
+from .target_testkit import ADMIN, HOOK, Target, assert_blind
 
 
 @pytest.fixture(scope="session")

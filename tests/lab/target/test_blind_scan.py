@@ -1,6 +1,6 @@
 """The scanner itself: it must catch the words it is for and let ordinary service text through."""
 
-from target_testkit import FORBIDDEN
+from .target_testkit import FORBIDDEN
 
 
 def test_scanner_flags_names_and_passes_ordinary_words() -> None:

@@ -1,11 +1,41 @@
-"""The target's public contract on a real process: shapes, orders, validation, auth, what OpenAPI shows."""
+"""The target's public contract on a real process (shapes, orders, validation, auth, what OpenAPI shows),
+and the agent's catalog entry held to it."""
 
 from __future__ import annotations
 
-import pytest
-from target_testkit import ADMIN, HOOK, Target
+from pathlib import Path
 
-from lab.target.schemas import Health, Logs, Metrics, PoolStatus
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from lab.target.schemas import Health, LogLine, Logs, Metrics, PoolStatus
+
+from .target_testkit import ADMIN, HOOK, Target
+
+CATALOG_ENTRY = Path(__file__).resolve().parents[3] / "services" / "target.yml"
+ENDPOINTS: dict[str, type[BaseModel]] = {
+    "/api/v1/health": Health,
+    "/api/v1/metrics": Metrics,
+    "/api/v1/pool/status": PoolStatus,
+    "/api/v1/logs": Logs,
+}
+
+
+def test_the_agent_reads_only_fields_the_contract_has() -> None:
+    """The agent's view of the target is data (services/target.yml probes): each path it reads names a
+    field of the endpoint's model, so a renamed field fails here rather than as a silent missing signal."""
+    probes = yaml.safe_load(CATALOG_ENTRY.read_text())["probes"]
+    unknown = []
+    for probe in probes:
+        model = ENDPOINTS[probe["url"].split("}", 1)[-1]]
+        paths = [s["path"] for s in probe.get("signals", {}).values()]
+        paths += [probe["checks"]["path"]] if "checks" in probe else []
+        paths += [probe["entries"]] if "entries" in probe else []
+        unknown += [f"{probe['name']}: {p}" for p in paths if p.split(".")[0] not in model.model_fields]
+        line_fields = [m.split(".")[0] for m in probe.get("message", [])]
+        unknown += [f"{probe['name']}: {f}" for f in line_fields if f not in LogLine.model_fields]
+    assert len(probes) == 4 and not unknown, unknown
 
 
 def test_monitoring_endpoints_match_the_schemas(shared_target: Target) -> None:

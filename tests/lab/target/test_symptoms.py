@@ -8,11 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from polling import eventually
-from target_testkit import HOOK, assert_blind
 
 from lab.dependency.app import create_app as create_inventory
 from lab.dependency.config import Settings as InventorySettings
+
+from ..polling import eventually
+from .target_testkit import HOOK, assert_blind
 
 
 def _event_logged(target, text: str) -> bool:  # type: ignore[no-untyped-def]

@@ -10,10 +10,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, negative_data_rejection
-from target_testkit import Target
 
 from lab.target.app import create_app
 from lab.target.config import Settings
+
+from .target_testkit import Target
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 

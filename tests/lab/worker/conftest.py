@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_testkit import ADMIN, FAST, HOOK, InThreadWorker, StartWorker, Worker
 
 from lab.runner.ports import free_port
 from lab.worker.app import create_app
 from lab.worker.config import Settings
 from lab.worker.metrics import new_registry
+
+from .worker_testkit import ADMIN, FAST, HOOK, InThreadWorker, StartWorker, Worker
 
 
 def worker_settings(data_dir: Path, **overrides: Any) -> Settings:

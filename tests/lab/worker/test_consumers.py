@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from polling import eventually
-from worker_testkit import StartWorker
-
 from lab.worker.jobqueue import partition_of
+
+from ..polling import eventually
+from .worker_testkit import StartWorker
 
 
 def consumer_threads() -> int:

@@ -6,8 +6,9 @@ import re
 
 import httpx
 import pytest
-from polling import eventually
-from worker_testkit import ADMIN, HOOK, StartWorker, sample
+
+from ..polling import eventually
+from .worker_testkit import ADMIN, HOOK, StartWorker, sample
 
 JOBS = {"messaging_system": "sqlite", "messaging_destination_name": "jobs"}
 PROCESS = {**JOBS, "messaging_operation_name": "process"}

@@ -6,7 +6,8 @@ import signal
 import time
 
 import psutil
-from polling import eventually
+
+from ..polling import eventually
 
 
 def test_stuck_consumers_hold_their_jobs_and_a_kill_gives_them_back(spawn_worker) -> None:  # type: ignore[no-untyped-def]

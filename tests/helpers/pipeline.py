@@ -1,5 +1,5 @@
-"""What the end-to-end alerting tests share: a webhook receiver, processes that stop with the test,
-polling with a deadline, and reading a value from Prometheus."""
+"""What the end-to-end alerting tests share: an HTTP handler served from a thread, a webhook receiver,
+processes that stop with the test, polling with a deadline, and reading a value from Prometheus."""
 
 from __future__ import annotations
 
@@ -19,6 +19,24 @@ import pytest
 from lab.runner.monitoring import MonitoringConfig
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], port: int) -> Iterator[None]:
+    """`handler` answering on 127.0.0.1:`port` from a thread, until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class WebhookReceiver:
     """What the agent would receive: every POST body and its Authorization header."""
 
@@ -30,7 +48,7 @@ class WebhookReceiver:
     def serve(self, port: int) -> Iterator[WebhookReceiver]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with receiver.lock:
@@ -38,17 +56,8 @@ class WebhookReceiver:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler, port):
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
 
     def find(self, alertname: str, status: str) -> tuple[str, str | None, dict[str, Any]] | None:
         with self.lock:

@@ -1,7 +1,7 @@
 """The PromQL each provisioned dashboard runs, with Grafana's macros replaced by concrete durations.
 
-Shared by the schema test here and by end-to-end tests that run the same queries against the lab's
-live Prometheus (tests/ is not a package: put this folder on sys.path, as tests/alerting/conftest.py does).
+Shared by the dashboard tests (tests/grafana) and by the end-to-end test that runs the same queries
+against the lab's live Prometheus.
 """
 
 from __future__ import annotations
