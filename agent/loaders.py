@@ -109,10 +109,9 @@ def load_reasoning(settings: Settings, notes: list[str]) -> Reasoning:
     llm = None
     if settings.LLM_MODEL:
         try:
-            from agent.diagnosis.llm import LLMDiagnoser, _litellm
+            from agent.diagnosis.llm import LLMDiagnoser
 
-            _litellm()  # ~1.5 s (much more on a busy machine): at start-up, not in the event loop mid-page
-            llm = LLMDiagnoser(
+            llm = LLMDiagnoser(  # imports litellm: at start-up, not in the event loop mid-page
                 model=settings.LLM_MODEL,
                 api_base=settings.LLM_API_BASE or None,
                 timeout_seconds=settings.LLM_TIMEOUT_SECONDS,

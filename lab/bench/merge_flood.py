@@ -37,9 +37,10 @@ from agent.incidents.sqlite import SqliteHistory
 from lab.agent_process import PAGE
 from lab.standins import notification
 
-# A 2-core machine's scheduling noise, the flood and readers sharing its cores with the agent (the
-# loaded p99 measured 76-229 ms there, with and without other jobs); the answers this catches took seconds.
-FLOOR_SECONDS = 0.25
+# A 2-core machine's scheduling noise, the flood and readers sharing its cores with the agent: the loaded
+# p99 measured 76 ms alone there and up to 310 ms beside other test jobs (load 4). The answers this catches
+# took seconds (2.7 s per webhook POST, 7 s stalls), so the bound stays well below them.
+FLOOR_SECONDS = 1.0
 FLOOD_NOTIFICATIONS = 60
 ALERTS_PER_NOTIFICATION = 500
 FLOOD_GAP_SECONDS = 0.1  # 10 notifications a second: 5,000 new alerts a second into one incident

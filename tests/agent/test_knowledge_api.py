@@ -51,7 +51,8 @@ def test_weaviate_serves_the_agent_and_failures_are_counted(
         assert client.get("/agent/knowledge/search", params=query).json()["runbooks"][0]["runbook_id"] == (
             "db-lock-contention"
         )
-        assert weaviate_server.calls_of("search")[-1]["collection"] == "SreIncident"
+        searched = {call["collection"] for call in weaviate_server.calls_of("search")}
+        assert {"SreRunbook", "SreIncident"} <= searched  # a retry may come in either order
 
         weaviate_server.stop()
         answer = client.get("/agent/knowledge/search", params=query).json()

@@ -36,6 +36,7 @@ INJECTOR = re.compile(r"(?i)(?<![a-z])(chaos|attack|fault)")  # as tests/e2e/tes
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.long_pole,
     pytest.mark.timeout(1800),
     pytest.mark.skipif(alertmanager_binary() is None, reason="Alertmanager is not installed"),
 ]
