@@ -109,6 +109,7 @@ def observability_components(
                 "ACTION_TOKEN": tokens.action,
                 "PROMETHEUS_URL": cfg.prometheus_url,
                 "ALERTMANAGER_URL": cfg.alertmanager_url,
+                "EXTERNAL_URL": cfg.links.agent,  # the links in its alerts, as the rules' runbook links
                 "WEBHOOK_TOKEN": tokens.webhook,
                 "API_TOKEN": tokens.api,
                 "AGENT_DATA_DIR": str(agent_data),
