@@ -50,7 +50,7 @@ ALERTS_BY_SERVICE = {
         "WorkerBacklogGrowing",
         "WorkerMemoryGrowth",
     },
-    "sre-agent": {"SREAgentFollowUpOpen"},
+    "sre-agent": {"SREAgentFollowUpOpen", "SREAgentDown"},
 }
 ALERTS = set().union(*ALERTS_BY_SERVICE.values())
 # The runbooks people maintain: an alert's runbook_url must name one of them.
@@ -154,6 +154,7 @@ def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
         ({"alertname": "SREAgentEscalated", "service": "target", "team": "orders"}, "people"),
         ({"alertname": "SREAgentApprovalNeeded", "service": "worker", "team": "billing"}, "people"),
         ({"alertname": "SREAgentFollowUpOpen", "service": "sre-agent"}, "people"),
+        ({"alertname": "SREAgentDown", "service": "sre-agent", "job": "sre-agent"}, "people"),
     ],
 )
 def test_pages_go_to_the_agent_and_what_it_hands_over_to_people(
@@ -180,8 +181,9 @@ def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringCon
             assert rule["labels"]["severity"] in {"warning", "critical"}, name
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
             url = rule["annotations"]["runbook_url"]
-            if service == "sre-agent":  # the agent's own alerts point at the incidents they are about
-                assert url.startswith(f"{rendered.links.agent}/agent/incidents?"), name
+            if service == "sre-agent":  # the incidents they are about, or Prometheus's view of the agent
+                opens = (f"{rendered.links.agent}/agent/incidents?", "{{ $externalURL }}/")
+                assert url.startswith(opens), name
                 assert rule["for"] == rendered.profile.for_[name]
                 continue
             # absolute, so a notification's link opens: the runbooks as this run's agent serves them
