@@ -205,6 +205,9 @@ def test_an_alertmanager_that_is_down_blocks_nothing_and_is_retried(
         "failed posts counted and retried",
         [],
     )
+    health = httpx.get(f"{agent.url}/health", timeout=5).json()
+    assert "paging" in health["degraded"] and health["agent"]["paging"]["firing"] == 1
+    assert "not reaching Alertmanager (unreachable: ConnectError)" in health["agent"]["paging"]["reason"]
     with (
         WebhookReceiver().serve(port := free_port()) as people,
         am.running(routing(agent.url, f"http://127.0.0.1:{port}/people")),
@@ -213,6 +216,7 @@ def test_an_alertmanager_that_is_down_blocks_nothing_and_is_retried(
             lambda: people_alert(people, ESCALATED, "firing"), 30, "the escalation, once up", [am.log]
         )
         assert alert["labels"]["incident"] == incident["id"]
+        assert httpx.get(f"{agent.url}/health", timeout=5).json()["agent"]["paging"]["ok"] is True
         # a manual incident has no alert at Alertmanager to watch: it holds until a person resolves it
         resolution = {"diagnosis_id": "db-pool-exhaustion", "root_cause": "a slow query", "by": "alice"}
         answer = httpx.post(
