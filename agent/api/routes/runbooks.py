@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -32,11 +32,10 @@ async def proposed(runtime: RuntimeDep) -> ProposedList:
     return ProposedList(enabled=True, proposals=found, count=len(found))
 
 
-@router.get(
-    "/{file_name}",
-    response_class=PlainTextResponse,
-    responses={**reads(404), 200: {"content": {"text/markdown": {}}, "description": "the runbook file"}},
-)
+MARKDOWN = {"content": {"text/markdown": {"schema": {"type": "string"}}}, "description": "the runbook file"}
+
+
+@router.get("/{file_name}", response_class=Response, responses={**reads(404), 200: MARKDOWN})
 async def runbook(file_name: str, runtime: RuntimeDep) -> PlainTextResponse:
     """`<id>.md`: the runbook file the agent loaded under that id, as it is on disk (text/markdown)."""
     runbook_id = file_name.removesuffix(".md")
