@@ -137,10 +137,11 @@ class AgentAlerts:
             log.warning("agent_alerts_not_posted", alerts=len(batch), error=response.error)
             return False
         self.last_error = None
-        for alert in batch:
-            if alert.ends_at is not None:
-                self._forget(alert)
-        await self._changed(wake=False)
+        resolved = [alert for alert in batch if alert.ends_at is not None]
+        for alert in resolved:
+            self._forget(alert)
+        if resolved:
+            await self._changed(wake=False)
         return True
 
     def _forget(self, alert: AgentAlert) -> None:

@@ -228,6 +228,29 @@ def test_an_alertmanager_that_is_down_blocks_nothing_and_is_retried(
         )
 
 
+def test_alerts_no_service_owns_come_back_to_people_as_an_escalation(
+    tmp_path: Path, served_agent: Callable[..., ServedApp]
+) -> None:
+    """UNOWNED_ALERTS=escalate, agent first: a page nobody in the catalog owns still reaches a person."""
+    am = RealAlertmanager(tmp_path / "am", free_port())
+    agent = served_agent(ALERTMANAGER_URL=am.url, AGENT_ALERTS_RESEND_SECONDS=1, UNOWNED_ALERTS="escalate")
+    billing = {"alertname": "DiskFull", "service": "billing", "severity": "critical"}
+    with (
+        WebhookReceiver().serve(port := free_port()) as people,
+        am.running(routing(agent.url, f"http://127.0.0.1:{port}/people")),
+    ):
+        am.fire(billing)
+        alert = wait_for(lambda: people_alert(people, ESCALATED, "firing"), 30, "the escalation", [am.log])
+        assert {k: v for k, v in alert["labels"].items() if k != "incident"} == {
+            "alertname": ESCALATED,
+            "service": "billing",
+            "severity": "critical",
+        }
+        assert "alerts no service owns: needs a person" in alert["annotations"]["summary"]
+        am.fire(billing, resolved=True)
+        wait_for(lambda: people_alert(people, ESCALATED, "resolved"), 30, "resolved with its alert", [am.log])
+
+
 def test_the_agents_own_alerts_sent_back_to_it_are_never_a_page(
     served_agent: Callable[..., ServedApp],
 ) -> None:
