@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from agent.clients.alertmanager import AlertmanagerClient
+from agent.clients.http import JsonResponse
 from agent.incidents.models import utcnow
 from agent.incidents.store import IncidentNotFound, IncidentStore
 from agent.paging.alerts import AGENT_ALERT_NAMES, AgentAlert, Kind
@@ -106,33 +107,29 @@ class AgentAlerts:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def flush(self) -> bool:
-        """One round: resolve what no longer holds, post everything held. False when the post failed."""
+        """One round: resolve what no longer holds, post everything held. False when the post failed
+        (Alertmanager unreachable or erring: retried); an alert it refuses (400) is dropped, logged."""
         await self._review()
         if not self._alerts:
+            self.last_error = None
             return True
         now = self._clock()
         batch = list(self._alerts.values())
         hold = timedelta(seconds=self._resend * RESENDS_AHEAD)
         response = await self._client.post_alerts([a.postable(now, hold) for a in batch])
-        if response.status_code == 400 and len(batch) > 1:  # one refused alert must not block the rest
-            refused = [
-                a
-                for a in batch
-                if (await self._client.post_alerts([a.postable(now, hold)])).status_code == 400
-            ]
-            ok = len(refused) < len(batch)
+        refused: list[AgentAlert] = []
+        if response.status_code == 400:  # one refused alert must not block the rest: find which
+            refused = batch[:1]
+            if len(batch) > 1:
+                refused = [a for a in batch if (await self._post_one(a, now, hold)).status_code == 400]
             for alert in refused:
                 log.warning("agent_alert_refused", incident_id=alert.incident_id, alertname=alert.alertname)
                 self._forget(alert)
-        else:
-            ok = response.error is None
-            if response.status_code == 400:
-                log.warning("agent_alert_refused", incident_id=batch[0].incident_id, error=response.error)
-                self._forget(batch[0])
+        failed = response.error is not None and response.status_code != 400
         self._metrics.alertmanager_requests_total.labels(
-            operation="post_alerts", result="ok" if ok else "error"
+            operation="post_alerts", result="error" if failed or refused else "ok"
         ).inc()
-        if not ok:
+        if failed:
             self.last_error = response.error
             log.warning("agent_alerts_not_posted", alerts=len(batch), error=response.error)
             return False
@@ -140,9 +137,12 @@ class AgentAlerts:
         resolved = [alert for alert in batch if alert.ends_at is not None]
         for alert in resolved:
             self._forget(alert)
-        if resolved:
+        if resolved or refused:
             await self._changed(wake=False)
         return True
+
+    async def _post_one(self, alert: AgentAlert, now: datetime, hold: timedelta) -> JsonResponse:
+        return await self._client.post_alerts([alert.postable(now, hold)])
 
     def _forget(self, alert: AgentAlert) -> None:
         """Drop this alert, not one raised under its key while it was being posted."""

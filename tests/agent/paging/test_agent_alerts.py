@@ -289,6 +289,27 @@ async def test_what_is_held_survives_a_restart(workflows: WorkflowFactory) -> No
     assert again.metric("sre_agent_alerts_firing", alertname=ESCALATED) == 1
 
 
+async def test_an_alert_alertmanager_refuses_is_dropped_and_the_rest_delivered(
+    tmp_path: Path, workflows: WorkflowFactory
+) -> None:
+    am = RealAlertmanager(tmp_path / "am", free_port())
+    workflow = await workflows.build(ALERTMANAGER_URL=am.url)
+    assert workflow.deps.handover is not None and workflow.deps.handover.alerts is not None
+    alerts = workflow.deps.handover.alerts
+    for incident_id in ("inc-good", "inc-bad"):
+        await workflow.store.save(Incident(id=incident_id, service="target", status="escalated"))
+        await workflow.deps.handover.escalated(incident_id)
+    bad = next(a for a in alerts.held if a.incident_id == "inc-bad")
+    bad.labels["bad-name"] = "Alertmanager 0.25 refuses this name"  # as a hand-edited state could hold
+    with am.running(routing("http://127.0.0.1:9", "http://127.0.0.1:9")):
+        assert await alerts.flush()
+        assert [a["labels"]["incident"] for a in am.alerts(ESCALATED)] == ["inc-good"]
+    assert [a.incident_id for a in alerts.held] == ["inc-good"] and alerts.last_error is None
+    assert (
+        workflow.metric("sre_agent_alertmanager_requests_total", operation="post_alerts", result="error") == 1
+    )
+
+
 async def test_without_an_alertmanager_url_or_when_off_nothing_is_posted(workflows: WorkflowFactory) -> None:
     for overrides in ({}, {"ALERTMANAGER_URL": "http://127.0.0.1:9", "AGENT_ALERTS_ENABLED": False}):
         workflow = await workflows.build(**overrides)
