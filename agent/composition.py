@@ -40,6 +40,10 @@ from agent.intake.queue import IntakeQueue
 from agent.knowledge.library import RunbookLibrary
 from agent.learning.proposed import ProposedAmendments
 from agent.loaders import load_knowledge, load_reasoning
+from agent.paging.alerts import Links
+from agent.paging.delivery import AgentAlerts
+from agent.paging.handover import Handover
+from agent.paging.silences import VerificationSilences
 from agent.runtime import AgentRuntime
 from agent.telemetry.degraded import KnowledgeWatch, LLMWatch, corrupt_copies
 from agent.telemetry.metrics import AgentMetrics
@@ -165,11 +169,19 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             amendments=amendments,
             sleep=parts.sleep,
         )
+        handover = await _handover(settings, http, store, metrics, catalog)
+        deps.handover = handover
+
+        async def failed(incident_id: str) -> None:
+            await handover.unsilence(incident_id)
+            await handover.escalated(incident_id)
+
         runner = IncidentRunner(
             create_graph(saver, deps, interrupt_after=parts.interrupt_after),
             store,
             metrics,
             settings.MAX_CONCURRENT_INCIDENTS,
+            on_failed=failed,
         )
         alertmanager = (
             AlertmanagerClient(http, settings.ALERTMANAGER_URL) if settings.ALERTMANAGER_URL else None
@@ -183,6 +195,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             alertmanager,
             settings.UNOWNED_ALERTS,
             settings.incident_limits(),
+            on_escalated=handover.escalated,
         )
 
         async def open_incident(service: str, alerts: list[Any], follows: str) -> str | None:
@@ -237,6 +250,10 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
                 background.append(
                     asyncio.create_task(library.run(settings.RUNBOOKS_CHECK_SECONDS), name="runbook-library")
                 )
+            if handover.alerts is not None:
+                background.append(asyncio.create_task(handover.alerts.run(), name="agent-alerts"))
+            if handover.silences is not None:
+                background.append(asyncio.create_task(handover.silences.run(), name="silences"))
             retention = run_retention(
                 store,
                 saver,
@@ -268,6 +285,45 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             close_knowledge = getattr(knowledge, "close", None) if parts.knowledge is None else None
             if close_knowledge is not None:  # the Weaviate client and its worker threads
                 close_knowledge()
+
+
+async def _handover(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    store: IncidentStore,
+    metrics: AgentMetrics,
+    catalog: ServiceCatalog,
+) -> Handover:
+    """People through Alertmanager: the agent's alerts and its silences, each on when its settings say."""
+    links = Links(settings.external_url())
+    url = settings.agent_alerts_url
+    client = AlertmanagerClient(http, url) if url else None
+
+    def escalation_labels(service: str) -> dict[str, str]:
+        found = catalog.get(service) if service else None
+        return dict(found.entry.escalation.labels) if found is not None else {}
+
+    handover = Handover(store, links, settings.alert_limits(), escalation_labels=escalation_labels)
+    if client is not None and settings.AGENT_ALERTS_ENABLED:
+        handover.alerts = AgentAlerts(
+            client,
+            store,
+            metrics,
+            resend_seconds=settings.AGENT_ALERTS_RESEND_SECONDS,
+            escalation_max_seconds=settings.AGENT_ALERTS_ESCALATION_MAX_SECONDS,
+        )
+        await handover.alerts.load()
+    if client is not None and settings.SILENCE_WHILE_VERIFYING:
+        handover.silences = VerificationSilences(
+            client,
+            store,
+            metrics,
+            links,
+            settings.SILENCE_MAX_SECONDS,
+            retry_seconds=settings.AGENT_ALERTS_RESEND_SECONDS,
+        )
+        await handover.silences.load()
+    return handover
 
 
 async def _watch_catalog(catalog: ServiceCatalog, library: RunbookLibrary | None, settings: Settings) -> None:

@@ -18,6 +18,8 @@ WRITE_TOKENS = ("WEBHOOK_TOKEN", "API_TOKEN")
 
 class UnauthenticatedRefused(ValueError):
     """A write token is empty and ALLOW_UNAUTHENTICATED is not set: the agent must not start open."""
+
+
 _ALERT, _INCIDENT = AlertLimits(), IncidentLimits()
 
 
@@ -50,8 +52,42 @@ class Settings(BaseSettings):
     )
     ALERTMANAGER_URL: str = Field(
         default="",
-        description="asked for the alerts a truncated notification left out (`truncatedAlerts`); empty: "
-        "the notification's alerts only",
+        description="read for the alerts a truncated notification left out; by default also "
+        "where the agent's own alerts and silences go",
+    )
+    EXTERNAL_URL: str = Field(
+        default="",
+        description="the agent's address as people reach it, for the links in the alerts it posts (the "
+        "incident, its runbook, the approve call); empty: http://HOST:PORT",
+    )
+    AGENT_ALERTS_ENABLED: bool = Field(
+        default=True,
+        description="post escalations and approval requests to Alertmanager as alerts (SREAgentEscalated, "
+        "SREAgentApprovalNeeded) when an Alertmanager URL is known",
+    )
+    AGENT_ALERTS_URL: str = Field(
+        default="",
+        description="the Alertmanager the agent's alerts and silences go to; empty: ALERTMANAGER_URL",
+    )
+    AGENT_ALERTS_RESEND_SECONDS: float = Field(
+        default=60.0,
+        gt=0,
+        description="an active alert is posted again this often, each post ending four of these later (as "
+        "Prometheus does): an agent that stops posting lets its alerts resolve",
+    )
+    AGENT_ALERTS_ESCALATION_MAX_SECONDS: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="an escalation fires while its incident's alerts do and no person has recorded a "
+        "resolution, and at most this long",
+    )
+    SILENCE_WHILE_VERIFYING: bool = Field(
+        default=False,
+        description="while a fix is verified, silence the incident's alerts at Alertmanager (exact matchers, "
+        "created by sre-agent); removed when verification ends, the incident closes or escalates",
+    )
+    SILENCE_MAX_SECONDS: float = Field(
+        default=900.0, gt=0, description="a silence lasts the verification deadline, and at most this long"
     )
     GRAFANA_URL: str = Field(
         default="",
@@ -325,6 +361,7 @@ class Settings(BaseSettings):
         if self.ALLOWED_HOSTS:
             return self.ALLOWED_HOSTS
         return list(LOCAL_HOSTS) if self.ALLOW_UNAUTHENTICATED else ["*"]
+
     def alert_limits(self) -> AlertLimits:
         return AlertLimits(
             max_pairs=self.ALERT_MAX_LABELS,
@@ -349,6 +386,25 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @property
+    def agent_alerts_url(self) -> str:
+        """Where the agent's alerts and silences go: AGENT_ALERTS_URL, else ALERTMANAGER_URL ("": nowhere)."""
+        return (self.AGENT_ALERTS_URL or self.ALERTMANAGER_URL).rstrip("/")
+
+    def external_url(self) -> str:
+        """The agent's address for links people follow: EXTERNAL_URL, else this host and port."""
+        if self.EXTERNAL_URL:
+            return self.EXTERNAL_URL.rstrip("/")
+        host = "localhost" if self.HOST in ("0.0.0.0", "::", "") else self.HOST
+        return f"http://{host}:{self.PORT}"
+
+    @field_validator("EXTERNAL_URL", "AGENT_ALERTS_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value
 
     @field_validator("WEAVIATE_URL")

@@ -26,6 +26,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="local: run SmolLM2-135M behind llama.cpp's server and let the agent's LLM diagnose",
     )
+    up.add_argument(
+        "--runbooks-url",
+        default=None,
+        metavar="URL",
+        help="base of the alert rules' runbook links (<URL>/<runbook>.md); default: the agent's own "
+        "/agent/runbooks",
+    )
     bench = commands.add_parser("bench", help="the blind benchmark: every fault, the agent and a baseline")
     from lab.bench.cli import add_arguments
 
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from lab.runner.cli import up
 
-        return up(args.run_dir, args.profile, args.without, args.llm)
+        return up(args.run_dir, args.profile, args.without, args.llm, args.runbooks_url)
     if args.command == "bench":
         from lab.bench.cli import bench
 

@@ -122,6 +122,10 @@ class Incident(BaseModel):
     escalation_labels: dict[str, str] = Field(
         default_factory=dict, description="the service's catalog labels for routing the escalation (team...)"
     )
+    silences: list[str] = Field(
+        default_factory=list,
+        description="Alertmanager silences the agent holds on this incident's alerts while it verifies a fix",
+    )
     resolution: HumanResolution | None = None
     follow_ups: list[FollowUp] = Field(default_factory=list)
     follows: str | None = Field(default=None, description="the incident whose verified fix left these alerts")

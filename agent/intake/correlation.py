@@ -5,7 +5,8 @@ Alerts are keyed on fingerprint + startsAt + status. A key an open incident has 
 peers, repeat_interval) and changes nothing; keys seen by a recent finished incident do not reopen one
 (the same still-firing alert is not a new page). An alert no service owns, or several do, is recorded
 as unowned (a metric, `/agent/status`) and never acted on; with UNOWNED_ALERTS=escalate it is also an
-escalated incident with no service, for a person.
+escalated incident with no service, for a person. The agent's own alerts (`SREAgentEscalated`,
+`SREAgentApprovalNeeded`) sent back to it by a route are dropped: they are for people.
 
 An incident is one problem on one service. A new firing alert of a service joins:
 1. the open incident that already has that alert (another state of it);
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -35,6 +36,7 @@ from agent.incidents.merge import NAMED_IN_TIMELINE, bounded_alerts, full_entry,
 from agent.incidents.models import Incident, IncidentSource, TimelineEntry, utcnow
 from agent.incidents.store import IncidentStore
 from agent.intake.alertmanager import Alert, WebhookNotification
+from agent.paging.alerts import AGENT_ALERT_NAMES
 from agent.telemetry.metrics import AgentMetrics
 
 RECENT = timedelta(hours=6)
@@ -64,7 +66,9 @@ class Correlator:
         alertmanager: AlertmanagerClient | None = None,
         unowned: UnownedPolicy = "record",
         limits: IncidentLimits | None = None,
+        on_escalated: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_escalated(incident_id)`: after an escalated incident is opened for alerts nobody owns."""
         self._store = store
         self._metrics = metrics
         self._start = start_incident
@@ -73,6 +77,7 @@ class Correlator:
         self._alertmanager = alertmanager
         self._unowned = unowned
         self._limits = limits or IncidentLimits()
+        self._on_escalated = on_escalated
         # The intake worker, a trigger, the monitor and a hand-off may page at once: one decision at a
         # time, so two of them cannot both find no incident and open one each for the same problem.
         self._deciding = asyncio.Lock()
@@ -82,6 +87,11 @@ class Correlator:
         if notification.truncatedAlerts and self._alertmanager is not None:
             alerts += await self._left_out(notification)
         alerts = list({a.dedup_key(): a for a in alerts}.values())
+        own = [a for a in alerts if a.name in AGENT_ALERT_NAMES]
+        if own:  # a route sends the agent's escalations back to it: they are for people, never a page
+            alerts = [a for a in alerts if a.name not in AGENT_ALERT_NAMES]
+            self._metrics.alerts_unowned_total.labels(reason="agent_alert").inc(len(own))
+            log.warning("agent_alerts_sent_back", alerts=len(own), receiver=notification.receiver)
         by_service: dict[str, list[Alert]] = {}
         nobody: list[tuple[Alert, str]] = []
         async for alert in in_slices(alerts):
@@ -300,6 +310,8 @@ class Correlator:
         )
         await self._store.save(incident)
         self._metrics.incidents_total.labels(service="", diagnosis="unknown", outcome="escalated").inc()
+        if self._on_escalated is not None:
+            await self._on_escalated(incident.id)
 
 
 def _names(alerts: Sequence[AlertSummary]) -> str:

@@ -98,7 +98,7 @@ class AgentMetrics:
         )
         self.alerts_unowned_total = Counter(
             "sre_agent_alerts_unowned_total",
-            "Alerts no catalog service owns (or several do): recorded, never acted on",
+            "Alerts no catalog service owns (or several do), or the agent's own sent back: never acted on",
             ["reason"],
             registry=registry,
         )
@@ -106,6 +106,23 @@ class AgentMetrics:
             "sre_agent_follow_ups_open",
             "Mitigations that worked but hide a cause still there, waiting for a person",
             ["service", "diagnosis"],
+            registry=registry,
+        )
+        self.alertmanager_requests_total = Counter(
+            "sre_agent_alertmanager_requests_total",
+            "Requests to Alertmanager's API for the agent's own alerts and silences, by operation and result",
+            ["operation", "result"],
+            registry=registry,
+        )
+        self.agent_alerts_firing = Gauge(
+            "sre_agent_alerts_firing",
+            "The agent's own alerts it keeps firing at Alertmanager (escalations, approval requests)",
+            ["alertname"],
+            registry=registry,
+        )
+        self.silences_held = Gauge(
+            "sre_agent_silences_held",
+            "Alertmanager silences the agent holds on incidents' alerts while it verifies fixes",
             registry=registry,
         )
         self.workflow_steps_total = Counter(
@@ -116,8 +133,11 @@ class AgentMetrics:
         """Every service's and diagnosis's incident and time-to-mitigate series exist at 0 from start-up:
         a series born at its first observation has no earlier sample, so `increase()` reads it as no
         change and the mean time to mitigate of a fresh install would be NaN."""
-        for reason in ("no_owner", "several_owners"):
+        for reason in ("no_owner", "several_owners", "agent_alert"):
             self.alerts_unowned_total.labels(reason=reason)
+        for operation in ("post_alerts", "read_alerts", "create_silence", "expire_silence"):
+            for result in ("ok", "error"):
+                self.alertmanager_requests_total.labels(operation=operation, result=result)
         for service in services:
             for diagnosis in [*diagnoses, "unknown"]:
                 for outcome in ("resolved", "escalated", "failed"):

@@ -16,6 +16,7 @@ from agent.clients.prometheus import PrometheusClient
 from agent.config import Settings
 from agent.guardrails.policy import Guardrails, Limits
 from agent.incidents.store import IncidentStore
+from agent.paging.handover import Handover
 from agent.signals.probes import probe_sources
 from agent.signals.promql import PromQLSignals
 from agent.signals.source import SignalSource
@@ -69,6 +70,7 @@ class WorkflowDeps:
     annotations: Any | None = None  # agent.annotations.IncidentAnnotations; never blocks a node
     amendments: Any | None = None  # agent.learning.proposed.ProposedAmendments; None = propose nothing
     open_incident: OpenIncident | None = None  # set once the intake exists (it starts this graph)
+    handover: Handover | None = None  # people through Alertmanager: the agent's alerts, its silences
     sleep: Callable[[float], Awaitable[None]] | None = None
     log: Any = field(default_factory=lambda: structlog.get_logger("agent.workflow"))
 

@@ -7,6 +7,7 @@ started, one paused for approval stays paused, one cut off between nodes continu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -26,11 +27,18 @@ class NotAwaitingApproval(RuntimeError):
 
 class IncidentRunner:
     def __init__(
-        self, graph: Any, store: IncidentStore, metrics: AgentMetrics, max_concurrent: int = 8
+        self,
+        graph: Any,
+        store: IncidentStore,
+        metrics: AgentMetrics,
+        max_concurrent: int = 8,
+        on_failed: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_failed(incident_id)`: after a workflow error closed the incident (people are told)."""
         self.graph = graph
         self._store = store
         self._metrics = metrics
+        self._on_failed = on_failed
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # A storm of distinct problems must not starve the event loop that answers webhooks: the
         # workflows beyond this many wait their turn (their incidents are already open and listed).
@@ -122,3 +130,5 @@ class IncidentRunner:
             diagnosis=incident.diagnosis_id or "unknown", outcome="failed"
         ).inc()
         self._metrics.incidents_open.set(await self._store.count_unfinished())
+        if self._on_failed is not None:
+            await self._on_failed(incident_id)

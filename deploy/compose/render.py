@@ -16,10 +16,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # run as a script from a checkout
 
-from lab.runner.monitoring import render_monitoring  # noqa: E402
+from lab.runner.monitoring import AlertLinks, render_monitoring  # noqa: E402
 from lab.runner.ports import Ports  # noqa: E402
 
 PROFILE = "lab"
+# The agent as a browser on the compose host reaches it (its port is published on 127.0.0.1): the alerts'
+# runbook links open there. Set your own with the agent's EXTERNAL_URL when it is reached otherwise.
+AGENT_URL = "http://localhost:9001"
 WEBHOOK_TOKEN_FILE = "/tmp/webhook-token"  # written by the alertmanager service's entrypoint
 # Ports field -> compose service that listens on that port.
 SERVICES = {name: name for name in ("prometheus", "alertmanager", "exporter", "worker", "agent")}
@@ -29,7 +32,8 @@ NOTE = "# docker compose copy with service names, written by deploy/compose/rend
 def render() -> dict[str, str]:
     ports = Ports()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = render_monitoring(PROFILE, Path(tmp), ports, Path(WEBHOOK_TOKEN_FILE))
+        links = AlertLinks.at_agent(AGENT_URL)
+        cfg = render_monitoring(PROFILE, Path(tmp), ports, Path(WEBHOOK_TOKEN_FILE), links=links)
         texts = {
             "prometheus/prometheus.yml": cfg.prometheus_config.read_text(),
             **{f"prometheus/rules/{path.name}": path.read_text() for path in cfg.rules_files},

@@ -28,7 +28,9 @@ def listing(stack: Stack) -> Table:
     return table
 
 
-def up(run_dir: Path, profile: str, without: list[str], llm: str | None = None) -> int:
+def up(
+    run_dir: Path, profile: str, without: list[str], llm: str | None = None, runbooks_url: str | None = None
+) -> int:
     console = Console()
     stopping = threading.Event()
 
@@ -41,7 +43,7 @@ def up(run_dir: Path, profile: str, without: list[str], llm: str | None = None) 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stack = Stack(run_dir=run_dir, profile=profile, without=without, llm=llm)
+        stack = Stack(run_dir=run_dir, profile=profile, without=without, llm=llm, runbooks_url=runbooks_url)
     except LocalLLMUnavailable as exc:
         console.print(f"[red]--llm {llm}:[/red] {exc}")
         return 1

@@ -95,6 +95,25 @@ class Profile(_Strict):
         return {alert: fixed + duration_seconds(hold) for alert, hold in self.for_.items()}
 
 
+class AlertLinks(_Strict):
+    """Where the rules' links point, absolute so that a notification's link opens: `runbooks` is the base
+    of `<runbook id>.md`, `agent` the agent's EXTERNAL_URL (its incidents)."""
+
+    agent: str
+    runbooks: str
+
+    @classmethod
+    def at_agent(cls, agent_url: str) -> AlertLinks:
+        """The runbooks as the agent serves them (`GET /agent/runbooks/<id>.md`)."""
+        agent = agent_url.rstrip("/")
+        return cls(agent=agent, runbooks=f"{agent}/agent/runbooks")
+
+
+# An agent on its default port on this machine: what `render_rules` links to unless told (the promtool
+# unit tests expect it).
+DEFAULT_LINKS = AlertLinks.at_agent("http://localhost:9001")
+
+
 class MonitoringConfig(BaseModel):
     """Everything the runner needs to start Prometheus and Alertmanager for one run."""
 
@@ -110,6 +129,7 @@ class MonitoringConfig(BaseModel):
     webhook_url: str
     exporter_timeout_seconds: float
     floor_seconds: dict[str, float]
+    links: AlertLinks
     prometheus_listen: str
     alertmanager_listen: str
 
@@ -140,7 +160,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_rules(profile: Profile, directory: Path, services: Sequence[str] = SERVICES) -> list[Path]:
+def render_rules(
+    profile: Profile,
+    directory: Path,
+    services: Sequence[str] = SERVICES,
+    links: AlertLinks = DEFAULT_LINKS,
+) -> list[Path]:
     """`<service>.rules.yml` per service under `directory` (promtool unit tests render them this way)."""
     unknown = set(services) - set(SERVICES)
     if unknown:
@@ -148,6 +173,7 @@ def render_rules(profile: Profile, directory: Path, services: Sequence[str] = SE
     evaluation = duration_seconds(profile.prometheus.evaluation_interval)
     context = {
         "profile": profile,
+        "links": links,
         "f": profile.for_,
         "w": profile.windows,
         "seconds": {name: int(duration_seconds(value)) for name, value in profile.windows},
@@ -171,17 +197,20 @@ def render_monitoring(
     webhook_token_file: Path,
     extra_webhook_urls: list[str] | None = None,
     services: Sequence[str] = SERVICES,
+    links: AlertLinks | None = None,
 ) -> MonitoringConfig:
     """Renders prometheus.yml, the rules and alertmanager.yml under `run_dir/monitoring/`.
 
     `extra_webhook_urls` get every notification the agent gets (the benchmark's baseline receiver).
     `services` are the ones this run scrapes and evaluates rules for (a subset of SERVICES).
+    `links`: where the alerts' links point; by default this run's agent.
     """
     loaded = load_profile(profile)
     base = run_dir.resolve() / "monitoring"
     base.mkdir(parents=True, exist_ok=True)
     env = _environment()
-    rules_files = render_rules(loaded, base / "rules", services)
+    links = links or AlertLinks.at_agent(f"http://{HOST}:{ports.agent}")
+    rules_files = render_rules(loaded, base / "rules", services, links)
     webhook_url = f"http://{HOST}:{ports.agent}/webhooks/alertmanager"
     context = {
         "profile": loaded,
@@ -210,6 +239,7 @@ def render_monitoring(
         webhook_url=webhook_url,
         exporter_timeout_seconds=loaded.exporter_timeout_seconds,
         floor_seconds=loaded.floor_seconds(),
+        links=links,
         prometheus_listen=f"{HOST}:{ports.prometheus}",
         alertmanager_listen=f"{HOST}:{ports.alertmanager}",
     )

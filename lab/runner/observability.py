@@ -13,6 +13,7 @@ from pathlib import Path
 from lab.runner.components import HOST, ComponentSpec, LabPaths
 from lab.runner.monitoring import (
     SERVICES,
+    AlertLinks,
     MonitoringConfig,
     alertmanager_argv,
     prometheus_argv,
@@ -55,10 +56,15 @@ def render(
     webhook_token_file: Path,
     extra_webhooks: list[str],
     services: Sequence[str] | None = None,
+    runbooks_url: str | None = None,
 ) -> MonitoringConfig:
-    """`services` defaults to `lab_services()`; a stack started without one of them passes the rest."""
+    """`services` defaults to `lab_services()`; a stack started without one of them passes the rest.
+    `runbooks_url`: the base of the rules' runbook links; by default the run's agent serves them."""
     chosen = lab_services() if services is None else services
-    return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks, chosen)
+    links = AlertLinks.at_agent(f"http://{HOST}:{ports.agent}")
+    if runbooks_url:
+        links = AlertLinks(agent=links.agent, runbooks=runbooks_url.rstrip("/"))
+    return render_monitoring(profile, paths.run_dir, ports, webhook_token_file, extra_webhooks, chosen, links)
 
 
 def observability_components(
@@ -109,6 +115,7 @@ def observability_components(
                 "ACTION_TOKEN": tokens.action,
                 "PROMETHEUS_URL": cfg.prometheus_url,
                 "ALERTMANAGER_URL": cfg.alertmanager_url,
+                "EXTERNAL_URL": cfg.links.agent,  # the links in its alerts, as the rules' runbook links
                 "WEBHOOK_TOKEN": tokens.webhook,
                 "API_TOKEN": tokens.api,
                 "AGENT_DATA_DIR": str(agent_data),

@@ -47,12 +47,14 @@ class Stack:
         stop_grace_seconds: float = 8.0,
         extra_webhooks: list[str] | None = None,
         llm: str | None = None,
+        runbooks_url: str | None = None,
     ) -> None:
         """`env` adds variables per component name (tests shorten windows this way).
 
         `extra_webhooks` receive every Alertmanager notification the agent receives (the bench's baseline).
         `llm="local"` adds the llama.cpp server (`lab.runner.local_llm`) and points the agent at it;
-        LocalLLMUnavailable when its extra is not installed.
+        LocalLLMUnavailable when its extra is not installed. `runbooks_url`: the base of the alert rules'
+        runbook links (default: the agent's own `/agent/runbooks`).
         """
         self.ports = ports or Ports()
         self.profile = profile
@@ -75,6 +77,7 @@ class Stack:
                 self.ports,
                 self.paths.run_dir / "tokens" / "webhook.token",
                 extra_webhooks or [],
+                runbooks_url=runbooks_url,
             )
             for spec in observability_components(
                 self.monitoring, self.ports, self.paths, self.tokens, profile

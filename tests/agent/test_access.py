@@ -146,6 +146,7 @@ def test_read_token_guards_the_reads_but_not_health_or_metrics(agent: Callable[.
         "/agent/status",
         "/agent/knowledge/search?q=pool",
         "/agent/runbooks/proposed",
+        "/agent/runbooks/db-pool-exhaustion.md",
     ):
         assert client.get(path).status_code == 401, path
     assert client.get("/agent/incidents", headers={"Authorization": "Bearer read-secret"}).status_code == 200

@@ -65,7 +65,15 @@ def test_all_ok_names_every_part_and_the_document_declares_the_shape(
     # the agent's own dependencies: a service being down is an incident, not a degraded agent
     assert set(report["dependencies"]) == {"actions:target", "actions:worker", "prometheus", "incident_store"}
     parts = report["agent"]
-    assert set(parts) == {"knowledge", "llm", "remediation", "circuit_breakers", "intake", "annotations"}
+    assert set(parts) == {
+        "knowledge",
+        "llm",
+        "remediation",
+        "circuit_breakers",
+        "intake",
+        "annotations",
+        "paging",
+    }
     assert all(part["ok"] for part in parts.values())
     assert parts["knowledge"]["file_writable"] and parts["intake"]["queue_capacity"] == 100
     document = httpx.get(f"{url}/openapi.json", timeout=5).json()

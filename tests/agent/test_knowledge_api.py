@@ -33,6 +33,21 @@ def test_knowledge_search_shows_what_the_agent_would_retrieve(tmp_path: Path, la
         assert client.get("/agent/knowledge/search", params={"q": "x", "k": 0}).status_code == 422
 
 
+def test_each_runbook_is_served_as_the_markdown_file_alert_links_open(
+    tmp_path: Path, lab_urls: LabUrls
+) -> None:
+    settings = agent_settings(tmp_path, lab_urls)
+    app = agent_app(settings, lab_urls, reasoning=standin_reasoning(), runbooks=load_runbooks(RUNBOOKS))
+    with TestClient(app) as client:
+        answer = client.get("/agent/runbooks/db-pool-exhaustion.md")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "text/markdown; charset=utf-8"
+        assert answer.text == (RUNBOOKS / "db-pool-exhaustion.md").read_text(encoding="utf-8")
+        for path in ("no-such-runbook.md", "db-pool-exhaustion", "..%2FREADME.md", "proposed.md"):
+            assert client.get(f"/agent/runbooks/{path}").status_code == 404, path
+        assert client.get("/agent/runbooks/proposed").json()["enabled"] is False
+
+
 def test_weaviate_serves_the_agent_and_failures_are_counted(
     tmp_path: Path, lab_urls: LabUrls, weaviate_server: WeaviateStandIn
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from binaries import require_binary
 
 from lab.runner import observability
 from lab.runner.components import LabPaths
@@ -25,8 +26,6 @@ from lab.runner.monitoring import (
     render_rules,
 )
 from lab.runner.ports import Ports
-
-from ..helpers.binaries import require_binary
 
 PROFILES = ("lab", "production")
 ALERTS_BY_SERVICE = {
@@ -51,7 +50,7 @@ ALERTS_BY_SERVICE = {
         "WorkerBacklogGrowing",
         "WorkerMemoryGrowth",
     },
-    "sre-agent": {"SREAgentFollowUpOpen"},
+    "sre-agent": {"SREAgentFollowUpOpen", "SREAgentDown"},
 }
 ALERTS = set().union(*ALERTS_BY_SERVICE.values())
 # The runbooks people maintain: an alert's runbook_url must name one of them.
@@ -135,6 +134,11 @@ def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
     assert webhook["max_alerts"] == 0
     assert webhook["http_config"]["authorization"]["credentials_file"].endswith("webhook-token")
     assert "s3cret" not in rendered.alertmanager_config.read_text()
+    # what the agent hands over goes to people, and only there
+    assert config["route"]["routes"][1] == {
+        "receiver": "people",
+        "matchers": ['alertname=~"SREAgentEscalated|SREAgentApprovalNeeded"'],
+    }
     down = config["inhibit_rules"][0]
     assert down["source_matchers"] == ['alertname="TargetDown"'] and down["equal"] == ["service"]
     by_source = {tuple(rule["source_matchers"]): rule for rule in config["inhibit_rules"]}
@@ -142,8 +146,32 @@ def test_alertmanager_config_passes_amtool(rendered: MonitoringConfig) -> None:
     assert worker["target_matchers"] == ['alertname!="WorkerDown"'] and worker["equal"] == ["service"]
 
 
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        ({"alertname": "TargetDbPoolExhausted", "service": "target", "severity": "critical"}, "sre-agent"),
+        ({"alertname": "WorkerDown", "service": "worker"}, "sre-agent"),
+        ({"alertname": "SREAgentEscalated", "service": "target", "team": "orders"}, "people"),
+        ({"alertname": "SREAgentApprovalNeeded", "service": "worker", "team": "billing"}, "people"),
+        ({"alertname": "SREAgentFollowUpOpen", "service": "sre-agent"}, "people"),
+        ({"alertname": "SREAgentDown", "service": "sre-agent", "job": "sre-agent"}, "people"),
+    ],
+)
+def test_pages_go_to_the_agent_and_what_it_hands_over_to_people(
+    rendered: MonitoringConfig, labels: dict[str, str], receivers: str
+) -> None:
+    """`amtool config routes test`: Alertmanager's own routing of the rendered config, agent first."""
+    amtool = require_binary("amtool")
+    pairs = [f"{name}={value}" for name, value in labels.items()]
+    config = f"--config.file={rendered.alertmanager_config}"
+    result = run([amtool, "config", "routes", "test", config, *pairs])
+    assert result.stdout.strip() == receivers
+
+
 def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringConfig) -> None:
     by_service = rules(rendered)
+    agent = rendered.links.agent
+    assert agent.startswith("http://127.0.0.1:") and rendered.links.runbooks == f"{agent}/agent/runbooks"
     assert {s: {r["alert"] for r in rs if "alert" in r} for s, rs in by_service.items()} == ALERTS_BY_SERVICE
     without_runbook = {}
     for service, service_rules in by_service.items():
@@ -153,11 +181,13 @@ def test_every_alert_is_labelled_and_points_at_a_runbook(rendered: MonitoringCon
             assert rule["labels"]["severity"] in {"warning", "critical"}, name
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
             url = rule["annotations"]["runbook_url"]
-            if service == "sre-agent":  # the agent's own alerts point at its documentation
-                assert url.split("#")[0] == "docs/operating.md", name  # its anchor: tests/docs/test_links.py
+            if service == "sre-agent":  # the incidents they are about, or Prometheus's view of the agent
+                opens = (f"{rendered.links.agent}/agent/incidents?", "{{ $externalURL }}/")
+                assert url.startswith(opens), name
                 assert rule["for"] == rendered.profile.for_[name]
                 continue
-            assert url.startswith("runbooks/") and url.endswith(".md"), name
+            # absolute, so a notification's link opens: the runbooks as this run's agent serves them
+            assert url.startswith(f"{rendered.links.runbooks}/") and url.endswith(".md"), name
             ids = set(re.findall(r"(?:runbooks/|}})([a-z-]+)(?:\.md|{{)", url))
             assert ids, name
             if ids - RUNBOOKS:

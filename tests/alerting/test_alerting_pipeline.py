@@ -75,7 +75,7 @@ def test_pool_exhaustion_pages_the_webhook_and_resolves(tmp_path: Path) -> None:
         assert body["groupLabels"] == {"service": "target"}
         alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "TargetDbPoolExhausted")
         assert alert["labels"]["service"] == "target" and alert["labels"]["severity"] == "critical"
-        assert alert["annotations"]["runbook_url"] == "runbooks/db-pool-exhaustion.md"
+        assert alert["annotations"]["runbook_url"] == f"{cfg.links.runbooks}/db-pool-exhaustion.md"
         assert "10 connections" in alert["annotations"]["summary"]
         assert {a["labels"]["alertname"] for a in body["alerts"]} <= {
             "TargetDbPoolExhausted",

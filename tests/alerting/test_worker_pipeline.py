@@ -70,7 +70,7 @@ def test_hung_consumers_then_a_dead_worker_page_the_webhook(tmp_path: Path) -> N
             alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "WorkerNotConsuming")
             assert alert["labels"]["severity"] == "critical"
             assert alert["labels"]["messaging_destination_name"] == "jobs"
-            assert alert["annotations"]["runbook_url"] == "runbooks/consumer-stalled.md"
+            assert alert["annotations"]["runbook_url"] == f"{cfg.links.runbooks}/consumer-stalled.md"
             assert "2 in flight for 2 consumers" in alert["annotations"]["description"]
 
             wait_for(

@@ -90,6 +90,12 @@ class AnnotationsHealth(Part):
     pending: int = Field(description="annotations in the outbox not yet delivered")
 
 
+class PagingHealth(Part):
+    agent_alerts: bool = Field(description="escalations and approval requests posted to Alertmanager")
+    silences: bool = Field(description="silences held on an incident's alerts while a fix is verified")
+    firing: int = Field(default=0, description="the agent's own alerts it keeps firing at Alertmanager")
+
+
 class AgentParts(BaseModel):
     knowledge: KnowledgeHealth
     llm: LLMHealth
@@ -97,6 +103,7 @@ class AgentParts(BaseModel):
     circuit_breakers: BreakersHealth
     intake: IntakeHealth
     annotations: AnnotationsHealth
+    paging: PagingHealth
 
 
 class HealthReport(BaseModel):
@@ -236,6 +243,29 @@ def agent_parts(runtime: AgentRuntime) -> AgentParts:
             grafana_configured=grafana,
             pending=pending,
         ),
+        paging=paging_health(runtime),
+    )
+
+
+def paging_health(runtime: AgentRuntime) -> PagingHealth:
+    """Degraded while the agent's alerts cannot be posted: people are not told what it hands over."""
+    handover = runtime.deps.handover
+    alerts = handover.alerts if handover is not None else None
+    silences = handover is not None and handover.silences is not None
+    if alerts is None:
+        return PagingHealth(ok=True, agent_alerts=False, silences=silences)
+    held = [a for a in alerts.held if a.ends_at is None]
+    failing = alerts.last_error is not None
+    reason = (
+        f"the agent's alerts are not reaching Alertmanager ({alerts.last_error}): "
+        f"{len(held)} escalation(s) or approval request(s) not delivered, retried"
+    )
+    return PagingHealth(
+        ok=not failing,
+        reason=reason if failing else "",
+        agent_alerts=True,
+        silences=silences,
+        firing=len(held),
     )
 
 

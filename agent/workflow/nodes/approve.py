@@ -1,6 +1,8 @@
 """approve: pause the graph with `interrupt()` until a human POSTs /agent/incidents/{id}/approve|reject.
 
 LangGraph re-runs this node from the top on resume, so the request is recorded only once per action key.
+With an Alertmanager, the request is the `SREAgentApprovalNeeded` alert (its annotations carry the approve
+and reject calls) until the decision comes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 from pydantic import BaseModel
 
-from agent.incidents.models import ActionRecord
+from agent.incidents.models import ActionRecord, Incident
 from agent.workflow.deps import WorkflowDeps
 from agent.workflow.state import AgentState
 
@@ -31,6 +33,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         await deps.record(
             incident_id, "approve", f"waiting for approval of {planned['action']}", {"key": planned["key"]}
         )
+        if deps.handover is not None:
+            await deps.handover.approval_needed(incident_id, planned, _why(incident))
     answer = interrupt(
         {
             "incident_id": incident_id,
@@ -40,6 +44,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         }
     )
     decision = ApprovalDecision.model_validate(answer)
+    if deps.handover is not None:
+        await deps.handover.approval_decided(incident_id)
     if decision.approved:
         await deps.set_step(incident_id, "approve", "remediating")
         entry = await deps.record(
@@ -56,3 +62,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     )
     entry = await deps.record(incident_id, "approve", reason, {"key": planned["key"], "decision": "rejected"})
     return {"plan_decision": "escalate", "escalation_reason": reason, "timeline": [entry]}
+
+
+def _why(incident: Incident) -> str:
+    """What the plan said approval is needed for (a high-risk action, approval mode)."""
+    for entry in reversed(incident.timeline):
+        if entry.step == "plan" and entry.data.get("needs_approval"):
+            return str(entry.data.get("why") or "")
+    return ""

@@ -1,4 +1,5 @@
-"""escalate: hand the incident to a human, saying why and what to look at first."""
+"""escalate: hand the incident to a human, saying why and what to look at first; with an Alertmanager,
+as the `SREAgentEscalated` alert people's routes carry (`agent.paging`)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     entry = await deps.record(
         incident_id, "escalate", f"escalated to a human: {reason}", {"reason": reason, "labels": labels}
     )
+    if deps.handover is not None:  # the silence goes first: what still fires is a person's now
+        await deps.handover.unsilence(incident_id)
+        await deps.handover.escalated(incident_id, recommendation)
     return {
         "escalation_reason": reason,
         "recommendation": recommendation,

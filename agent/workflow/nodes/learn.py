@@ -34,6 +34,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         else ("failed" if acted else "escalated")
     )
     follow_up = _follow_up(state, incident) if outcome == "resolved" else None
+    if deps.handover is not None and incident.silences:  # verify removes them; a resumed run may not have
+        await deps.handover.unsilence(incident_id)
 
     def mutate(i: Incident) -> None:
         i.status = outcome

@@ -19,6 +19,9 @@ evidence now points to another problem, this one is resolved and what still fire
 incident; if it is still this problem, verification goes on to its deadline. A fix whose checks
 already held before it changed nothing: no look, no progress.
 
+With SILENCE_WHILE_VERIFYING the incident's firing alerts are silenced at Alertmanager for the
+verification (`agent.paging.silences`), and the silence removed when it ends, either way.
+
 Prometheus that cannot answer at all (unreachable or 5xx for every query; a bad query is not that) is
 not a verdict on the fix: those polls ask the action backend's health verdict instead, as an engineer
 would look at the service itself.
@@ -80,6 +83,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     may_keep = set(getattr(spec, "may_keep_firing", None) or [])
     explained = set(getattr(runbook, "alerts", None) or []) - may_keep
     sleep = deps.sleep or asyncio.sleep
+    entries = [await _silence(deps, incident_id, deadline + deps.settings.VERIFY_POLL_SECONDS)]
     started, started_at = time.monotonic(), utcnow()
     healthy_since: float | None = None
     stuck_since: float | None = None  # progress shown, the page still on
@@ -136,6 +140,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             incident.mitigated_at = verification.finished_at
 
     await deps.store.update(incident_id, mutate)
+    entries.append(await _unsilence(deps, incident_id))
     if healthy:
         deps.guardrails.breakers.record_success(incident.service, action)
     else:
@@ -150,8 +155,31 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         "verification": verification.model_dump(mode="json"),
         "is_resolved": healthy,
         "next_problem": next_problem,
-        "timeline": [entry],
+        "timeline": [*(e for e in entries if e is not None), entry],
     }
+
+
+async def _silence(deps: WorkflowDeps, incident_id: str, seconds: float) -> dict[str, Any] | None:
+    """With SILENCE_WHILE_VERIFYING, people are not paged again about alerts this fix is being checked on."""
+    held = await deps.handover.silence(incident_id, seconds) if deps.handover is not None else None
+    if held is None:
+        return None
+    made, ends = held
+    return await deps.record(
+        incident_id,
+        "verify",
+        f"silenced {len(made)} alert(s) at Alertmanager while verifying, until {ends:%H:%M:%S} UTC",
+        {"silences": made, "ends_at": ends.isoformat()},
+    )
+
+
+async def _unsilence(deps: WorkflowDeps, incident_id: str) -> dict[str, Any] | None:
+    removed = await deps.handover.unsilence(incident_id) if deps.handover is not None else []
+    if not removed:
+        return None
+    return await deps.record(
+        incident_id, "verify", f"removed {len(removed)} silence(s) at Alertmanager", {"silences": removed}
+    )
 
 
 async def _poll(

@@ -201,6 +201,23 @@ def test_the_local_llm_is_a_component_the_agent_is_pointed_at(tmp_path: Path) ->
     assert stack.log_file("llm") == tmp_path.resolve() / "logs" / "llm.log"
 
 
+def test_the_agents_links_and_the_rules_runbook_links_open_where_they_are_served(tmp_path: Path) -> None:
+    ports = Ports.free()
+    stack = Stack(ports=ports, run_dir=tmp_path / "own")
+    agent = next(spec for spec in stack.specs if spec.name == "agent")
+    assert stack.monitoring is not None
+    assert agent.env["EXTERNAL_URL"] == stack.monitoring.links.agent == f"http://127.0.0.1:{ports.agent}"
+    rules = stack.monitoring.rules_files[0].read_text()
+    assert f"runbook_url: http://127.0.0.1:{ports.agent}/agent/runbooks/service-down.md" in rules
+    elsewhere = Stack(ports=ports, run_dir=tmp_path / "wiki", runbooks_url="https://wiki.example.com/rb/")
+    assert elsewhere.monitoring is not None
+    assert elsewhere.monitoring.links.agent == f"http://127.0.0.1:{ports.agent}"
+    assert (
+        "runbook_url: https://wiki.example.com/rb/service-down.md"
+        in elsewhere.monitoring.rules_files[0].read_text()
+    )
+
+
 @pytest.mark.parametrize("argv", [[], ["nonsense"], ["up", "--profile", "staging"]])
 def test_cli_usage_errors_exit_2(argv: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=30)
