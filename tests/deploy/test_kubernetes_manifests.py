@@ -47,12 +47,11 @@ CRDS = {
     "AlertmanagerConfig": monitoring_v1alpha1.AlertmanagerConfig,
 }
 PROVIDER_KEYS = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}  # read by litellm, not by Settings
-pytestmark = pytest.mark.skipif(
-    KUBECTL is None, reason="kubectl is not installed (scripts/install-system-deps installs it)"
-)
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed (scripts/install-system-deps installs it)")
     done = subprocess.run(
         [str(KUBECTL), "kustomize", str(folder)], capture_output=True, text=True, timeout=60, check=False
     )
