@@ -30,7 +30,7 @@ NAME = "sre-agent"
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": NAME}
 DASHBOARDS = ("agent.json",)  # the lab's own dashboards (target, worker) are about the lab's services
 WEBHOOK_URL = "http://sre-agent.sre-agent.svc:9001/webhooks/alertmanager"
-WEBHOOK_SECRET = {"name": "sre-agent-webhook", "key": "token"}
+BEARER = {"type": "Bearer", "credentials": {"name": "sre-agent-webhook", "key": "token"}}
 NOTE = "# Written by deploy/kubernetes/render.py from {source}; do not edit by hand.\n"
 
 
@@ -90,7 +90,7 @@ def alertmanager_config() -> dict[str, Any]:
                             "url": WEBHOOK_URL,
                             "sendResolved": True,
                             "maxAlerts": 0,
-                            "httpConfig": {"authorization": {"type": "Bearer", "credentials": WEBHOOK_SECRET}},
+                            "httpConfig": {"authorization": BEARER},
                         }
                     ],
                 }
