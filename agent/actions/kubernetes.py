@@ -123,6 +123,10 @@ class KubernetesActionBackend:
             response, detail = await actions[name](params)
         except Refused as exc:
             return ActionOutcome(action=name, ok=False, error=str(exc)[:MAX_ERROR_CHARS])
+        except (KeyError, TypeError, ValueError) as exc:  # an object without the fields the API always sends
+            return ActionOutcome(
+                action=name, ok=False, error=f"unexpected answer from the API: {exc!r}"[:200]
+            )
         if response.error is not None:
             return ActionOutcome(
                 action=name,
@@ -141,10 +145,11 @@ class KubernetesActionBackend:
     async def health_verdict(self) -> Fetched[HealthVerdict]:
         """`kubectl rollout status`'s verdict: the latest template rolled out and every replica available."""
         try:
-            deployment = await self._deployment()
+            return Fetched(value=rollout_verdict(await self._deployment()), status_code=200)
         except Refused as exc:
             return Fetched(error=str(exc))
-        return Fetched(value=rollout_verdict(deployment), status_code=200)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Fetched(error=f"unexpected answer from the API: {exc!r}"[:200])
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -254,7 +259,7 @@ class KubernetesActionBackend:
     def _checked_replicas(self, value: Any) -> int:
         if self._replicas is None:
             raise Refused("the catalog allows no scaling for this service")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
             raise Refused(f"replicas={value!r} is not a whole number: not sent")
         low, high = self._replicas
         if not low <= value <= high:

@@ -175,6 +175,8 @@ async def test_scale_patches_the_scale_subresource_as_kubectl(api, tmp_path: Pat
         ({"replicas": 1}, "outside the catalog's bounds 2..10"),
         ({"replicas": -3}, "outside the catalog's bounds 2..10"),
         ({"replicas": 2.5}, "not a whole number"),
+        ({"replicas": float("inf")}, "not a whole number"),
+        ({"replicas": float("nan")}, "not a whole number"),
         ({"replicas": "4"}, "not a whole number"),
         ({"replicas": True}, "not a whole number"),
         ({}, "not a whole number"),
@@ -290,6 +292,17 @@ async def test_catalog_needs_the_deployment_readable_and_health_is_the_rollout_s
     missing = await KubernetesActionBackend(gone, connector(gone, {}, 1.0)).catalog()
     assert not missing.ok and "HTTP 404" in (missing.error or "")
     await backend.aclose()
+
+
+async def test_an_answer_without_the_usual_fields_is_an_error_not_an_exception(api, tmp_path: Path) -> None:
+    standin, _ = api
+    standin.pods = [{"metadata": {"labels": {"app": "checkout", "tier": "web"}}, "status": {}}]  # no name
+    outcome = await backend_for(api, tmp_path).run("delete-pod", {})
+    assert not outcome.ok and "unexpected answer from the API" in (outcome.error or "")
+    standin.deployment["spec"]["replicas"] = "three"
+    verdict = await backend_for(api, tmp_path).health_verdict()
+    assert not verdict.ok and "unexpected answer" in (verdict.error or "")
+    assert standin.changes() == []
 
 
 async def test_an_api_server_that_does_not_answer_is_an_error(tmp_path: Path) -> None:
