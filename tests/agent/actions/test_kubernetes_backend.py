@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from kube_api_standin import NAMESPACE, TOKEN, UID, KubeApiStandIn, Recorded, deployment, pod, replica_set
 
-from agent.actions.kubernetes import PERMISSIONS, KubernetesActionBackend, connector, label_selector
+from agent.actions.kubectl import label_selector
+from agent.actions.kubernetes import PERMISSIONS, KubernetesActionBackend, connector
 from agent.catalog.services import KubernetesBackendSpec
 from lab.runner.ports import free_port
 from lab.standins import ServedApp
