@@ -158,7 +158,7 @@ async def test_scale_patches_the_scale_subresource_as_kubectl(api, tmp_path: Pat
     await backend.aclose()
 
     assert outcome.ok and outcome.body["detail"] == "deployment.apps/checkout scaled to 6"
-    (patch,) = standin.requests  # kubectl scale sends no precondition read either
+    (patch,) = standin.requests  # nothing to read first: the scale subresource takes the number
     assert shape(patch) == (
         "PATCH",
         f"{DEPLOYMENT}/scale",
