@@ -281,6 +281,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
                 await asyncio.gather(*background, return_exceptions=True)
             await runner.shutdown()
             await grafana.aclose()
+            await backends.aclose()
             await store.close()
             close_knowledge = getattr(knowledge, "close", None) if parts.knowledge is None else None
             if close_knowledge is not None:  # the Weaviate client and its worker threads

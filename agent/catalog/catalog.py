@@ -36,6 +36,7 @@ from agent.catalog.packs import (
 from agent.catalog.services import (
     ActionBackendSpec,
     AllowedAction,
+    HttpBackendSpec,
     HttpJsonProbe,
     LogProbe,
     Probe,
@@ -271,8 +272,10 @@ def resolve(entry: ServiceEntry, packs: dict[str, SignalPack], env: Mapping[str,
     try:
         probes = [p.model_copy(update={"url": interpolate(p.url, env)}) for p in entry.probes]
         backend = entry.actions.backend
-        if backend is not None:
+        if isinstance(backend, HttpBackendSpec):
             backend = backend.model_copy(update={"url": interpolate(backend.url, env)})
+        elif backend is not None and backend.kubeconfig is not None:
+            backend = backend.model_copy(update={"kubeconfig": interpolate(backend.kubeconfig, env)})
     except ValueError as exc:
         raise CatalogError(where, str(exc)) from exc
     return Service(

@@ -18,6 +18,10 @@ escalation: {labels: {team: payments}}
 verify: {settle: 2m}                   # default: the `window` variable
 ```
 
+The backend may instead be a Deployment the agent acts on through the Kubernetes API
+(`{kind: kubernetes, namespace: shop, deployment: checkout}`): then the allowed actions map to
+`rollout-restart`, `rollout-undo`, `scale` (with `replicas` bounds) and `delete-pod` (docs/kubernetes.md).
+
 `owns` entries are Alertmanager matchers; a braced entry is a set that must all match. URLs may use
 `${NAME}` / `${NAME:-default}` from the environment; tokens are read from the variable `token_env` names,
 never written in the file.
@@ -29,7 +33,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from agent.catalog.packs import SignalSpec, duration_seconds
 from agent.domain.matchers import Matcher, MatcherError, parse_matchers
@@ -40,6 +44,15 @@ AgentMode = Literal["autonomous", "approval", "dry-run"]
 SERVICE_NAME = r"^[a-z0-9][a-z0-9_.-]{0,62}$"  # a catalog file name, so also what a trigger may name
 _SERVICE = re.compile(SERVICE_NAME)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+K8S_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # a namespace name
+K8S_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Deployment name (at most 253 characters)
+# The actions a Kubernetes backend runs, and the parameters each takes.
+KUBERNETES_ACTIONS: dict[str, tuple[str, ...]] = {
+    "rollout-restart": (),
+    "rollout-undo": (),
+    "scale": ("replicas",),
+    "delete-pod": (),
+}
 
 
 class _Strict(BaseModel):
@@ -138,7 +151,7 @@ class AllowedAction(_Strict):
     risk: Risk | None = None
 
 
-class ActionBackendSpec(_Strict):
+class HttpBackendSpec(_Strict):
     """An action server speaking the agent's action protocol (GET catalog and audit, POST one action)."""
 
     kind: Literal["http"] = "http"
@@ -150,9 +163,54 @@ class ActionBackendSpec(_Strict):
     timeout_seconds: float | None = Field(default=None, gt=0)
 
 
+class KubernetesBackendSpec(_Strict):
+    """A Deployment the agent acts on through the Kubernetes API, as kubectl would (see
+    agent/actions/kubernetes.py). Credentials: the pod's service account in a cluster, else `kubeconfig`
+    (default: KUBECONFIG, then ~/.kube/config) and its `context`."""
+
+    kind: Literal["kubernetes"]
+    namespace: str = Field(pattern=K8S_LABEL)
+    deployment: str = Field(pattern=K8S_SUBDOMAIN, max_length=253)
+    kubeconfig: str | None = Field(default=None, description="a kubeconfig file; may use ${NAME}")
+    context: str | None = Field(default=None, description="a context of that kubeconfig (default: current)")
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+def _backend_kind(value: Any) -> str:
+    """Entries written before there were other kinds have no `kind`: they are HTTP action servers."""
+    kind = value.get("kind", "http") if isinstance(value, dict) else getattr(value, "kind", "http")
+    return str(kind)
+
+
+ActionBackendSpec = Annotated[
+    Annotated[HttpBackendSpec, Tag("http")] | Annotated[KubernetesBackendSpec, Tag("kubernetes")],
+    Discriminator(_backend_kind),
+]
+
+
 class ServiceActions(_Strict):
     backend: ActionBackendSpec | None = None
     allowed: dict[str, AllowedAction] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kubernetes_actions(self) -> ServiceActions:
+        """A Kubernetes backend runs only its own actions, and scales only within bounds the entry sets."""
+        if not isinstance(self.backend, KubernetesBackendSpec):
+            return self
+        for name, allowed in self.allowed.items():
+            action = allowed.action or name
+            if action not in KUBERNETES_ACTIONS:
+                raise ValueError(
+                    f"{name}: a kubernetes backend runs {', '.join(KUBERNETES_ACTIONS)}, not {action!r}"
+                )
+            unknown = set(allowed.params) - set(KUBERNETES_ACTIONS[action])
+            if unknown:
+                raise ValueError(f"{name}: {action} takes no parameter {', '.join(sorted(unknown))}")
+            if action == "scale":
+                replicas = allowed.params.get("replicas")
+                if replicas is None or replicas.min is None or replicas.max is None or replicas.min < 0:
+                    raise ValueError(f"{name}: scale needs params.replicas with min >= 0 and max")
+        return self
 
 
 class GuardrailOverrides(_Strict):

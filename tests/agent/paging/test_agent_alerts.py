@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agent_testkit import (
+from ..agent_testkit import (
     LabUrls,
     ServedApp,
     WorkflowFactory,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agent_testkit import Lab, ServedApp, WorkflowFactory, standin_runbooks
+from ..agent_testkit import Lab, ServedApp, WorkflowFactory, standin_runbooks
 from real_alertmanager import RealAlertmanager, WebhookReceiver, routing, wait_for
 
 from agent.domain.alerts import AlertSummary
