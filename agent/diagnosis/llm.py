@@ -199,7 +199,7 @@ class LLMDiagnoser:
         self.max_tokens = max_tokens
         self.max_prompt_chars = max_prompt_chars
         self.response_format_mode = response_format
-        _litellm()  # ~1.5 s, much more on a busy machine: paid by whoever builds this, not mid-page on the loop
+        _litellm()  # ~1.5 s, more on a busy machine: paid by whoever builds this, not mid-page on the loop
 
     def response_format(self, litellm: Any, choices: Sequence[str] = ()) -> dict[str, Any] | None:
         """What to ask for: `json_schema` (OpenAI, vLLM, Ollama through litellm), `json_object` with the

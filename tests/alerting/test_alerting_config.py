@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-from binaries import require_binary
 
 from lab.runner import observability
 from lab.runner.components import LabPaths
@@ -26,6 +25,8 @@ from lab.runner.monitoring import (
     render_rules,
 )
 from lab.runner.ports import Ports
+
+from ..helpers.binaries import require_binary
 
 PROFILES = ("lab", "production")
 ALERTS_BY_SERVICE = {

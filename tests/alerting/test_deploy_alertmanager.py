@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from binaries import require_binary
+
+from ..helpers.binaries import require_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager"
 CONFIGS = ("agent-first.yml", "agent-beside.yml")

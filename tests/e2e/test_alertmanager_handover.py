@@ -16,21 +16,19 @@ the catalog's services) and its timings (the lab profile's 1 s / 5 s instead of 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_LAB_ENV, LabDriver
 
 from lab.runner.monitoring import alertmanager_binary
 from lab.runner.ports import Ports, free_port
 from lab.runner.stack import Stack
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerting"))
-from pipeline import WebhookReceiver
+from ..helpers.pipeline import WebhookReceiver
+from .lab_driver import FAST_LAB_ENV, LabDriver
 
 pytestmark = [
     pytest.mark.e2e,

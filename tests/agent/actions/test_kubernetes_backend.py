@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .kube_api_standin import NAMESPACE, TOKEN, UID, KubeApiStandIn, Recorded, deployment, pod, replica_set
 
 from agent.actions.kubectl import label_selector
 from agent.actions.kubernetes import PERMISSIONS, KubernetesActionBackend, connector
 from agent.catalog.services import KubernetesBackendSpec
 from lab.runner.ports import free_port
 from lab.standins import ServedApp
+
+from .kube_api_standin import NAMESPACE, TOKEN, UID, KubeApiStandIn, Recorded, deployment, pod, replica_set
 
 DEPLOYMENT = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/checkout"
 NOW = datetime(2026, 12, 3, 9, 30, 5, tzinfo=UTC)

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ..agent_testkit import Lab, LabUrls, ServedApp, agent_settings, standin_reasoning, standin_runbook
 from fastapi import FastAPI
-from .kube_api_standin import NAMESPACE, KubeApiStandIn, replica_set
 
 from agent.actions.kubernetes import KubernetesActionBackend
 from agent.catalog.catalog import ServiceCatalog
@@ -23,6 +21,9 @@ from agent.composition import Parts, build_runtime
 from agent.intake.alertmanager import Alert
 from agent.runtime import AgentRuntime
 from agent.workflow.nodes.approve import ApprovalDecision
+
+from ..agent_testkit import Lab, LabUrls, ServedApp, agent_settings, standin_reasoning, standin_runbook
+from .kube_api_standin import NAMESPACE, KubeApiStandIn, replica_set
 
 ALERT = "CheckoutErrorsAfterRelease"
 

@@ -3,7 +3,6 @@ free port, its own storage, stopped with the test; and the receiver standing in 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,9 +11,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "alerting"))
-from binaries import require_binary
-from pipeline import WebhookReceiver, process, wait_for
+from ...helpers.binaries import require_binary
+from ...helpers.pipeline import WebhookReceiver, process, wait_for
 
 __all__ = ["RealAlertmanager", "WebhookReceiver", "routing", "wait_for"]
 

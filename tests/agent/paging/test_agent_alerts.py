@@ -14,6 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+
+from agent.app import create_app
+from agent.composition import Parts
+from agent.domain.alerts import AlertSummary
+from agent.domain.limits import AlertLimits
+from agent.incidents.models import Incident
+from agent.paging.alerts import ESCALATED, Links, escalation_alert
+from lab.runner.ports import free_port
+from lab.standins import notification
+
 from ..agent_testkit import (
     LabUrls,
     ServedApp,
@@ -24,16 +34,7 @@ from ..agent_testkit import (
     standin_reasoning,
     standin_runbooks,
 )
-from real_alertmanager import RealAlertmanager, WebhookReceiver, routing, wait_for
-
-from agent.app import create_app
-from agent.composition import Parts
-from agent.domain.alerts import AlertSummary
-from agent.domain.limits import AlertLimits
-from agent.incidents.models import Incident
-from agent.paging.alerts import ESCALATED, Links, escalation_alert
-from lab.runner.ports import free_port
-from lab.standins import notification
+from .real_alertmanager import RealAlertmanager, WebhookReceiver, routing, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 EXTERNAL = "https://sre-agent.example.com"

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from ..agent_testkit import Lab, ServedApp, WorkflowFactory, standin_runbooks
-from real_alertmanager import RealAlertmanager, WebhookReceiver, routing, wait_for
 
 from agent.domain.alerts import AlertSummary
 from agent.incidents.models import Incident
 from lab.runner.ports import free_port
+
+from ..agent_testkit import Lab, ServedApp, WorkflowFactory, standin_runbooks
+from .real_alertmanager import RealAlertmanager, WebhookReceiver, routing, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 POOL = {
