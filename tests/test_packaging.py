@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_PARTY = {"agent", "lab", "exporters"}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # What the agent may import only when the extra is installed (it degrades without it).
-AGENT_OPTIONAL = {"semantic"}
+AGENT_OPTIONAL = {"semantic", "kubernetes"}
 
 
 def canonical(name: str) -> str:

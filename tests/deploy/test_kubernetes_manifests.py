@@ -228,7 +228,8 @@ def test_the_alertmanager_route_reaches_the_webhook_with_the_token(example: list
     }
     assert route["metadata"]["namespace"] == "shop"  # the operator routes only this namespace's alerts here
     rule = one(example, "PrometheusRule")
-    assert [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]] == ["SREAgentFollowUpOpen"]
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert alerts == ["SREAgentFollowUpOpen", "SREAgentDown"]
 
 
 # ---------------------------------------------------------------------- RBAC and the catalog
