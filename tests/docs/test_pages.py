@@ -7,9 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
 from prometheus_client import CollectorRegistry
 
+from agent.actions.registry import scale_bounds
 from agent.annotations.metrics import AnnotationMetrics
+from agent.catalog.catalog import resolve
+from agent.catalog.packs import load_packs
+from agent.catalog.services import KubernetesBackendSpec, ServiceEntry
 from agent.telemetry.metrics import AgentMetrics
 from lab.bench.report import RunLog, render_markdown, summarize
 
@@ -45,3 +50,13 @@ def test_the_metrics_table_names_every_metric_the_agent_exposes() -> None:
     table = page.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(sre_agent_\w+)` \|", table, re.MULTILINE))
     assert documented == exposed
+
+
+def test_the_readmes_catalog_entry_loads_as_a_kubernetes_service() -> None:
+    """The Deployment example on the README's first page is a catalog entry the agent accepts as it is."""
+    readme = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+    service = resolve(ServiceEntry.model_validate(yaml.safe_load(example)), load_packs(), {})
+    assert isinstance(service.backend, KubernetesBackendSpec)
+    assert (service.backend.namespace, service.backend.deployment) == ("shop", "checkout")
+    assert scale_bounds(service) == (3, 12)
