@@ -266,8 +266,10 @@ def audit_records(url: str, token: str) -> list[dict[str, Any]]:
 
 
 def finished(agent: httpx.Client, incident_id: str) -> dict[str, Any] | None:
+    """Closed, and its learn step's entry written: the status is set before what it remembered is told."""
     incident: dict[str, Any] = agent.get(f"/agent/incidents/{incident_id}").json()
-    return incident if incident["status"] in ("resolved", "escalated", "failed") else None
+    closed = incident["status"] in ("resolved", "escalated", "failed")
+    return incident if closed and any(e["step"] == "learn" for e in incident["timeline"]) else None
 
 
 @pytest.mark.e2e
