@@ -67,7 +67,7 @@ class GrafanaAnnotator:
         token: SecretStr | str,
         outbox_path: Path,
         registry: CollectorRegistry,
-        dashboard_uid: str | None = "sre-target",
+        dashboard_uid: str | None = None,  # organisation-wide; GRAFANA_DASHBOARD_UID names one
         timeout_seconds: float = 5.0,
         backoff_initial_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,

@@ -1,1 +1,1 @@
-"""Async HTTP clients for what the agent reads and calls: target, Prometheus, action server."""
+"""Async HTTP clients for what the agent reads and calls: Prometheus, Alertmanager, HTTP services."""

@@ -56,6 +56,7 @@ def make(http: httpx.AsyncClient, tmp_path: Path) -> Iterator[Callable[..., Graf
             "timeout_seconds": 1.0,
             "backoff_initial_seconds": 0.02,
             "backoff_max_seconds": 0.1,
+            "dashboard_uid": "sre-target",
             **kw,
         }
         annotator = GrafanaAnnotator(
