@@ -20,11 +20,17 @@ Sample exposition (healthy target, abridged)::
     target_response_time_avg_seconds 0.012
     target_response_time_p95_seconds 0.035
     target_requests_total 12345.0
+    target_request_duration_seconds_bucket{le="0.5"} 12301.0
+    target_request_duration_seconds_bucket{le="+Inf"} 12345.0
+    target_request_duration_seconds_sum 148.1
+    target_request_duration_seconds_count 12345.0
     target_db_pool_utilization_ratio 0.1
     target_db_pool_health{state="healthy"} 1.0
     target_resident_memory_bytes 8.3886080e+07
     target_release_info{release="2026.11.3"} 1.0
 
+Windowed values are the target's own (over its window); the counters, the request duration histogram
+and the query duration summary let PromQL take any range instead, such as the time since a fix.
 Units are converted to base units (ms → seconds, percent → ratio). An endpoint that failed this
 scrape contributes no series at all (no stale values); its failure is counted in
 `target_exporter_scrape_errors_total{endpoint}`. `target_up` is 1 when the target process answered
@@ -37,7 +43,13 @@ import re
 import threading
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import CollectorRegistry
 
 from exporters.models import HealthBody, MetricsBody, PoolBody
@@ -67,6 +79,21 @@ def _counter(name: str, doc: str, value: float | None) -> Iterator[Metric]:
         return
     family = CounterMetricFamily(name, doc)
     family.add_metric([], value)
+    yield family
+
+
+def _histogram(
+    name: str, doc: str, buckets: dict[str, float] | None, total: float | None
+) -> Iterator[Metric]:
+    """Cumulative counts per upper bound as the target reports them; none unless whole (`+Inf` there)."""
+    if not buckets or "+Inf" not in buckets or total is None:
+        return
+    try:
+        ordered = sorted(buckets.items(), key=lambda item: float(item[0]))
+    except ValueError:
+        return
+    family = HistogramMetricFamily(name, doc)
+    family.add_metric([], buckets=ordered, sum_value=total)
     yield family
 
 
@@ -212,6 +239,16 @@ class TargetCollector:
             ("target_cpu_seconds", "CPU time used by the target process.", m.cpu_seconds_total),
         ):
             yield from _counter(name, doc, value)
+        yield from _histogram(
+            "target_request_duration_seconds",
+            "Business request durations.",
+            m.request_duration_buckets,
+            m.request_duration_seconds_total,
+        )
+        if m.db_queries_total is not None and m.db_query_seconds_total is not None:
+            queries = SummaryMetricFamily("target_db_query_duration_seconds", "Database query durations.")
+            queries.add_metric([], count_value=int(m.db_queries_total), sum_value=m.db_query_seconds_total)
+            yield queries
         yield from self._release(m.release or (fallback_release.release if fallback_release else None))
 
     def _release(self, release: str | None) -> Iterator[Metric]:

@@ -35,7 +35,11 @@ class MetricsBody(_Lenient):
     requests_total: float | None = None
     errors_total: float | None = None
     throttled_total: float | None = None
+    request_duration_buckets: dict[str, float] | None = None
+    request_duration_seconds_total: float | None = None
     db_query_avg_ms: float | None = None
+    db_queries_total: float | None = None
+    db_query_seconds_total: float | None = None
     dependency_avg_ms: float | None = None
     dependency_errors_total: float | None = None
     memory_rss_bytes: float | None = None

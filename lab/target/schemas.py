@@ -50,7 +50,14 @@ class Metrics(BaseModel):
     requests_total: int
     errors_total: int
     throttled_total: int = Field(description="requests shed by the rate limiter (429), not errors")
+    request_duration_buckets: dict[str, int] = Field(
+        default_factory=dict,
+        description="cumulative requests per duration upper bound in seconds (`+Inf`: all)",
+    )
+    request_duration_seconds_total: float = 0.0
     db_query_avg_ms: float
+    db_queries_total: int = 0
+    db_query_seconds_total: float = 0.0
     dependency_avg_ms: float
     dependency_errors_total: int
     memory_rss_bytes: int

@@ -6,6 +6,8 @@ Each sample is a small tuple in a deque, so the cost per request is an append an
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import threading
 import time
@@ -14,6 +16,8 @@ from collections import deque
 import psutil
 
 Sample = tuple[float, float, bool]  # (monotonic time, duration seconds, failed)
+# Request duration buckets (upper bounds, seconds), as prometheus_client's default histogram has them.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
 class Window:
@@ -59,6 +63,10 @@ class Telemetry:
         self.requests_total = 0
         self.errors_total = 0
         self.throttled_total = 0
+        self.request_seconds_total = 0.0
+        self.queries_total = 0
+        self.query_seconds_total = 0.0
+        self._duration_counts = [0] * (len(DURATION_BUCKETS) + 1)
         self.dependency_errors_total = 0
         self._process = psutil.Process()
         self._cpu_samples: deque[tuple[float, float]] = deque()
@@ -70,6 +78,16 @@ class Telemetry:
         with self._lock:
             self.requests_total += 1
             self.errors_total += int(failed)
+            self.request_seconds_total += duration
+            self._duration_counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+
+    def duration_buckets(self) -> dict[str, int]:
+        """Cumulative request counts per upper bound (`+Inf`: all): what a histogram exposes, so a
+        quantile can be taken over any range, such as the time since a fix, not only the window."""
+        with self._lock:
+            counts = list(self._duration_counts)
+        bounds = [f"{b:g}" for b in DURATION_BUCKETS] + ["+Inf"]
+        return dict(zip(bounds, itertools.accumulate(counts), strict=True))
 
     def record_throttled(self) -> None:
         with self._lock:
@@ -77,6 +95,9 @@ class Telemetry:
 
     def record_query(self, duration: float) -> None:
         self.queries.add(duration)
+        with self._lock:
+            self.queries_total += 1
+            self.query_seconds_total += duration
 
     def record_dependency(self, duration: float, failed: bool) -> None:
         self.dependency.add(duration, failed)

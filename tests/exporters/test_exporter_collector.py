@@ -82,6 +82,22 @@ def test_healthy_target_is_mapped_in_base_units(scrape: tuple[CollectorRegistry,
     assert value("target_db_pool_utilization_ratio") == pytest.approx(0.1)
     assert value("target_db_pool_health", {"state": "healthy"}) == 1.0
     assert value("target_db_pool_health", {"state": "critical"}) == 0.0
+    # a histogram and a summary, so PromQL can take any range (the time since a fix)
+    assert value("target_request_duration_seconds_bucket", {"le": "0.05"}) == 990
+    assert value("target_request_duration_seconds_bucket", {"le": "+Inf"}) == 1002
+    assert value("target_request_duration_seconds_count") == 1002
+    assert value("target_request_duration_seconds_sum") == pytest.approx(14.5)
+    assert value("target_db_query_duration_seconds_count") == 3000
+    assert value("target_db_query_duration_seconds_sum") == pytest.approx(4.5)
+
+
+def test_a_histogram_without_its_total_bucket_is_left_out(
+    standin: TargetStandIn, scrape: tuple[CollectorRegistry, TargetSource]
+) -> None:
+    standin.patches["metrics"] = {"request_duration_buckets": {"0.5": 10, "abc": 3}}
+    value = Samples(scrape[0])
+    assert value("target_request_duration_seconds_count") is None
+    assert value("target_error_ratio") == pytest.approx(0.002)  # the rest is still read
 
 
 def test_each_scrape_reads_fresh_values(

@@ -52,6 +52,13 @@ def test_window_stats_and_percentile() -> None:
     assert stats["avg_response_time_ms"] == pytest.approx(50.5)
     assert telemetry.requests_total == 100 and telemetry.errors_total == 10
     assert percentile([], 0.95) == 0.0
+    # the same requests as a histogram: cumulative, whatever the window
+    buckets = telemetry.duration_buckets()
+    assert buckets["0.01"] == 10 and buckets["0.05"] == 50 and buckets["0.1"] == 100
+    assert buckets["+Inf"] == 100 and list(buckets.values()) == sorted(buckets.values())
+    assert telemetry.request_seconds_total == pytest.approx(5.05)
+    telemetry.record_query(0.002)
+    assert telemetry.queries_total == 1 and telemetry.query_seconds_total == pytest.approx(0.002)
 
 
 def test_releases_persist_deploy_and_roll_back(tmp_path: Path) -> None:
