@@ -16,7 +16,7 @@ import asyncio
 import string
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -71,6 +71,8 @@ class Service:
     selector: str = "{}"
     packs: frozenset[str] = field(default_factory=frozenset)
     settle_seconds: float = 0.0  # how long a fix takes to show in its signals and alerts
+    # each PromQL signal as written, with the values it was scoped with (`since`: rate windows shortened)
+    templates: dict[str, tuple[SignalSpec, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -102,9 +104,22 @@ class Service:
         """Backend action name → the name runbooks use for it (`rollout-restart` → `restart`)."""
         return {self.backend_action(name): name for name in self.entry.actions.allowed}
 
-    def scope(self, query: str) -> str:
-        """A query with `$selector` / `$matchers` filled with this service's selector."""
-        return string.Template(query).safe_substitute(selector=self.selector, matchers=self.selector[1:-1])
+    def since(self, seconds: float) -> Service:
+        """This service with its signals' rate windows (`$window`) cut to the last `seconds`: read after
+        a fix, a signal then reflects only what happened since, not the fault still in its window."""
+        cut = max(1, int(seconds))
+        signals = dict(self.signals)
+        for name, (spec, values) in self.templates.items():
+            window = duration_seconds(values.get("window", ""))
+            if window is not None and cut < window and "window" in spec.placeholders():
+                signals[name] = spec.rendered({**values, "window": f"{cut}s", "window_seconds": str(cut)})
+        return replace(self, signals=signals)
+
+    def scope(self, query: str, **extra: str) -> str:
+        """A query with `$selector` / `$matchers` filled with this service's selector (and `extra`)."""
+        return string.Template(query).safe_substitute(
+            extra, selector=self.selector, matchers=self.selector[1:-1]
+        )
 
     def alerts_selectors(self, *extra: str) -> list[str]:
         """PromQL selectors of this service's alerts in `ALERTS`, one per `owns` entry."""
@@ -258,6 +273,7 @@ def resolve(entry: ServiceEntry, packs: dict[str, SignalPack], env: Mapping[str,
     selector = promql_selector(matchers)
     base = {"selector": selector, "matchers": selector[1:-1]}
     signals: dict[str, SignalSpec] = {}
+    templates: dict[str, tuple[SignalSpec, dict[str, str]]] = {}
     for name in entry.packs:
         pack = packs[name]
         needed = [v for v in pack.requires_vars if v not in entry.vars]
@@ -265,10 +281,10 @@ def resolve(entry: ServiceEntry, packs: dict[str, SignalPack], env: Mapping[str,
             raise CatalogError(where, f"pack {name} needs vars {needed}")
         values = {**with_seconds({**pack.vars, **entry.vars}), **base}
         for signal, spec in pack.signals.items():
-            signals[signal] = _render(where, signal, spec, values)
+            signals[signal], templates[signal] = _render(where, signal, spec, values), (spec, values)
     own = {**with_seconds(entry.vars), **base}
     for signal, spec in entry.signals.items():
-        signals[signal] = _render(where, signal, spec, own)
+        signals[signal], templates[signal] = _render(where, signal, spec, own), (spec, own)
     try:
         probes = [p.model_copy(update={"url": interpolate(p.url, env)}) for p in entry.probes]
         backend = entry.actions.backend
@@ -287,6 +303,7 @@ def resolve(entry: ServiceEntry, packs: dict[str, SignalPack], env: Mapping[str,
         selector=selector,
         packs=frozenset(entry.packs),
         settle_seconds=_settle_seconds(entry, packs),
+        templates={name: t for name, t in templates.items() if t[0].promql},
     )
 
 

@@ -65,6 +65,11 @@ class Verification(BaseModel):
     attempt: int = 1
     started_at: datetime
     finished_at: datetime
+    mitigated_at: datetime | None = Field(
+        default=None,
+        description="healthy: when the fix's own checks had held for the hold (its alerts stopping, "
+        "by `finished_at`, confirmed it)",
+    )
     healthy_for_seconds: float = 0.0
     polls: int = 0
     detail: str = ""

@@ -145,9 +145,13 @@ class Condition(_Strict):
 class Verification(_Strict):
     """What healthy looks like, held for `hold_seconds`: PromQL that returns a non-empty result only when
     healthy (`$selector` / `$matchers` scope it to the incident's service) and conditions on signals.
+    `$since` is a range that starts at the fix (`rate(x[$since])`: only what happened after it; before
+    the action, the service's rate window): a windowed value would still hold the fault's samples.
 
     The incident's alerts must have stopped firing too, except `may_keep_firing`: alerts this
     mitigation hides from users without removing their cause (a fallback around a dead dependency).
+    Checks that held for `hold_seconds` on the fix's own windows mark the incident mitigated then; the
+    alerts stopping, which waits on their rate windows, confirms it.
     With neither queries nor signals, the service's action backend's health verdict decides.
     """
 

@@ -3,6 +3,11 @@ scoped to the service, conditions on its signals) and which of the service's ale
 
 Execute asks the runbook's checks once before the action too: checks that already held before the fix
 cannot show that it worked, so such a fix is verified only when every alert of the incident has stopped.
+
+`$since` in a check is a range that starts at the fix: how long ago it was, in whole seconds, so a
+`rate(...[$since])` reads only samples taken after it (too few yet: an empty answer, not held). Before
+the action it is the service's settle window, what its alerts look at. Conditions on signals are read
+the same way after the fix: the signals' rate windows (`$window`) cut to the time since it.
 """
 
 from __future__ import annotations
@@ -36,18 +41,29 @@ class OwnChecks:
         return {check for check, held in self.passed.items() if held and before.get(check) is False}
 
 
-async def own_checks(deps: WorkflowDeps, service: Service, spec: Any) -> OwnChecks:
-    queries = [service.scope(q) for q in getattr(spec, "promql", None) or []]
+DEFAULT_WINDOW_SECONDS = 300.0  # `$since` before a fix, for a service with no window of its own
+
+
+async def own_checks(
+    deps: WorkflowDeps, service: Service, spec: Any, since_fix: float | None = None
+) -> OwnChecks:
+    """`since_fix`: seconds since the fix, None before it."""
+    window = since_fix if since_fix is not None else (service.settle_seconds or DEFAULT_WINDOW_SECONDS)
+    since = f"{max(1, int(window))}s"
+    # Each check is named by its query with `$since` left in: the same name before and after the fix.
+    queries = {service.scope(q): service.scope(q, since=since) for q in getattr(spec, "promql", None) or []}
     conditions = list(getattr(spec, "signals", None) or [])
     if not queries and not conditions:
         return OwnChecks(ok=False, ran=False)
-    results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries))
-    details: dict[str, Any] = {r.query: (r.error or len(r.samples)) for r in results}
-    passed = {r.query: bool(r.ok and r.samples) for r in results}
+    results = await asyncio.gather(*(deps.prometheus.query(q) for q in queries.values()))
+    named = list(zip(queries, results, strict=True))
+    details: dict[str, Any] = {name: (r.error or len(r.samples)) for name, r in named}
+    passed = {name: bool(r.ok and r.samples) for name, r in named}
     ok = all(passed.values())
     unavailable = bool(results) and all(r.unavailable for r in results)
     if conditions:
-        symptoms, _ = await read_symptoms(service, deps.sources(service), only={c.signal for c in conditions})
+        looked = service.since(since_fix) if since_fix is not None else service
+        symptoms, _ = await read_symptoms(looked, deps.sources(service), only={c.signal for c in conditions})
         for condition in conditions:
             observed = symptoms.value(condition.signal)
             held = compare(observed, condition.op, condition.value) is True

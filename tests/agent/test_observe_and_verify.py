@@ -3,6 +3,7 @@ end: in-process workflow against the real HTTP stand-ins (agent_testkit)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from agent.domain.diagnosis import Diagnosis
@@ -16,6 +17,7 @@ from .agent_testkit import (
     open_incident,
     pool_alert,
     standin_reasoning,
+    standin_runbook,
     standin_runbooks,
 )
 
@@ -105,6 +107,8 @@ async def test_a_fix_is_not_verified_while_the_paging_alert_still_fires(
     assert incident.status == "failed"
     assert not incident.verification[-1].healthy
     assert incident.verification[-1].last_results["alerts still firing"] == ["TargetDbPoolExhausted"]
+    # its own checks held, but a fix whose page never ends was never a mitigation
+    assert incident.verification[-1].mitigated_at is None and incident.mitigated_at is None
     # the service's alerts as they fire now, by the catalog's ownership matchers
     assert 'ALERTS{alertstate="firing",service="target"}' in lab.prometheus_queries
 
@@ -146,3 +150,40 @@ async def test_workflows_beyond_the_concurrency_bound_wait_their_turn(
     first_done = next(e.ts for e in a.timeline if e.step == "learn")
     second_began = next(e.ts for e in b.timeline if e.step == "gather")
     assert second_began >= first_done
+
+
+async def test_mitigated_when_its_own_checks_held_on_windows_from_the_fix_confirmed_when_the_alert_stops(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """The alert's rate window still holds the fault for a while after the fix: the incident is
+    mitigated when the runbook's checks, read on ranges that start at the fix, held for the hold; the
+    alert stopping later confirms it and ends verification."""
+    fixed_at: list[float] = []
+    lab.on_action = lambda name: fixed_at.append(time.monotonic())
+    alert = "TargetDbPoolExhausted"
+    lab.firing = lambda: [] if fixed_at and time.monotonic() - fixed_at[0] >= 1.5 else [alert]
+    runbooks = standin_runbooks()
+    pool = standin_runbook(
+        "db-pool-exhaustion",
+        "TargetDbPoolExhausted",
+        [{"action": "remediate-db-pool-exhaustion", "risk": "low"}],
+        promql=["healthy:errors$selector[$since]"],
+    )
+    longer = pool.verification.model_copy(update={"deadline_seconds": 5})
+    runbooks[0] = pool.model_copy(update={"verification": longer})
+    wf = await workflows.build(runbooks=runbooks, VERIFY_POLL_SECONDS=0.05)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = await wf.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    verified = incident.verification[-1]
+    assert verified.healthy and verified.mitigated_at is not None
+    assert incident.mitigated_at == verified.mitigated_at
+    # mitigated after the hold (0.2 s), confirmed once the alert stopped (1.5 s after the fix)
+    assert (verified.finished_at - verified.mitigated_at).total_seconds() >= 0.8
+    assert 0.2 <= verified.healthy_for_seconds < 1.0
+    assert "its alerts stopped" in verified.detail
+    checks = [q for q in lab.prometheus_queries if q.startswith("healthy:errors")]
+    # before the action, the service's window; after it, ranges that start at the fix
+    assert checks[0] == 'healthy:errors{job="target"}[30s]', checks[:3]
+    assert 'healthy:errors{job="target"}[1s]' in checks[1:]

@@ -10,6 +10,12 @@ new incident (`handoff`). A fix whose own checks already held before it ran cann
 it is verified only when every alert of the incident has stopped (a fix for the wrong cause cannot
 "verify" while the page goes on).
 
+When it was mitigated and when that was confirmed are two times. The runbook's checks read windows
+that start at the fix (`$since`): checks that failed before it and then hold for the hold period mark
+the incident mitigated at that moment. The alerts' rate windows still hold the fault's samples for a
+while; their stopping confirms the mitigation and ends verification. A fix whose alerts never stop is
+not verified, and has no mitigation time.
+
 What still fires is judged once the service's signals have settled (its `settle` time, by default its
 rate window, plus the hold; at most the deadline): until then a windowed ratio still holds the errors
 of the problem just fixed. When the fix shows progress but the page goes on for twice the hold period
@@ -32,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -86,6 +93,8 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     entries = [await _silence(deps, incident_id, deadline + deps.settings.VERIFY_POLL_SECONDS)]
     started, started_at = time.monotonic(), utcnow()
     healthy_since: float | None = None
+    fixed_since: float | None = None  # the runbook's own checks held, on windows that start at the fix
+    mitigated: tuple[float, datetime] | None = None  # when they had held for the hold
     stuck_since: float | None = None  # progress shown, the page still on
     polls, healthy, looked_again = 0, False, False
     next_problem: list[str] = []
@@ -93,16 +102,26 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     poll = Poll(healthy=False, own_ok=False, method="promql")
     while service is not None:
         mine = {a.name for a in (await deps.store.get(incident_id)).alerts} - may_keep
-        poll = await _poll(deps, service, spec, explained, mine, strict, before)
+        poll = await _poll(deps, service, spec, explained, mine, strict, before, time.monotonic() - started)
         polls += 1
         now = time.monotonic()
         healthy_since = (healthy_since or now) if poll.healthy else None
+        # Checks that failed before the fix and hold on its own windows show it worked: held for the
+        # hold, that is when it was mitigated; the alerts stopping, once their windows forget the fault,
+        # confirms it (and a fix for the wrong cause never gets that far).
+        fixed_since = (fixed_since or now) if not strict and poll.own_ok and poll.method == "promql" else None
+        if fixed_since is None:
+            mitigated = None
+        elif mitigated is None and now - fixed_since >= hold:
+            mitigated = (now - fixed_since, utcnow())
         stuck = (
             not poll.healthy and not strict and ((poll.own_ok and bool(poll.blocking)) or bool(poll.progress))
         )
         stuck_since = (stuck_since or now) if stuck else None
         settled = now - started >= settle
-        if healthy_since is not None and now - healthy_since >= hold and (settled or not poll.others):
+        confirmed = poll.healthy and mitigated is not None
+        held_long = healthy_since is not None and now - healthy_since >= hold
+        if (confirmed or held_long) and (settled or not poll.others):
             healthy, next_problem = True, sorted(poll.others)
             break
         if stuck_since is not None and now - stuck_since >= 2 * hold and settled and not looked_again:
@@ -116,18 +135,26 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         await sleep(deps.settings.VERIFY_POLL_SECONDS)
 
     has_checks = bool(getattr(spec, "promql", None) or getattr(spec, "signals", None))
-    detail = _detail(healthy, healthy_since, hold, deadline, poll.method == "health" and has_checks)
-    if healthy and healthy_since is None:
+    held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
+    if healthy and mitigated is not None:
+        held = mitigated[0]
+    detail = _detail(healthy, held, hold, deadline, poll.method == "health" and has_checks)
+    if healthy and elsewhere is not None:
         detail = f"its own checks showed the fix worked; what still fires now points to {elsewhere}"
     elif looked_again and not healthy:
         detail += "; looked at again meanwhile: still this problem"
-    held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
+    finished_at = utcnow()
+    mitigated_at = mitigated[1] if healthy and mitigated is not None else finished_at
+    if healthy and mitigated is not None and elsewhere is None:
+        confirmed_after = (finished_at - mitigated_at).total_seconds()
+        detail += f" on windows that start at the fix; its alerts stopped {confirmed_after:.0f}s later"
     verification = Verification(
         healthy=healthy,
         method=poll.method,
         attempt=state.get("attempts", 1),
         started_at=started_at,
-        finished_at=utcnow(),
+        finished_at=finished_at,
+        mitigated_at=mitigated_at if healthy else None,
         healthy_for_seconds=round(held, 2),
         polls=polls,
         detail=detail if service is not None else f"service {incident.service!r} is not in the catalog",
@@ -137,7 +164,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     def mutate(incident: Any) -> None:
         incident.verification.append(verification)
         if healthy:
-            incident.mitigated_at = verification.finished_at
+            incident.mitigated_at = verification.mitigated_at
 
     await deps.store.update(incident_id, mutate)
     entries.append(await _unsilence(deps, incident_id))
@@ -190,9 +217,10 @@ async def _poll(
     mine: set[str],
     strict: bool,
     before: dict[str, bool],
+    since_fix: float,
 ) -> Poll:
     """One look: the runbook's own checks, then which of the service's alerts fire."""
-    own = await own_checks(deps, service, spec)
+    own = await own_checks(deps, service, spec, since_fix)
     if not own.ran or own.unavailable:
         ok, last = await _health_verdict(deps, service)
         if own.unavailable:
@@ -242,8 +270,7 @@ async def _look_again(deps: WorkflowDeps, incident_id: str, diagnosis_id: str | 
     return None
 
 
-def _detail(healthy: bool, since: float | None, hold: float, deadline: float, fell_back: bool) -> str:
-    held = time.monotonic() - since if since is not None else 0.0
+def _detail(healthy: bool, held: float, hold: float, deadline: float, fell_back: bool) -> str:
     verdict = (
         f"healthy for {held:.1f}s (hold {hold:.1f}s)" if healthy else f"not healthy within {deadline:.0f}s"
     )

@@ -102,7 +102,7 @@ def test_verification_promql_parses(tmp_path: Path) -> None:
     target = lab_catalog().get("target")
     assert target is not None
     rules = [
-        {"record": f"verify:{rb.id.replace('-', '_')}:{i}", "expr": target.scope(q)}
+        {"record": f"verify:{rb.id.replace('-', '_')}:{i}", "expr": target.scope(q, since="7s")}
         for rb in load_runbooks(RUNBOOKS)
         for i, q in enumerate(rb.verification.promql)
     ]
