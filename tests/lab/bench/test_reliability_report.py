@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from lab.bench.reliability_harness import Row
 from lab.bench.reliability_report import read_rows, render_markdown, write_outputs
 
@@ -51,13 +53,24 @@ def test_report_writes_the_table_of_a_saved_run_again(tmp_path: Path) -> None:
     assert read_rows(tmp_path / "out" / "reliability.json") == ROWS
 
 
-def test_report_of_nothing_readable_exits_1_with_the_reason(tmp_path: Path) -> None:
-    missing = reliability("--report", str(tmp_path / "none.json"), "--out", str(tmp_path / "out"))
-    assert missing.returncode == 1 and "cannot read rows" in missing.stdout
-    (tmp_path / "bad.json").write_text(json.dumps([{k: v for k, v in asdict(ROWS[0]).items() if k != "did"}]))
-    broken = reliability("--report", str(tmp_path / "bad.json"), "--out", str(tmp_path / "out"))
-    assert broken.returncode == 1 and "cannot read rows" in broken.stdout
-    (tmp_path / "empty.json").write_text("[]")
-    empty = reliability("--report", str(tmp_path / "empty.json"), "--out", str(tmp_path / "out"))
-    assert empty.returncode == 1 and "no rows" in empty.stdout
+UNREADABLE = {
+    "missing": (None, "cannot read rows"),
+    "not JSON": ("[{", "cannot read rows"),
+    "a row without what the agent did": (
+        json.dumps([{k: v for k, v in asdict(ROWS[0]).items() if k != "did"}]),
+        "cannot read rows",
+    ),
+    "no rows": ("[]", "no rows"),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_report_of_nothing_readable_exits_1_with_the_reason(
+    tmp_path: Path, content: str | None, reason: str
+) -> None:
+    saved = tmp_path / "reliability.json"
+    if content is not None:
+        saved.write_text(content)
+    done = reliability("--report", str(saved), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and reason in done.stdout, done.stdout + done.stderr
     assert not (tmp_path / "out").exists()
