@@ -106,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")], args.idle_seconds)
     if args.command == "reliability":
+        from lab.bench.reliability import report as reliability_report
         from lab.bench.reliability import run as reliability
 
+        if args.report is not None:
+            return reliability_report(args.report, args.out)
         return reliability(args.out, [s for s in args.suites.split(",") if s], args.keep)
     if args.command == "bench-knowledge":
         from lab.bench.knowledge import run as bench_knowledge

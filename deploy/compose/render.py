@@ -8,7 +8,6 @@ after changing a template or profile; `--check` exits 1 when the committed files
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # run as a script from a checkout
 
+from deploy.generated_files import write_or_check  # noqa: E402
 from lab.runner.monitoring import AlertLinks, render_monitoring  # noqa: E402
 from lab.runner.ports import Ports  # noqa: E402
 
@@ -54,22 +54,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")
-    args = parser.parse_args(argv)
-    stale = []
-    for name, text in render().items():
-        path = HERE / name
-        if args.check:
-            if not path.is_file() or path.read_text() != text:
-                stale.append(name)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}; run python deploy/compose/render.py", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(__file__, (__doc__ or "").splitlines()[0], render, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ files are stale (a test runs it). Kustomize cannot read files outside its folder
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -23,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 
+from deploy.generated_files import write_or_check  # noqa: E402
 from lab.runner.monitoring import AGENT_RULES, load_profile, render_rules  # noqa: E402
 
 PROFILE = "production"
@@ -128,22 +128,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed files are stale")
-    args = parser.parse_args(argv)
-    stale = []
-    for name, text in render().items():
-        path = HERE / name
-        if args.check:
-            if not path.is_file() or path.read_text() != text:
-                stale.append(name)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}; run python deploy/kubernetes/render.py", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(__file__, (__doc__ or "").splitlines()[0], render, argv)
 
 
 if __name__ == "__main__":

@@ -7,23 +7,22 @@ litellm. Each scenario pages the agent the way Alertmanager does, then reads bac
 history and the action server's audit: what was recorded and what was run. "Lost" is any page
 accepted without an incident, an incident not finished, an action the audit has but the incident
 history does not, or a secret in a prompt or a log line (for the secret corpus, anywhere the agent keeps
-or shows things). The table and a JSON file are the result.
+or shows things). The table, `reliability.json` and `reliability.md` are the result; `--report` writes
+the last two again from a saved `reliability.json` without running (`lab.bench.reliability_report`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
-from rich import box
+from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from lab.bench.reliability_harness import Harness, Row
+from lab.bench.reliability_report import print_table, read_rows, tally, write_outputs
 from lab.bench.reliability_scenarios import SUITES
 
 
@@ -40,29 +39,6 @@ def run_suite(work: Path, suites: list[str] | None = None) -> list[Row]:
     return rows
 
 
-def print_table(rows: list[Row], console: Console) -> None:
-    table = Table(title="the agent when things around it break (real agent processes)", box=box.SIMPLE_HEAD)
-    for column in (
-        "fault or input",
-        "what the agent did",
-        "incidents recorded",
-        "actions run",
-        "anything lost",
-    ):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        lost = "nothing" if not row.lost else "; ".join(row.lost)
-        counts = f"{row.incidents}" + (
-            "" if row.incidents == row.expected_incidents else f" (expected {row.expected_incidents})"
-        )
-        actions = f"{row.actions}" + (
-            "" if row.actions == row.expected_actions else f" (expected {row.expected_actions})"
-        )
-        style = None if row.ok else "red"
-        table.add_row(row.fault, row.did, counts, actions, lost, style=style)
-    console.print(table)
-
-
 def run(out: Path, suites: list[str] | None = None, keep: bool = False) -> int:
     console = Console(width=180)
     work = Path(tempfile.mkdtemp(prefix="reliability-"))
@@ -73,16 +49,41 @@ def run(out: Path, suites: list[str] | None = None, keep: bool = False) -> int:
             console.print(f"agents' data and logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    _show_and_write(rows, out, console)
+    return 0 if all(row.ok for row in rows) else 1
+
+
+def report(saved: Path, out: Path) -> int:
+    """No run: the table of a saved `reliability.json` printed and written to `out` again."""
+    console = Console(width=180)
+    try:
+        rows = read_rows(saved)
+    except (OSError, ValidationError) as exc:
+        console.print(f"[red]cannot read rows from {saved}:[/red] {exc}")
+        return 1
+    if not rows:
+        console.print(f"[red]no rows in {saved}[/red]")
+        return 1
+    _show_and_write(rows, out, console)
+    return 0
+
+
+def _show_and_write(rows: list[Row], out: Path, console: Console) -> None:
     print_table(rows, console)
-    out.mkdir(parents=True, exist_ok=True)
-    report = [asdict(row) | {"ok": row.ok} for row in rows]
-    (out / "reliability.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    failed = [row.fault for row in rows if not row.ok]
-    console.print(f"{len(rows) - len(failed)}/{len(rows)} as expected; written to {out / 'reliability.json'}")
-    return 1 if failed else 0
+    paths = write_outputs(rows, out)
+    console.print(f"{tally(rows)}; written to {paths['json']} and {paths['md']}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated, of {', '.join(SUITES)}")
-    parser.add_argument("--out", type=Path, default=Path(".run/reliability"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(".run/reliability"), help="where reliability.json and .md go"
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="no run: write the table of a saved reliability.json again to --out",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the agents' data and logs (printed path)")

@@ -1,6 +1,6 @@
 """The pages say what the code does: the README stays a page with its two commands first, the benchmark
-table is what `python -m lab bench --report` writes from the recorded runs, and the metrics table names
-exactly the metrics the agent exposes."""
+and reliability tables are what `python -m lab bench --report` and `python -m lab reliability --report`
+write from the recorded runs, and the metrics table names exactly the metrics the agent exposes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from agent.catalog.catalog import resolve
 from agent.catalog.packs import load_packs
 from agent.catalog.services import KubernetesBackendSpec, ServiceEntry
 from agent.telemetry.metrics import AgentMetrics
+from lab.bench import reliability_report
 from lab.bench.report import RunLog, render_markdown, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,15 @@ def test_the_benchmark_table_is_what_the_report_writes_from_the_runs() -> None:
     runs = RunLog.read(DOCS / "bench" / "bench.json")
     assert (DOCS / "bench" / "bench.md").read_text() == render_markdown(summarize(runs)), (
         "docs/bench/bench.md is stale: python -m lab bench --report docs/bench/bench.json --out docs/bench"
+    )
+
+
+def test_the_reliability_table_is_what_the_report_writes_from_the_run() -> None:
+    rows = reliability_report.read_rows(DOCS / "reliability" / "reliability.json")
+    table = reliability_report.render_markdown(rows)
+    assert (DOCS / "reliability" / "reliability.md").read_text() == table, (
+        "docs/reliability/reliability.md is stale: python -m lab reliability --report"
+        " docs/reliability/reliability.json --out docs/reliability"
     )
 
 
