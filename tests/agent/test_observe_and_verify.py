@@ -182,7 +182,7 @@ async def test_mitigated_when_its_own_checks_held_on_windows_from_the_fix_confir
     # mitigated after the hold (0.2 s), confirmed once the alert stopped (1.5 s after the fix)
     assert (verified.finished_at - verified.mitigated_at).total_seconds() >= 0.8
     assert 0.2 <= verified.healthy_for_seconds < 1.0
-    assert "its alerts stopped" in verified.detail
+    assert "on windows that start at the fix; its alerts stopped" in verified.detail
     checks = [q for q in lab.prometheus_queries if q.startswith("healthy:errors")]
     # before the action, the service's window; after it, ranges that start at the fix
     assert checks[0] == 'healthy:errors{job="target"}[30s]', checks[:3]

@@ -147,7 +147,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     mitigated_at = mitigated[1] if healthy and mitigated is not None else finished_at
     if healthy and mitigated is not None and elsewhere is None:
         confirmed_after = (finished_at - mitigated_at).total_seconds()
-        detail += f" on windows that start at the fix; its alerts stopped {confirmed_after:.0f}s later"
+        detail += " on windows that start at the fix; " + (
+            f"its alerts stopped {confirmed_after:.0f}s later"
+            if confirmed_after >= 1
+            else "its alerts had stopped by then"
+        )
     verification = Verification(
         healthy=healthy,
         method=poll.method,
