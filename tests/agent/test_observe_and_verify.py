@@ -3,6 +3,7 @@ end: in-process workflow against the real HTTP stand-ins (agent_testkit)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -187,3 +188,36 @@ async def test_mitigated_when_its_own_checks_held_on_windows_from_the_fix_confir
     # before the action, the service's window; after it, ranges that start at the fix
     assert checks[0] == 'healthy:errors{job="target"}[30s]', checks[:3]
     assert 'healthy:errors{job="target"}[1s]' in checks[1:]
+
+
+async def test_checks_that_break_while_the_alert_goes_on_start_the_hold_again(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """A mitigation is the checks holding for the hold, unbroken: a relapse before the alert stops moves
+    the mitigation time to the hold after it."""
+    fixed_at: list[float] = []
+
+    def relapse_once() -> None:
+        lab.healthy = False
+        threading.Timer(0.3, lambda: setattr(lab, "healthy", True)).start()
+
+    def fixed(name: str) -> None:
+        fixed_at.append(time.monotonic())
+        threading.Timer(0.5, relapse_once).start()
+
+    lab.on_action = fixed
+    alert = "TargetDbPoolExhausted"
+    lab.firing = lambda: [] if fixed_at and time.monotonic() - fixed_at[0] >= 1.5 else [alert]
+    runbooks = standin_runbooks()
+    longer = runbooks[0].verification.model_copy(update={"deadline_seconds": 5})
+    runbooks[0] = runbooks[0].model_copy(update={"verification": longer})
+    wf = await workflows.build(runbooks=runbooks, VERIFY_POLL_SECONDS=0.05)
+    incident_id = await open_incident(wf, pool_alert())
+    await wf.runner.wait(incident_id)
+    incident = await wf.store.get(incident_id)
+    assert incident.status == "resolved", incident.timeline
+    verified = incident.verification[-1]
+    assert verified.mitigated_at is not None
+    # the relapse ended 0.8 s after the fix; the hold (0.2 s) counts from then, not from the fix
+    since_start = (verified.mitigated_at - verified.started_at).total_seconds()
+    assert since_start >= 0.9, since_start
