@@ -5,13 +5,14 @@ A step offers a rate for some seconds. It is held when every request was answere
 within the bound, and the load generator got its requests out: its workers wait for each answer
 before the next request, so a server that slows down is sent less than offered, and a p99 measured on
 fewer requests than offered would flatter it. The capacity is the highest rate held with every lower
-rate held too: a step that holds above one that failed is luck, not capacity.
+rate held too: a step that holds above one that failed is luck, not capacity. After the first miss the
+gap below it is halved a few times (`next_rate`), so a capacity between two of the offered rates shows.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 HELD_SHARE = 0.9  # of the requests planned at the offered rate, sent and answered
@@ -74,6 +75,23 @@ def capacity(steps: Iterable[Step], bound: float) -> Capacity:
             return Capacity(best, held_every_rate=False)
         best = step
     return Capacity(best, held_every_rate=best is not None)
+
+
+def next_rate(steps: list[Step], rates: Sequence[float], bound: float, refine: int) -> float | None:
+    """The rate to offer next: the next of `rates` while every step holds; after a miss, up to `refine`
+    halvings of the gap between the capacity and the lowest rate missed; None when done."""
+    tried = {step.rate for step in steps}
+    missed = [step.rate for step in steps if not step.held(bound)]
+    if not missed:
+        return next(
+            (rate for rate in sorted(rates) if rate not in tried and rate > max(tried, default=0)), None
+        )
+    low, high = capacity(steps, bound).rate, min(missed)
+    refined = len(tried - set(rates))
+    middle = round((low + high) / 2)
+    if refined >= refine or middle in tried or not low < middle < high:
+        return None
+    return float(middle)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ in the same run.
    what Alertmanager's HA peers and repeat_interval send), so one incident per group opens and the
    workflows run while the load steps do: the intake must not slow down for them.
 3. `hey` offers rising rates of one group's re-sent notification, `--step-seconds` each, until a step
-   is not held (a non-2xx answer, p99 over `--p99-bound-ms`, or the rate not reached): the agent's
-   capacity is the highest rate held (`lab.bench.capacity`). The agent's `sre_agent_event_loop_lag_seconds`
-   is read before and after, so its p99 over the steps is the loop's lag under that load.
+   is not held (a non-2xx answer, p99 over `--p99-bound-ms`, or the rate not reached), then halves the
+   gap below that rate `--refine` times: the agent's capacity is the highest rate held
+   (`lab.bench.capacity`). The agent's `sre_agent_event_loop_lag_seconds` is read before and after,
+   so its p99 over the steps is the loop's lag under that load.
 4. The groups' resolved notifications, then the count of incidents (it must equal the groups).
-5. The agent stopped, the same steps against the floor (`lab.bench.storm_floor`): the ratios say what
-   the agent's intake costs over the least any Python intake of this payload does on this machine.
+5. The agent stopped, the same steps against the floor (`lab.bench.storm_floor`), through the agent's
+   capacity too: the ratios say what the agent's intake costs over the least any Python intake of this
+   payload does on this machine, at the same time.
 
 The event loop's lag is sampled every LAG_INTERVAL_SECONDS here (0.5 s by default) so that a p99 over a
 few seconds of steps has samples enough; the idle CPU includes that sampler.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import secrets
@@ -32,7 +35,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -42,15 +44,16 @@ from rich.table import Table
 
 from lab.agent_process import AgentProcess, all_incidents
 from lab.bench import hey
-from lab.bench.capacity import Comparison, Step, compare, histogram_quantile, increase
+from lab.bench.capacity import Comparison, Step, capacity, compare, histogram_quantile, increase, next_rate
 from lab.bench.storm_floor import PATH
+from lab.bench.storm_problems import TOKEN, notification, page, write_catalog
 from lab.runner.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "storm-token"
 LAG = "sre_agent_event_loop_lag_seconds"
 LAG_INTERVAL_SECONDS = 0.05
 MAX_WORKERS = 64  # hey's connections, below the agent's SERVER_MAX_CONNECTIONS (100)
+SETTLE_SECONDS = 2.0  # after a step not held: what it queued is worked off before the next
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class StormOptions:
     rates: tuple[float, ...] = (50, 100, 200, 400, 800, 1600, 3200, 6400)
     step_seconds: float = 5.0
     p99_bound: float = 0.25
+    refine: int = 2  # halvings of the gap below the first rate not held
     idle_seconds: float = 20.0
 
     @classmethod
@@ -72,66 +76,9 @@ class StormOptions:
             rates=tuple(sorted(float(r) for r in args.rates.split(","))),
             step_seconds=args.step_seconds,
             p99_bound=args.p99_bound_ms / 1000,
+            refine=args.refine,
             idle_seconds=args.idle_seconds,
         )
-
-
-def notification(group: int, status: str) -> dict[str, Any]:
-    labels = {"alertname": "HighLatency", "service": f"svc-{group}", "severity": "warning"}
-    return {
-        "version": "4",
-        "status": status,
-        "receiver": "sre-agent",
-        "groupKey": f'{{}}:{{service="svc-{group}"}}',
-        "groupLabels": {"service": f"svc-{group}"},
-        "commonLabels": labels,
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "truncatedAlerts": 0,
-        "alerts": [
-            {
-                "status": status,
-                "labels": labels,
-                "annotations": {"summary": "p95 latency high"},
-                "startsAt": "2026-11-24T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-24T10:05:00Z",
-                "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": f"fp-{group}",
-            }
-        ],
-    }
-
-
-def write_catalog(folder: Path, groups: int) -> None:
-    """One service per group, as an organisation with many services has: its alerts are its own."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for group in range(groups):
-        (folder / f"svc-{group}.yml").write_text(
-            f"service: svc-{group}\nowns: ['service=\"svc-{group}\"']\n"
-            f"selector: '{{job=\"svc-{group}\"}}'\npacks: [standard, http]\n"
-        )
-
-
-async def page(url: str, payloads: list[dict[str, Any]], rate: float) -> dict[int, int]:
-    """Sends `payloads` at `rate` per second; the answers by status (0: no answer). Not a measurement:
-    the lab's own Python client, only to open the storm's problems."""
-    codes: dict[int, int] = {}
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=50)) as client:
-
-        async def send(body: dict[str, Any]) -> None:
-            try:
-                status = (await client.post(f"{url}{PATH}", json=body, headers=headers)).status_code
-            except httpx.HTTPError:
-                status = 0
-            codes[status] = codes.get(status, 0) + 1
-
-        tasks = []
-        for body in payloads:
-            tasks.append(asyncio.create_task(send(body)))
-            await asyncio.sleep(1 / rate)
-        await asyncio.gather(*tasks)
-    return codes
 
 
 def scrape(url: str) -> tuple[dict[float, float], float]:
@@ -156,16 +103,16 @@ def step_up(
     on_step: Callable[[Step], None],
     token: str = "",
 ) -> list[Step]:
-    """The rates in turn until one is not held."""
+    """The rates in turn until one is not held, then the gap below it halved `options.refine` times."""
     steps: list[Step] = []
-    for rate in options.rates:
+    while (rate := next_rate(steps, options.rates, options.p99_bound, options.refine)) is not None:
+        if steps and not steps[-1].held(options.p99_bound):
+            time.sleep(SETTLE_SECONDS)
         step = hey.run_step(
             hey_path, url, body, rate, options.step_seconds, options.p99_bound, MAX_WORKERS, token
         )
         steps.append(step)
         on_step(step)
-        if not step.held(options.p99_bound):
-            break
     return steps
 
 
@@ -367,7 +314,10 @@ def run(options: StormOptions) -> int:
         body = Path(folder) / "resend.json"
         body.write_text(json.dumps(notification(0, "firing")))
         agent = measure_agent(hey_path, body, options, show("agent"))
-        floor = measure_floor(hey_path, body, options, show("floor"))
+        # The floor also steps through the agent's capacity, which may lie between two offered rates.
+        also = {capacity(agent.steps, options.p99_bound).rate} - {0.0}
+        floor_options = dataclasses.replace(options, rates=tuple(sorted({*options.rates, *also})))
+        floor = measure_floor(hey_path, body, floor_options, show("floor"))
     result = compare(agent.steps, floor, options.p99_bound)
     console.print(steps_table(agent.steps, floor, options.p99_bound))
     console.print(summary_table(agent, result, options))
@@ -396,6 +346,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.p99_bound * 1000,
         help="a step's p99 must stay within it",
+    )
+    parser.add_argument(
+        "--refine", type=int, default=defaults.refine, help="halvings of the gap below the first rate missed"
     )
     parser.add_argument(
         "--idle-seconds",

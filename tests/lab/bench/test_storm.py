@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab.bench import hey
-from lab.bench.capacity import Step, capacity, compare, histogram_quantile, increase
+from lab.bench.capacity import Step, capacity, compare, histogram_quantile, increase, next_rate
 
 from ...helpers.binaries import require_binary
 
@@ -54,6 +54,24 @@ def test_held_at_every_rate_offered_is_a_lower_bound() -> None:
 def test_a_step_is_not_held_for_any_one_reason(changes: dict[str, object], reason: str) -> None:
     assert step(100, **changes).refusal(BOUND) == reason
     assert step(100).held(BOUND) and step(100, answers={202: 450}).held(BOUND)  # 90% sent is enough
+
+
+def test_the_rates_step_up_until_a_miss_then_the_gap_below_it_is_halved() -> None:
+    rates = [50.0, 100.0, 200.0, 400.0]
+    assert next_rate([], rates, BOUND, refine=2) == 50
+    steps = [step(50), step(100)]
+    assert next_rate(steps, rates, BOUND, refine=2) == 200
+    steps.append(step(200, p99=0.3))
+    assert next_rate(steps, rates, BOUND, refine=2) == 150
+    steps.append(step(150))
+    assert next_rate(steps, rates, BOUND, refine=2) == 175
+    steps.append(step(175, p99=0.3))
+    assert next_rate(steps, rates, BOUND, refine=2) is None  # two halvings done
+    assert capacity(steps, BOUND).rate == 150
+    assert next_rate(steps[:3], rates, BOUND, refine=0) is None
+    assert next_rate([step(50, p99=1.0)], rates, BOUND, refine=1) == 25  # not even the first: below it
+    assert next_rate([step(r) for r in rates], rates, BOUND, refine=2) is None  # held every rate offered
+    assert next_rate([step(1), step(2, p99=1.0)], [1, 2], BOUND, refine=3) is None  # no rate between
 
 
 def test_the_agent_reads_against_the_floor_at_its_own_capacity() -> None:
@@ -142,7 +160,7 @@ def test_a_short_storm_measures_the_agent_and_the_floor() -> None:
     require_binary("hey")
     done = storm(
         *("--groups", "5", "--resends", "2", "--page-rate", "50"),
-        *("--rates", "20,40", "--step-seconds", "2", "--idle-seconds", "0"),
+        *("--rates", "20,40", "--step-seconds", "2", "--refine", "0", "--idle-seconds", "0"),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
