@@ -128,12 +128,24 @@ def test_heys_summary_gives_the_answers_the_errors_and_the_percentiles() -> None
     assert few.p99 == 0.1041  # under 100 answers hey prints no 99% row: the slowest is the p99
 
 
-def test_heys_workers_carry_the_rate_at_the_bound() -> None:
+def test_heys_workers_carry_the_rate_at_the_bound_in_staggered_streams() -> None:
     assert hey.workers_for(20, BOUND, 64) == 5 and hey.workers_for(6400, BOUND, 64) == 64
     assert hey.workers_for(1, BOUND, 64) == 1
-    assert hey.planned(20, 2, 5) == 40 and hey.planned(50, 5, 13) == 13 * 19
-    args = hey.command("hey", "http://h/x", Path("b.json"), 20, 2, 5, token="t")
+    assert hey.streams_of(64, 8000) == [8] * 8 and hey.streams_of(13, 250) == [7, 6]
+    assert hey.streams_of(5, 40) == [5]  # under 100 requests a stream: one
+    assert hey.planned(4, 2, 5) == 40 and hey.planned(50 / 13, 5, 13) == 13 * 19
+    args = hey.command("hey", "http://h/x", Path("b.json"), 4, 2, 5, token="t")
     assert args[args.index("-q") + 1] == "4.000000" and "Authorization: Bearer t" in args
+
+
+def test_streams_merge_into_one_step_with_the_highest_p99() -> None:
+    parts = [
+        Step(rate=200, seconds=5, planned=500, answers={202: 500}, p50=0.002, p99=0.02),
+        Step(rate=200, seconds=5, planned=500, answers={202: 490, 503: 5}, errors=5, p50=0.004, p99=0.05),
+    ]
+    merged = hey.merge(200, parts)
+    assert merged.answers == {202: 990, 503: 5} and merged.errors == 5 and merged.planned == 1000
+    assert (merged.p50, merged.p99) == (pytest.approx(0.003), 0.05)
 
 
 def storm(*argv: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
