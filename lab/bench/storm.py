@@ -6,11 +6,12 @@ in the same run.
 2. The storm's problems page it: each group's firing notification `--resends` times (re-sends are
    what Alertmanager's HA peers and repeat_interval send), so one incident per group opens and the
    workflows run while the load steps do: the intake must not slow down for them.
-3. `hey` offers rising rates of one group's re-sent notification, `--step-seconds` each, until a step
-   is not held (a non-2xx answer, p99 over `--p99-bound-ms`, or the rate not reached), then halves the
-   gap below that rate `--refine` times: the agent's capacity is the highest rate held
-   (`lab.bench.capacity`). The agent's `sre_agent_event_loop_lag_seconds` is read before and after,
-   so its p99 over the steps is the loop's lag under that load.
+3. After a second's warm-up, `hey` offers rising rates of one group's re-sent notification,
+   `--step-seconds` each, until a step is not held (a non-2xx answer, p99 over `--p99-bound-ms`, or
+   the rate not reached), then halves the gap below that rate `--refine` times: the agent's capacity
+   is the highest rate held (`lab.bench.capacity`). The agent's /metrics is read before and after: the p99 of its
+   `sre_agent_event_loop_lag_seconds` over the steps is the loop's lag under that load, and its
+   webhook results say whose a 503 was (`queue_full`: the intake queue's, else uvicorn's).
 4. The groups' resolved notifications, then the count of incidents (it must equal the groups).
 5. The agent stopped, the same steps against the floor (`lab.bench.storm_floor`), through the agent's
    capacity too: the ratios say what the agent's intake costs over the least any Python intake of this
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAG = "sre_agent_event_loop_lag_seconds"
 LAG_INTERVAL_SECONDS = 0.05
 MAX_WORKERS = 64  # hey's connections, below the agent's SERVER_MAX_CONNECTIONS (100)
+WARM_UP_SECONDS = 1.0
 SETTLE_SECONDS = 2.0  # after a step not held: what it queued is worked off before the next
 
 
@@ -81,18 +83,34 @@ class StormOptions:
         )
 
 
-def scrape(url: str) -> tuple[dict[float, float], float]:
-    """The agent's event-loop lag buckets (cumulative, by upper bound) and its unfinished incidents."""
+@dataclass(frozen=True)
+class AgentScrape:
+    """What the storm reads from the agent's /metrics before and after its steps."""
+
+    lag: dict[float, float]  # sre_agent_event_loop_lag_seconds, cumulative buckets by upper bound
+    unfinished: float  # sre_agent_incidents_open
+    webhook: dict[str, float]  # sre_agent_webhook_requests_total by result
+
+
+def scrape(url: str) -> AgentScrape:
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    buckets: dict[float, float] = {}
-    unfinished = 0.0
+    found = AgentScrape(lag={}, unfinished=0.0, webhook={})
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == f"{LAG}_bucket":
-                buckets[float(sample.labels["le"])] = sample.value
+                found.lag[float(sample.labels["le"])] = sample.value
+            elif sample.name == "sre_agent_webhook_requests_total":
+                found.webhook[sample.labels["result"]] = sample.value
             elif sample.name == "sre_agent_incidents_open":
-                unfinished = sample.value
-    return buckets, unfinished
+                found = dataclasses.replace(found, unfinished=sample.value)
+    return found
+
+
+def warm_up(hey_path: str, url: str, body: Path, options: StormOptions, token: str = "") -> None:
+    """A second at the first rate, not counted: connections opened, first requests' imports and caches
+    done, so the first step measures the rate and not the start."""
+    rate = min(options.rates)
+    hey.run_step(hey_path, url, body, rate, WARM_UP_SECONDS, options.p99_bound, MAX_WORKERS, token)
 
 
 def step_up(
@@ -160,6 +178,7 @@ class AgentRun:
     paged: dict[int, int]
     incidents: int
     unfinished: tuple[float, float]  # when the steps began, when they ended
+    webhook: dict[str, float]  # the agent's webhook results over the steps
     lag_p99: float | None
 
 
@@ -179,9 +198,10 @@ def measure_agent(
         rss_idle = process.memory_info().rss
         firing = [notification(g, "firing") for _ in range(options.resends) for g in range(options.groups)]
         paged = asyncio.run(page(agent.url, firing, options.page_rate))
-        lag_before, unfinished_before = scrape(agent.url)
+        warm_up(hey_path, f"{agent.url}{PATH}", body, options, TOKEN)
+        before = scrape(agent.url)
         steps = step_up(hey_path, f"{agent.url}{PATH}", body, options, on_step, TOKEN)
-        lag_after, unfinished_after = scrape(agent.url)
+        after = scrape(agent.url)
         resolved = [notification(g, "resolved") for g in range(options.groups)]
         for status, n in asyncio.run(page(agent.url, resolved, options.page_rate)).items():
             paged[status] = paged.get(status, 0) + n
@@ -197,8 +217,9 @@ def measure_agent(
         rss_after=rss_after,
         paged=paged,
         incidents=incidents,
-        unfinished=(unfinished_before, unfinished_after),
-        lag_p99=histogram_quantile(0.99, increase(lag_before, lag_after)),
+        unfinished=(before.unfinished, after.unfinished),
+        webhook={result: n - before.webhook.get(result, 0) for result, n in after.webhook.items()},
+        lag_p99=histogram_quantile(0.99, increase(before.lag, after.lag)),
     )
 
 
@@ -232,6 +253,7 @@ def measure_floor(
                 if floor.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the storm's floor did not start") from None
                 time.sleep(0.05)
+        warm_up(hey_path, f"{url}{PATH}", body, options)
         return step_up(hey_path, f"{url}{PATH}", body, options, on_step)
     finally:
         floor.terminate()
@@ -289,6 +311,10 @@ def summary_table(run: AgentRun, result: Comparison, options: StormOptions) -> T
         ("capacity, agent over floor", _ratio(result.capacity_ratio)),
         (f"p99 at {rate:g}/s: agent / floor", f"{_ms(result.agent_p99)} / {_ms(result.floor_p99)}"),
         ("p99, agent over floor", _ratio(result.p99_ratio)),
+        (
+            "agent's webhook results over its steps",
+            ", ".join(f"{result}: {n:.0f}" for result, n in sorted(run.webhook.items()) if n),
+        ),
         ("agent event-loop lag p99 over its steps", _ms(run.lag_p99)),
     ]
     for row in rows:

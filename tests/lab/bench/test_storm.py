@@ -179,6 +179,8 @@ def test_a_short_storm_measures_the_agent_and_the_floor() -> None:
     assert "incidents opened / distinct problems" in out and "│ 5 / 5" in out
     for row in ("capacity: agent / floor", "capacity, agent over floor", "p99, agent over floor"):
         assert row in out
+    results = next(line for line in out.splitlines() if "webhook results over its steps" in line)
+    assert "accepted: " in results
     lag = next(line for line in out.splitlines() if "agent event-loop lag p99" in line)
     assert " ms" in lag  # read from the agent's /metrics: its sampler ran through the steps
     assert out.count("agent 20/s: p99") == 1 and out.count("floor 20/s: p99") == 1
