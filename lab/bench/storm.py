@@ -9,9 +9,9 @@ in the same run.
 3. After a second's warm-up, `hey` offers rising rates of one group's re-sent notification,
    `--step-seconds` each, until a step is not held (a non-2xx answer, p99 over `--p99-bound-ms`, or
    the rate not reached), then halves the gap below that rate `--refine` times: the agent's capacity
-   is the highest rate held (`lab.bench.capacity`). The agent's /metrics is read before and after: the p99 of its
-   `sre_agent_event_loop_lag_seconds` over the steps is the loop's lag under that load, and its
-   webhook results say whose a 503 was (`queue_full`: the intake queue's, else uvicorn's).
+   is the highest rate held (`lab.bench.capacity`). The agent's /metrics is read before and after:
+   the p99 of its `sre_agent_event_loop_lag_seconds` over the steps is the loop's lag under that load,
+   and its webhook results say whose a 503 was (`queue_full`: the intake queue's, else uvicorn's).
 4. The groups' resolved notifications, then the count of incidents (it must equal the groups).
 5. The agent stopped, the same steps against the floor (`lab.bench.storm_floor`), through the agent's
    capacity too: the ratios say what the agent's intake costs over the least any Python intake of this
