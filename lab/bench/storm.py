@@ -185,7 +185,14 @@ class AgentRun:
 def measure_agent(
     hey_path: str, body: Path, options: StormOptions, on_step: Callable[[Step], None]
 ) -> AgentRun:
-    data_dir = Path(tempfile.mkdtemp(prefix="storm-"))
+    with tempfile.TemporaryDirectory(prefix="storm-") as folder:
+        return _measure_agent(Path(folder), hey_path, body, options, on_step)
+
+
+def _measure_agent(
+    data_dir: Path, hey_path: str, body: Path, options: StormOptions, on_step: Callable[[Step], None]
+) -> AgentRun:
+    """In a fresh data directory: incidents left from an earlier run would change what this one sees."""
     write_catalog(data_dir / "services", options.groups)
     agent = AgentProcess(agent_env(free_port(), data_dir), data_dir / "agent.log")
     try:
