@@ -46,6 +46,7 @@ from agent.paging.handover import Handover
 from agent.paging.silences import VerificationSilences
 from agent.runtime import AgentRuntime
 from agent.telemetry.degraded import KnowledgeWatch, LLMWatch, corrupt_copies
+from agent.telemetry.loop_lag import watch_event_loop_lag
 from agent.telemetry.metrics import AgentMetrics
 from agent.workflow.deps import Reasoning, WorkflowDeps
 from agent.workflow.graph import create_graph
@@ -263,6 +264,10 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
                 metrics,
             )
             background.append(asyncio.create_task(retention, name="retention"))
+            lag = watch_event_loop_lag(
+                metrics.event_loop_lag.observe, settings.EVENT_LOOP_LAG_INTERVAL_SECONDS
+            )
+            background.append(asyncio.create_task(lag, name="event-loop-lag"))
         resumed = await runner.recover() if parts.recover else []
         log.info(
             "agent_started",

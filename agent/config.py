@@ -334,6 +334,12 @@ class Settings(BaseSettings):
         default=8, ge=1, description="incident workflows run at once; the others wait, already open"
     )
     LOG_LEVEL: str = Field(default="INFO", description="of the JSON log lines on stderr")
+    EVENT_LOOP_LAG_INTERVAL_SECONDS: float = Field(
+        default=0.5,
+        gt=0,
+        description="how often the event loop's lag is sampled (`sre_agent_event_loop_lag_seconds`): "
+        "a block of the loop longer than this always shows in it",
+    )
 
     def open_routes(self) -> list[str]:
         """The routes that answer without a token as configured (empty: every route but /health, /metrics

@@ -43,7 +43,7 @@ SECTIONS: dict[str, str] = {  # the first field of a section → its heading
     "VERIFY_HOLD_SECONDS": "Verification",
     "HTTP_TIMEOUT_SECONDS": "Timeouts, intake and its limits",
     "INCIDENT_MAX_ALERTS": "Incidents: size, retention, concurrency",
-    "LOG_LEVEL": "Logging",
+    "LOG_LEVEL": "Logging and the event loop",
 }
 _BOUNDS = {annotated_types.Ge: "≥", annotated_types.Gt: ">", annotated_types.Le: "≤", annotated_types.Lt: "<"}
 

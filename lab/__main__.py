@@ -41,7 +41,9 @@ def parser() -> argparse.ArgumentParser:
     from lab.bench.demo import add_arguments as add_demo_arguments
 
     add_demo_arguments(demo)
-    storm = commands.add_parser("storm", help="an Alertmanager webhook storm against a real agent process")
+    storm = commands.add_parser(
+        "storm", help="the webhook's capacity on a real agent process in a storm, against a bare floor"
+    )
     from lab.bench.storm import add_arguments as add_storm_arguments
 
     add_storm_arguments(storm)
@@ -102,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench(args)
     if args.command == "storm":
-        from lab.bench.storm import run
+        from lab.bench.storm import StormOptions, run
 
-        return run(args.groups, args.resends, [float(r) for r in args.rates.split(",")], args.idle_seconds)
+        return run(StormOptions.from_args(args))
     if args.command == "reliability":
         from lab.bench.reliability import report as reliability_report
         from lab.bench.reliability import run as reliability

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 MITIGATE_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# From an idle loop (under 1 ms) to one blocked long enough that Alertmanager's webhook would time out.
+EVENT_LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class AgentMetrics:
@@ -123,6 +125,13 @@ class AgentMetrics:
         self.silences_held = Gauge(
             "sre_agent_silences_held",
             "Alertmanager silences the agent holds on incidents' alerts while it verifies fixes",
+            registry=registry,
+        )
+        self.event_loop_lag = Histogram(
+            "sre_agent_event_loop_lag_seconds",
+            "How much later than asked the event loop woke a task sleeping EVENT_LOOP_LAG_INTERVAL_SECONDS: "
+            "the time it spent on other work first",
+            buckets=EVENT_LOOP_LAG_BUCKETS,
             registry=registry,
         )
         self.workflow_steps_total = Counter(
