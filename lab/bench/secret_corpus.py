@@ -1,6 +1,6 @@
-"""The secret corpus (`tests/agent/secret_corpus.txt`): lines as they turn up in error logs and alert
-annotations, each with its secrets marked. The agent's redaction tests and the reliability row "secret
-corpus" read it.
+"""The secret corpus (`secret_corpus.txt`, beside this module): lines as they turn up in error logs and
+alert annotations, each with its secrets marked. The agent's redaction tests and the reliability row
+"secret corpus" read it.
 
 `leaks(text)` names the secrets any of whose 12-character stretches is in `text`: a secret cut, widened
 or partly redacted counts as leaked, not only one found whole.
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "tests" / "agent" / "secret_corpus.txt"
+CORPUS = Path(__file__).resolve().with_name("secret_corpus.txt")
 WINDOW = 12
 
 
