@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from lab.bench.groundtruth import DISRUPTIVE_ACTIONS, FaultTruth
-from lab.bench.observer import AgentObserver, IncidentView
+from lab.bench.observer import AgentObserver, IncidentView, surviving
 from lab.bench.scenario import LabClient, RunResult, now
 
 When = Literal["now", "verifying"]
@@ -105,14 +105,23 @@ def score(
         result = RunResult(fault=truth.name, responder="agent", run=run, started_at=at, service=truth.service)
         result.scenario = scenario.name
         result.incidents = len(mine)
+        # A merged incident's problem is handled by the one it was merged into: match that one, paged
+        # when the first of them opened.
+        handled = {i.id: surviving(i, incidents) for i in mine}
         match = next(
-            (i for i in mine if i.id not in used and i.diagnosis_id == truth.expected_diagnosis), None
+            (
+                handled[i.id]
+                for i in mine
+                if handled[i.id].id not in used and handled[i.id].diagnosis_id == truth.expected_diagnosis
+            ),
+            None,
         )
         result.paged = match is not None or any(i.closed_at is None or i.closed_at >= at for i in mine)
         if match is not None:
             used[match.id] = index
             result.diagnosis, result.diagnosis_correct = match.diagnosis_id, True
-            result.seconds_to_page = max(0.0, (match.opened_at - at).total_seconds())
+            opened = min(i.opened_at for i in mine if handled[i.id].id == match.id)
+            result.seconds_to_page = max(0.0, (opened - at).total_seconds())
             result.seconds_to_first_action = _since(at, match.first("execute"))
             if match.status == "resolved" and match.mitigated_at is not None and page_over:
                 result.mitigated = True

@@ -36,6 +36,7 @@ class IncidentView(BaseModel):
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     verification: list[dict[str, Any]] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    merged_into: str | None = None
 
     @property
     def diagnosis_id(self) -> str | None:
@@ -72,6 +73,16 @@ class IncidentView(BaseModel):
             if status not in {"planned", "skipped", "dry-run", "rejected"}:
                 names.append(str(action.get("action") or action.get("name")))
         return names
+
+
+def surviving(incident: IncidentView, incidents: list[IncidentView]) -> IncidentView:
+    """The incident this one's alerts ended up in: a merged incident's problem is handled by the one it
+    was merged into (found among `incidents`, following chains), not by itself."""
+    by_id, seen = {i.id: i for i in incidents}, {incident.id}
+    while incident.status == "merged" and incident.merged_into in by_id and incident.merged_into not in seen:
+        incident = by_id[incident.merged_into]
+        seen.add(incident.id)
+    return incident
 
 
 class AgentObserver:

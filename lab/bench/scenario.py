@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from lab.bench.groundtruth import FaultTruth
-from lab.bench.observer import AgentObserver, IncidentView
+from lab.bench.observer import AgentObserver, IncidentView, surviving
 
 Responder = Literal["agent", "restart-baseline"]
 WORKER_CONSUMERS = 2  # the lab worker's consumers when it starts (lab/worker/config.py)
@@ -329,10 +329,11 @@ def score_agent_run(
     result.paged = bool(incidents)
     if not incidents:
         return result
-    first = incidents[0]
+    paged = incidents[0]
+    first = surviving(paged, incidents)  # merged into a later incident: that one handled the problem
     since = result.started_at
-    result.seconds_to_page = _seconds(since, first.opened_at)
-    result.page_floor_seconds = page_floor(floors or {}, first.alert_names())
+    result.seconds_to_page = _seconds(since, paged.opened_at)
+    result.page_floor_seconds = page_floor(floors or {}, paged.alert_names())
     result.seconds_to_diagnosis = _seconds(since, first.first("diagnose"))
     result.seconds_to_first_action = _seconds(since, first.first("execute"))
     result.diagnosis = first.diagnosis_id

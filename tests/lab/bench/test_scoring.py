@@ -231,3 +231,37 @@ def test_another_lanes_incident_is_not_cross_service_while_its_fault_is_in() -> 
     later = worker.model_copy(update={"opened_at": datetime.now(UTC) + timedelta(seconds=5)})
     scored = score_agent_run(result(), [right, later], BAD_DEPLOY, FLOORS, faults)
     assert scored.cross_service_actions == ["restart-worker"]  # after its fault: nobody's business
+
+
+def after(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_an_incident_merged_into_a_later_one_is_scored_on_the_one_that_handled_it() -> None:
+    """Seen on the lab: a dependency outage injected while a disk fix was verified opened an incident
+    that waited, then merged into the incident opened after the disk fix, which ran the right fix."""
+    disk = FaultTruth(name="disk_fill", expected_diagnosis="disk-full", fixed_by=["clean-disk"])
+    fallback = "enable-dependency-fallback"
+    outage = FaultTruth(name="dependency_outage", expected_diagnosis="dependency-outage", fixed_by=[fallback])
+    cleaned = incident("disk-full", [("clean-disk", "succeeded", 11, 12)], True)
+    waited = incident("dependency-outage", [], False).model_copy(
+        update={"id": "inc-2", "status": "merged", "merged_into": "inc-3", "opened_at": after(15)}
+    )
+    handled = incident("dependency-outage", [(fallback, "succeeded", 41, 42)], True)
+    handled = handled.model_copy(update={"id": "inc-3", "opened_at": after(40), "mitigated_at": after(50)})
+    scenario = Scenario(
+        name="a fault while another is verified",
+        steps=[Step(fault="disk_fill"), Step(fault="dependency_outage", when="verifying")],
+    )
+    first, second = score(scenario, [(disk, T0), (outage, after(5))], [cleaned, waited, handled], 1, True)
+    assert first.actions == ["clean-disk"] and first.mitigated
+    assert second.diagnosis_correct and second.mitigated and second.actions == [fallback]
+    assert second.seconds_to_page == 10.0  # paged when the merged incident opened
+    assert second.seconds_to_mitigate == 45.0
+    # a single fault's run: the page is the first incident's, the outcome the one it merged into
+    single = score_agent_run(result(), [waited, handled], outage, FLOORS)
+    assert single.mitigated and single.diagnosis == "dependency-outage"
+    assert single.seconds_to_page == 15.0
+    # a merge into an incident the run did not see is followed no further
+    alone = score_agent_run(result(), [waited], outage, FLOORS)
+    assert not alone.mitigated
