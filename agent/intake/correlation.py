@@ -244,15 +244,17 @@ class Correlator:
         follows: str | None,
     ) -> Incident:
         firing = [a for a in alerts if a.status == "firing"]
-        kept, dropped = bounded_alerts(alerts, self._limits)
+        # A notification carries its group's recently resolved alerts too: an earlier problem's, whose
+        # next firing is a new problem, not another state of this one's. Only their keys are kept (a
+        # re-send reads as known); a hand-off's resolved alerts are the incident's it follows.
+        own = firing if source == "alertmanager" and firing else alerts
+        kept, dropped = bounded_alerts(own, self._limits)
         incident = Incident(
             id=new_incident_id(),
             source=source,
             service=service,
             group_key=group_key,
-            fingerprints=newest(
-                [a.fingerprint for a in alerts if a.fingerprint], self._limits.max_fingerprints
-            ),
+            fingerprints=newest([a.fingerprint for a in own if a.fingerprint], self._limits.max_fingerprints),
             seen_keys=newest([a.dedup_key() for a in alerts], self._limits.max_keys),
             alerts=kept,
             alerts_dropped=dropped,

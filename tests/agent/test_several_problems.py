@@ -8,7 +8,7 @@ The stand-in lab over real HTTP (tests/agent/agent_testkit.py), alerts firing as
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.domain.diagnosis import Diagnosis
@@ -125,6 +125,41 @@ async def test_another_problem_paging_meanwhile_gets_its_own_incident_that_waits
     assert (
         first_closed is not None and rate_limit_at >= (await wf.store.get(first)).mitigated_at
     )  # one fix at a time
+
+
+async def test_an_earlier_problems_resolved_alert_in_the_opening_notification_is_not_this_incidents(
+    lab: Lab, workflows: WorkflowFactory
+) -> None:
+    """Seen on the lab: Alertmanager's notification for a group carries its recently resolved alerts too.
+    The incident it opened held their fingerprints, so when one of them fired again (a new problem) it
+    joined that incident as "another state" of an alert it never saw firing, and waited on a fix that
+    could not end it."""
+    faults = Faults(lab, {POOL: "remediate-db-pool-exhaustion", SURGE: "enable-rate-limit"})
+    faults.active = {POOL}
+    lab.healthy = True
+    lab.action_delay_seconds = 0.3
+    wf = await workflows.build(VERIFY_HOLD_SECONDS=1.0, VERIFY_DEADLINE_SECONDS=5)
+    earlier = pool_alert("fp2", name=SURGE).model_copy(update={"status": "resolved"})
+    result = await wf.correlator.open_or_merge(
+        source="alertmanager",
+        service="target",
+        group_key='{}:{service="target"}',
+        alerts=[pool_alert("fp1"), earlier],
+    )
+    first = result.incident_id
+    assert first is not None
+    await wait_until(lambda: wf.store.history.get(first).step in {"execute", "verify"}, timeout=10)
+    faults.active.add(SURGE)
+    again = pool_alert("fp2", name=SURGE).model_copy(
+        update={"startsAt": datetime(2026, 11, 24, 10, 5, tzinfo=UTC)}
+    )
+    await merge(wf, again)
+    (second,) = [i.id for i in await wf.store.open_for_service("target") if i.id != first]
+    await wf.runner.wait(first)
+    await wf.runner.wait(second, timeout=30)
+    assert (await wf.store.get(first)).status == "resolved"
+    assert (await wf.store.get(second)).diagnosis_id == "traffic-surge"
+    assert [c["action"] for c in lab.calls] == ["remediate-db-pool-exhaustion", "enable-rate-limit"]
 
 
 async def test_a_page_that_stops_with_the_fix_it_waited_for_was_that_problem_and_does_nothing(
