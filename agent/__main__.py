@@ -25,6 +25,11 @@ from agent.redaction import install_log_redaction, redact_event
 from agent.telemetry.logs import configure_logging as configure_json_logging
 
 PRIVATE_UMASK = 0o077
+# How long a thread holding the GIL keeps it once another asks (CPython's default: 5 ms). The incident
+# store's threads and a webhook body's validation hold it in pure Python for milliseconds under an alert
+# flood; the event loop, woken by a request, waited up to that long before it could answer. 1 ms keeps
+# the loop's wait short at the cost of more switches between the threads.
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def configure_logging(level: str) -> None:
@@ -47,6 +52,7 @@ def main() -> None:
     # longer walks it (that walk took ~100 ms under an alert flood, and the webhook waited for it).
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(
         app,
         host=settings.HOST,

@@ -92,6 +92,12 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], _Replacement], ...] = (
     (("@",), re.compile(r"\b[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), MARK),
     ((), re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}"), lambda m: MARK if _random(m.group(0)) else m.group(0)),
 )  # fmt: skip
+# What `_redact` must find in a text's lower case before any of its steps can change it: a key block's
+# header, a token long enough for detect-secrets (`_CANDIDATE`) or the random-token pattern, or a word
+# one of `_PATTERNS` needs. A text without any (an instance, a pod name, a short label) is kept as it is
+# without running the steps: a notification of 500 alerts carries 500 such values.
+_NEEDLES = sorted({re.escape(needle) for needles, _, _ in _PATTERNS for needle in needles})
+_TRIGGER = re.compile("|".join([r"[a-z0-9_+/=-]{16,}", "private key", *_NEEDLES]))
 _SECRET_KEY = re.compile(rf"(?i){_KEY}$")
 _LEFT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.+/")
 _RIGHT = _LEFT | {"="}
@@ -137,6 +143,8 @@ def _redact_short(text: str) -> str:
 
 
 def _redact(text: str) -> str:
+    if _TRIGGER.search(text.lower()) is None:
+        return text
     if "PRIVATE KEY" in text:
         text = _KEY_BLOCK.sub("[redacted private key]", text)
     if any(_has_digit(m.group(0)) for m in _CANDIDATE.finditer(text)):
@@ -212,8 +220,10 @@ def _value_of(key: Any, value: Any) -> Any:
 
 
 def redact_pairs(pairs: dict[str, str]) -> dict[str, str]:
-    """Labels or annotations: `redact_data` for a str → str mapping, typed as one."""
-    return dict(redact_data(pairs))
+    """Labels or annotations: `redact_data` for a str → str mapping, and `pairs` itself when nothing in
+    it changed (so the caller knows it need not bound it again)."""
+    redacted = {redact(k): MARK if v and is_secret_key(k) else redact(v) for k, v in pairs.items()}
+    return pairs if redacted == pairs else redacted
 
 
 Redacted = Annotated[str, AfterValidator(redact)]

@@ -9,7 +9,9 @@ from fastapi import Depends, HTTPException, Request, status
 from agent.runtime import AgentRuntime
 
 
-def get_runtime(request: Request) -> AgentRuntime:
+async def get_runtime(request: Request) -> AgentRuntime:
+    """Async so FastAPI calls it on the loop: a plain `def` dependency is run in a worker thread, and
+    every request, the webhook's too, then waits for that thread to get the GIL back from the store's."""
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="agent is starting")

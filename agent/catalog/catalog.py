@@ -48,6 +48,7 @@ from agent.domain.matchers import Matcher, all_match, promql_selector
 from agent.validation import summarise
 
 log = structlog.get_logger("agent.catalog")
+MAX_OWNERSHIP_ANSWERS = 4096
 
 
 class CatalogError(Exception):
@@ -132,6 +133,22 @@ class Ownership:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class _Owners:
+    """Ownership answers for one set of services, keyed by the values of the labels their matchers name:
+    the only labels an answer depends on (an absent one matches as empty). A flood's alerts differ in
+    their instance, not in those, so one answer serves all of them."""
+
+    services: dict[str, Service]
+    names: tuple[str, ...]
+    answers: dict[tuple[str, ...], Ownership] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, services: dict[str, Service]) -> _Owners:
+        names = {m.name for s in services.values() for group in s.owns for m in group}
+        return cls(services, tuple(sorted(names)))
+
+
 class ServiceCatalog:
     def __init__(
         self,
@@ -147,6 +164,7 @@ class ServiceCatalog:
         self._services: dict[str, Service] = {}
         self._packs: dict[str, SignalPack] = {}
         self._problems: dict[str, str] = {}
+        self._owners = _Owners.of(self._services)
 
     @classmethod
     def of(
@@ -180,12 +198,18 @@ class ServiceCatalog:
         return names
 
     def owner(self, labels: Mapping[str, str]) -> Ownership:
-        owners = [s for s in self._services.values() if s.owns_alert(labels)]
-        if len(owners) == 1:
-            return Ownership(owners[0])
-        if not owners:
-            return Ownership(None, "no catalog service owns it")
-        return Ownership(None, "owned by several services: " + ", ".join(sorted(s.name for s in owners)))
+        """The one service whose `owns` matches the labels; answers are remembered (`_Owners`) until the
+        set of services is replaced."""
+        owners = self._owners
+        if owners.services is not self._services:
+            owners = self._owners = _Owners.of(self._services)
+        key = tuple(labels.get(name, "") for name in owners.names)
+        answer = owners.answers.get(key)
+        if answer is None:
+            if len(owners.answers) >= MAX_OWNERSHIP_ANSWERS:  # matchers on a label of many values
+                owners.answers.clear()
+            answer = owners.answers[key] = _owner(owners.services, labels)
+        return answer
 
     @property
     def notes(self) -> list[str]:
@@ -241,6 +265,15 @@ class ServiceCatalog:
         while True:
             await asyncio.sleep(interval_seconds)
             await asyncio.to_thread(self.refresh)
+
+
+def _owner(services: dict[str, Service], labels: Mapping[str, str]) -> Ownership:
+    owners = [s for s in services.values() if s.owns_alert(labels)]
+    if len(owners) == 1:
+        return Ownership(owners[0])
+    if not owners:
+        return Ownership(None, "no catalog service owns it")
+    return Ownership(None, "owned by several services: " + ", ".join(sorted(s.name for s in owners)))
 
 
 def catalog_files(folder: Path) -> list[Path]:

@@ -1,6 +1,9 @@
 """The incident history's tables: incidents as JSON documents with indexed columns, their alert keys,
 the guardrails' action ledger, small flags, and the alerts no service owns. `CREATE ... IF NOT EXISTS`
-throughout, so an older history file gains what is new when it is opened."""
+throughout, so an older history file gains what is new when it is opened (new columns by ALTER TABLE,
+`agent.incidents.sqlite`). An incident's `summary` (the list view's JSON) comes before its `body`: a
+page of the history then reads it without walking the document's overflow pages; in a file older than
+the column it comes last, which works, a little slower."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -11,6 +14,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     diagnosis_id TEXT,
     opened_at TEXT NOT NULL,
     closed_at TEXT,
+    summary TEXT,
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);

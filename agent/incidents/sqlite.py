@@ -26,8 +26,10 @@ from agent.incidents.models import FINAL_STATUSES, Incident, IncidentSummary, Ti
 from agent.incidents.schema import SCHEMA
 
 MAX_UNOWNED = 1000
-# The list view's fields, picked out of each document by SQLite (a JSON object per row).
-_SUMMARY = "json_object({})".format(
+# The list view's JSON: written with each document (`summary`), so a page of the history reads it as it
+# is; a row written before that column existed has it picked out of its document by SQLite.
+_SUMMARY_FIELDS = frozenset(IncidentSummary.model_fields)
+_SUMMARY = "COALESCE(summary, json_object({}))".format(
     ", ".join(f"'{name}', json_extract(body, '$.{name}')" for name in IncidentSummary.model_fields)
 )
 
@@ -59,11 +61,15 @@ class SqliteHistory:
         self._reader.execute("PRAGMA busy_timeout=5000")
 
     def _migrate(self) -> None:
-        """Columns added since a history file was created (the ledger learned its service)."""
+        """Columns added since a history file was created (the ledger learned its service, incidents
+        their summary)."""
         with self._lock:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(action_log)")}
             if "service" not in columns:
                 self._db.execute("ALTER TABLE action_log ADD COLUMN service TEXT NOT NULL DEFAULT ''")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(incidents)")}
+            if "summary" not in columns:
+                self._db.execute("ALTER TABLE incidents ADD COLUMN summary TEXT")
 
     def _index_alert_keys(self) -> None:
         """A history written before the key table existed gets its keys indexed once."""
@@ -111,9 +117,10 @@ class SqliteHistory:
         diagnosis_id = incident.diagnosis.diagnosis_id if incident.diagnosis else None
         self._db.execute(
             "INSERT INTO incidents(id, status, service, group_key, diagnosis_id, opened_at, closed_at,"
-            " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
-            " service=excluded.service, group_key=excluded.group_key, diagnosis_id=excluded.diagnosis_id,"
-            " closed_at=excluded.closed_at, body=excluded.body",
+            " body, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " status=excluded.status, service=excluded.service, group_key=excluded.group_key,"
+            " diagnosis_id=excluded.diagnosis_id, closed_at=excluded.closed_at, body=excluded.body,"
+            " summary=excluded.summary",
             (
                 incident.id,
                 incident.status,
@@ -123,6 +130,7 @@ class SqliteHistory:
                 incident.opened_at.isoformat(),
                 incident.closed_at.isoformat() if incident.closed_at else None,
                 incident.model_dump_json(),
+                incident.model_dump_json(include=_SUMMARY_FIELDS),
             ),
         )
 
@@ -219,8 +227,8 @@ class SqliteHistory:
         before: tuple[str, str] | None = None,
     ) -> list[StoredSummary]:
         """The list view, newest first, each with its place in that order (opened_at as stored, id):
-        pass the last one's as `before` for the next page. SQLite picks IncidentSummary's fields out of
-        each stored document and writes their JSON: a page costs no Python parsing at all."""
+        pass the last one's as `before` for the next page. Each summary's JSON is stored with its
+        document: a page costs no parsing at all, in Python or in SQLite."""
         clauses, args = self._filters(status, service, diagnosis, since)
         if before is not None:
             clauses.append("(opened_at, id) < (?, ?)")

@@ -51,8 +51,11 @@ def cut(text: str, limit: int) -> str:
 
 
 def redacted(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> dict[str, str]:
-    """Bounded, secrets redacted, bounded again (a short secret's mark is longer than the secret)."""
-    return bounded(redact_pairs(bounded(pairs, value_limit, limits, budget)), value_limit, limits, budget)
+    """Bounded, secrets redacted, bounded again if anything was (a short secret's mark is longer than
+    the secret)."""
+    cut_to_size = bounded(pairs, value_limit, limits, budget)
+    clean = redact_pairs(cut_to_size)
+    return cut_to_size if clean is cut_to_size else bounded(clean, value_limit, limits, budget)
 
 
 def bounded(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> dict[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -152,7 +153,8 @@ class Correlator:
         reason: str,
         follows: str | None,
     ) -> IngestResult:
-        keys = {a.dedup_key() for a in alerts}
+        keyed = {a.dedup_key(): a for a in alerts}  # each key once: a flood's 500 alerts are many keys
+        keys = set(keyed)
         known, oldest = await self._store.open_seen(service, keys)
         if oldest is not None and keys <= known:  # a re-send (HA peers, repeat_interval): nothing to read
             return IngestResult(incident_id=oldest, incident_ids=[oldest], note="duplicate notification")
@@ -160,8 +162,8 @@ class Correlator:
         seen = {key for incident in open_incidents for key in incident.seen_keys}
         fresh = [
             a.summary() if isinstance(a, Alert) else a
-            async for a in in_slices(alerts)
-            if a.dedup_key() not in seen
+            async for key, a in in_slices(list(keyed.items()))
+            if key not in seen
         ]
         if open_incidents and not fresh:
             return IngestResult(
@@ -172,9 +174,9 @@ class Correlator:
         result = IngestResult()
         leftover: list[AlertSummary] = []
         homes: dict[str, list[AlertSummary]] = {}
-        by_fingerprint = {fp: i for i in reversed(open_incidents) for fp in i.fingerprints}
+        where = self._homes(open_incidents, source)
         async for alert in in_slices(fresh):
-            home = self._home(alert, open_incidents, by_fingerprint, source)
+            home = where.home(alert)
             if home is None:
                 leftover.append(alert)
             else:
@@ -208,31 +210,24 @@ class Correlator:
         result.incident_id = result.incident_ids[0] if result.incident_ids else None
         return result
 
-    def _home(
-        self,
-        alert: AlertSummary,
-        open_incidents: list[Incident],
-        by_fingerprint: dict[str, Incident],
-        source: IncidentSource,
-    ) -> Incident | None:
-        """Which open incident of the service this alert belongs to (None: a new problem);
-        `by_fingerprint`: the first open incident that has each fingerprint."""
-        if not open_incidents:
-            return None
-        if alert.fingerprint in by_fingerprint:
-            return by_fingerprint[alert.fingerprint]
-        if alert.status == "resolved":
-            return None
-        if source in ("manual", "monitor"):
-            return open_incidents[0]
-        for incident in open_incidents:
-            if not incident.is_diagnosed:
-                return incident
-        for incident in open_incidents:
-            runbook = next((rb for rb in self._runbooks() if rb.id == incident.diagnosis_id), None)
-            if runbook is not None and alert.name in getattr(runbook, "alerts", []):
-                return incident
-        return None
+    def _homes(self, open_incidents: list[Incident], source: IncidentSource) -> Homes:
+        """Where the service's new alerts go, worked out once per notification, not once per alert."""
+        explained: dict[str, Incident] = {}
+        if source not in ("manual", "monitor"):
+            runbooks: dict[str, Any] = {}
+            for runbook in self._runbooks():
+                runbooks.setdefault(runbook.id, runbook)
+            for incident in open_incidents:
+                runbook = runbooks.get(incident.diagnosis_id) if incident.diagnosis_id else None
+                for name in getattr(runbook, "alerts", []):
+                    explained.setdefault(name, incident)
+        return Homes(
+            first=open_incidents[0] if open_incidents else None,
+            by_fingerprint={fp: i for i in reversed(open_incidents) for fp in i.fingerprints},
+            undiagnosed=next((i for i in open_incidents if not i.is_diagnosed), None),
+            explained=explained,
+            any_new_alert=source in ("manual", "monitor"),
+        )
 
     async def _open(
         self,
@@ -314,6 +309,30 @@ class Correlator:
         self._metrics.incidents_total.labels(service="", diagnosis="unknown", outcome="escalated").inc()
         if self._on_escalated is not None:
             await self._on_escalated(incident.id)
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Which open incident of a service a new alert joins (the order of the module's docstring)."""
+
+    first: Incident | None  # the service's first open incident; None: every alert is a new problem
+    by_fingerprint: dict[str, Incident]  # the first open incident that has each fingerprint
+    undiagnosed: Incident | None  # the first still working out what is wrong
+    explained: dict[str, Incident]  # alert name -> the first diagnosed one whose runbook explains it
+    any_new_alert: bool  # a trigger or the monitor: every new firing alert joins `first`
+
+    def home(self, alert: AlertSummary) -> Incident | None:
+        if self.first is None:
+            return None
+        if alert.fingerprint in self.by_fingerprint:
+            return self.by_fingerprint[alert.fingerprint]
+        if alert.status == "resolved":
+            return None
+        if self.any_new_alert:
+            return self.first
+        if self.undiagnosed is not None:
+            return self.undiagnosed
+        return self.explained.get(alert.name)
 
 
 def _names(alerts: Sequence[AlertSummary]) -> str:

@@ -1,7 +1,8 @@
 """The webhook answers as fast with an incident merging a flood and four readers paging the history as
-it does idle (p99 within 2x, plus a floor for a 2-core machine): the event loop does no incident-store
-work. A real agent process (`python -m agent`, uvicorn, SQLite), stand-ins for the lab's services.
-Before, the same flood grew one incident to 16.7 MB and webhook answers took seconds."""
+an idle twin agent does beside it (p99 within 2x of the twin's, probed at the same moments): the event
+loop does no incident-store or flood-parsing work. Real agent processes (`python -m agent`, uvicorn,
+SQLite), stand-ins for the lab's services. Before, the same flood grew one incident to 16.7 MB and
+webhook answers took seconds."""
 
 from __future__ import annotations
 
@@ -21,8 +22,20 @@ API_TOKEN = "flood-api-secret"
 
 
 @pytest.fixture
-def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
-    data = tmp_path / "agent"
+def agents(tmp_path: Path, lab_urls: LabUrls) -> Iterator[tuple[AgentProcess, AgentProcess]]:
+    """The agent that takes the flood and its twin: the same configuration and history, started alike."""
+    started = [_agent(tmp_path / name, lab_urls) for name in ("agent", "twin")]
+    try:
+        for agent in started:
+            agent.start()
+        yield started[0], started[1]
+    finally:
+        for agent in started:
+            agent.stop()
+
+
+def _agent(folder: Path, lab_urls: LabUrls) -> AgentProcess:
+    data = folder / "data"
     seed_history(data / "incidents.db")
     env = {
         "PORT": str(free_port()),
@@ -41,14 +54,15 @@ def agent_process(tmp_path: Path, lab_urls: LabUrls) -> Iterator[AgentProcess]:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LOG_LEVEL": "WARNING",
     }
-    agent = AgentProcess(env, tmp_path / "agent.log")
-    agent.start()
-    yield agent
-    agent.stop()
+    return AgentProcess(env, folder / "agent.log")
 
 
-def test_webhook_p99_is_unaffected_by_a_merging_incident_and_readers(agent_process: AgentProcess) -> None:
-    result = run_flood(agent_process.url, firing_alert(), WEBHOOK_TOKEN, API_TOKEN)
+def test_webhook_p99_is_unaffected_by_a_merging_incident_and_readers(
+    agents: tuple[AgentProcess, AgentProcess],
+) -> None:
+    agent, twin = agents
+    result = run_flood(agent.url, twin.url, firing_alert(), WEBHOOK_TOKEN, API_TOKEN)
+    print(result.summary())
     assert result.within_bound, result.summary()
     assert set(result.codes) == {202}, result.codes
     assert result.flood_accepted == FLOOD_NOTIFICATIONS and result.reads >= 4

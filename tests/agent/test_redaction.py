@@ -11,13 +11,16 @@ from collections.abc import Iterator
 import pytest
 
 from agent.redaction import (
+    _TRIGGER,
     MARK,
     SKIPPED_DETECTORS,
     _detectors,
+    _redact,
     install_log_redaction,
     redact,
     redact_data,
     redact_event,
+    redact_pairs,
 )
 from lab.bench.secret_corpus import CorpusLine, corpus, leaks
 
@@ -64,6 +67,23 @@ def test_the_corpus_has_every_kind_the_redaction_must_know() -> None:
 @pytest.mark.parametrize("line", ORDINARY)
 def test_ordinary_lines_are_kept_as_they_are(line: str) -> None:
     assert redact(line) == line
+
+
+def test_a_text_passed_over_is_one_every_step_would_keep() -> None:
+    """`redact` skips texts without a trigger (what every step needs to find first): each piece of every
+    corpus and ordinary line the trigger passes over is one the full redaction keeps as it is."""
+    lines = [e.line for e in corpus()] + ORDINARY
+    pieces = {line[i : i + n] for line in lines for n in (4, 8, 15, 24, 40) for i in range(len(line))}
+    passed_over = [piece for piece in pieces if _TRIGGER.search(piece.lower()) is None]
+    assert len(passed_over) > 1000
+    assert [piece for piece in passed_over if _redact(piece) != piece] == []
+
+
+def test_pairs_are_redacted_by_key_and_value_and_kept_as_they_are_when_clean() -> None:
+    clean = {"alertname": "PoolExhausted", "instance": "orders-7f9c4-x2b1q:8000"}
+    assert redact_pairs(clean) is clean
+    dirty = {"db_password": "hunter2", "url": "https://ops:hunter2-value@db:5432/orders", **clean}
+    assert redact_pairs(dirty) == {"db_password": MARK, "url": f"https://{MARK}@db:5432/orders", **clean}
 
 
 def test_detect_secrets_gives_the_provider_detectors() -> None:

@@ -3,7 +3,9 @@ of summaries and retention."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +69,32 @@ def test_alert_keys_are_indexed_for_intake_and_backfilled_for_an_older_history(t
     assert reopened.seen_since({"fp3|t1|firing"}, since) == {"fp3|t1|firing"}
     assert reopened.count_unfinished() == 1  # "old" is open, "new" resolved
     reopened.close()
+
+
+def test_a_history_from_before_stored_summaries_is_paged_from_its_documents(tmp_path: Path) -> None:
+    """An older file has no `summary` column: it gains one; its rows are summarised from their documents
+    until they are written again."""
+    path = tmp_path / "incidents.db"
+    old = _finished("inc-old", days_ago=2, diagnosis=Diagnosis(diagnosis_id="disk-full", confidence=0.8))
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "CREATE TABLE incidents (id TEXT PRIMARY KEY, status TEXT NOT NULL, service TEXT NOT NULL,"
+            " group_key TEXT NOT NULL, diagnosis_id TEXT, opened_at TEXT NOT NULL, closed_at TEXT,"
+            " body TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (old.id, old.status, old.service, old.group_key, "disk-full", old.opened_at.isoformat(),
+             old.closed_at.isoformat() if old.closed_at else None, old.model_dump_json()),
+        )  # fmt: skip
+    store = SqliteHistory(path)
+    store.save(_finished("inc-new", days_ago=1))
+    pages = {s.place[1]: IncidentSummary.model_validate_json(s.json) for s in store.summaries()}
+    assert pages["inc-old"] == IncidentSummary.model_validate(old.model_dump())
+    assert pages["inc-new"].id == "inc-new"
+    stored = dict(store._db.execute("SELECT id, summary IS NOT NULL FROM incidents").fetchall())
+    assert stored == {"inc-old": 0, "inc-new": 1}
+    store.close()
 
 
 def _finished(incident_id: str, days_ago: float, **fields: object) -> Incident:

@@ -83,8 +83,8 @@ async def list_incidents(
     limit: int = Query(default=50, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(default=None, pattern=CURSOR, description="`next_cursor` of the page before"),
 ) -> Response:
-    """A page of summaries, newest first. The store writes each summary's JSON from the stored
-    document (IncidentSummary's fields), so a full page costs the event loop a string join."""
+    """A page of summaries, newest first. The store keeps each summary's JSON (IncidentSummary's
+    fields) beside its document, so a full page costs the event loop a string join."""
     before = _place(cursor) if cursor else None
     found = await runtime.store.summaries(status_, service, diagnosis, since, limit + 1, before)
     page = found[:limit]

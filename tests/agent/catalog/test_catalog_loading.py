@@ -187,6 +187,24 @@ def test_files_added_and_removed_change_the_services(folder: Path) -> None:
     assert sorted(catalog.services()) == ["checkout"]
 
 
+def test_ownership_follows_the_services_as_they_change(folder: Path) -> None:
+    """Answers are remembered by the labels the matchers name (an instance or pod does not matter) and
+    forgotten when the services change."""
+    write(folder, "checkout.yml", CHECKOUT)
+    catalog = loaded(folder)
+    ours = {"alertname": "HighLatency", "service": "billing"}
+    assert catalog.owner({**ours, "instance": "a"}).service is None
+    write(folder, "billing.yaml", BILLING)
+    assert catalog.refresh() is True
+    for instance in ("a", "b"):
+        owner = catalog.owner({**ours, "instance": instance}).service
+        assert owner is not None and owner.name == "billing"
+    write(folder, "checkout.yml", CHECKOUT.replace('service="checkout"', 'service=~"checkout|billing"'))
+    assert catalog.refresh() is True
+    assert catalog.owner(ours).reason == "owned by several services: billing, checkout"
+    assert catalog.owner({"service": "checkout"}).service == catalog.get("checkout")
+
+
 def test_two_files_defining_one_service(folder: Path) -> None:
     write(folder, "checkout.yaml", CHECKOUT)
     write(folder, "checkout.yml", CHECKOUT.replace("vars: {window: 2m}", "vars: {window: 9m}"))

@@ -38,7 +38,7 @@ def test_every_fault_and_bad_input_loses_nothing(tmp_path: Path) -> None:
     assert "refusing to start" in by_fault["open by default refused"]["did"]
     cross_site = by_fault["cross-site request (form POSTs to trigger and approve)"]
     assert "approve, foreign Origin 403" in cross_site["did"] and cross_site["actions"] == 0
-    assert "webhook p99 idle" in by_fault["merge flood"]["did"]  # within 2x idle, or it is lost
+    assert "its idle twin beside it" in by_fault["merge flood"]["did"]  # within 2x the twin's, or it is lost
     obeyed = by_fault["prompt injection in a log line and an annotation; the model obeys: bad-release"]["did"]
     assert "resolved: db-pool-exhaustion" in obeyed  # the evidence, not the injected answer, decided
     assert "answer not used (unsupported)" in obeyed or "revised bad-release → db-pool-exhaustion" in obeyed
