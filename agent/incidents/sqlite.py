@@ -28,7 +28,7 @@ from agent.incidents.schema import SCHEMA
 MAX_UNOWNED = 1000
 # The list view's JSON: written with each document (`summary`), so a page of the history reads it as it
 # is; a row written before that column existed has it picked out of its document by SQLite.
-_SUMMARY_FIELDS = frozenset(IncidentSummary.model_fields)
+_SUMMARY_FIELDS = set(IncidentSummary.model_fields)
 _SUMMARY = "COALESCE(summary, json_object({}))".format(
     ", ".join(f"'{name}', json_extract(body, '$.{name}')" for name in IncidentSummary.model_fields)
 )
