@@ -84,13 +84,18 @@ def client(tmp_path: Path, lab_urls: LabUrls) -> Iterator[Callable[..., TestClie
         started.__exit__(None, None, None)
 
 
-def settle(client: TestClient, seconds: float = 0.5) -> list[dict[str, Any]]:
-    """Lets the intake worker take what was queued; returns the incidents."""
+def settle(client: TestClient, seconds: float = 0.5, expect: int = 0) -> list[dict[str, Any]]:
+    """Lets the intake worker take what was queued; returns the incidents, once there are `expect`
+    (the queue empties when the worker takes a notification, before it has handled it)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and client.get("/agent/status").json()["queue_depth"]:
         time.sleep(0.02)
     time.sleep(0.2)
-    return client.get("/agent/incidents").json()["incidents"]
+    incidents = client.get("/agent/incidents").json()["incidents"]
+    while len(incidents) < expect and time.monotonic() < deadline:
+        time.sleep(0.05)
+        incidents = client.get("/agent/incidents").json()["incidents"]
+    return incidents
 
 
 def unowned_metric(client: TestClient, reason: str) -> float:
@@ -124,7 +129,7 @@ def test_only_the_owned_alerts_of_a_mixed_notification_open_an_incident(
     agent = client()
     mixed = notification([firing_alert(fingerprint="fp1"), CRASH_LOOPING["alerts"][0]])
     assert agent.post("/webhooks/alertmanager", json=mixed, headers=HOOK).status_code == 202
-    incidents = settle(agent, 5)
+    incidents = settle(agent, 5, expect=1)
     assert [i["service"] for i in incidents] == ["target"]
     incident = agent.get(f"/agent/incidents/{incidents[0]['id']}").json()
     assert [a["name"] for a in incident["alerts"]] == ["TargetDbPoolExhausted"]
@@ -186,7 +191,7 @@ def test_a_truncated_notification_without_group_labels_fetches_only_the_owners_a
     agent = client(ALERTMANAGER_URL=url)
     truncated = {**notification([firing_alert(fingerprint="fp1")]), "truncatedAlerts": 1, "groupLabels": {}}
     assert agent.post("/webhooks/alertmanager", json=truncated, headers=HOOK).status_code == 202
-    (incident,) = settle(agent, 5)
+    (incident,) = settle(agent, 5, expect=1)
     assert asked == [['service="target"']]
     detail = agent.get(f"/agent/incidents/{incident['id']}").json()
     assert sorted(a["name"] for a in detail["alerts"]) == ["TargetDbPoolExhausted", "TargetHighErrorRatio"]
