@@ -1,8 +1,8 @@
 """The webhook answers as fast with an incident merging a flood and four readers paging the history as
 an idle twin agent does beside it (p99 within 2x of the twin's, probed at the same moments, plus the
 suite's scheduling noise): the event loop does no incident-store or flood-parsing work. Real agent
-processes (`python -m agent`, uvicorn, SQLite), stand-ins for the lab's services. Before, the same flood grew one incident to 16.7 MB and
-webhook answers took seconds."""
+processes (`python -m agent`, uvicorn, SQLite), stand-ins for the lab's services. Before, the same
+flood grew one incident to 16.7 MB and webhook answers took seconds."""
 
 from __future__ import annotations
 
