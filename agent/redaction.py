@@ -222,8 +222,17 @@ def _value_of(key: Any, value: Any) -> Any:
 def redact_pairs(pairs: dict[str, str]) -> dict[str, str]:
     """Labels or annotations: `redact_data` for a str → str mapping, and `pairs` itself when nothing in
     it changed (so the caller knows it need not bound it again)."""
-    redacted = {redact(k): MARK if v and is_secret_key(k) else redact(v) for k, v in pairs.items()}
+    redacted: dict[str, str] = {}
+    for key, value in pairs.items():
+        name, secret = _key_of_pair(key)
+        redacted[name] = MARK if secret and value else redact(value)
     return pairs if redacted == pairs else redacted
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_of_pair(key: str) -> tuple[str, bool]:
+    """A label or annotation name redacted, and whether its value is a secret whatever it looks like."""
+    return redact(key), is_secret_key(key)
 
 
 Redacted = Annotated[str, AfterValidator(redact)]

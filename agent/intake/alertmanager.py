@@ -82,11 +82,15 @@ def size(pairs: dict[str, str]) -> int:
 
 
 def _fits(pairs: dict[str, str], value_limit: int, limits: AlertLimits, budget: int) -> bool:
+    """Two passes over the lengths nearly always: no key is longer than all keys together, nor any value
+    than all values, so the longest is looked for only when the totals are over a limit."""
+    if len(pairs) > limits.max_pairs:
+        return False
+    keys, values = sum(map(len, pairs)), sum(map(len, pairs.values()))
     return (
-        len(pairs) <= limits.max_pairs
-        and max(map(len, pairs.values()), default=0) <= value_limit
-        and max(map(len, pairs), default=0) <= limits.max_key_chars
-        and size(pairs) <= budget
+        keys + values <= budget
+        and (keys <= limits.max_key_chars or max(map(len, pairs)) <= limits.max_key_chars)
+        and (values <= value_limit or max(map(len, pairs.values())) <= value_limit)
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.domain.limits import AlertLimits
-from agent.intake.alertmanager import CUT, WebhookNotification, size
+from agent.intake.alertmanager import CUT, WebhookNotification, _fits, size
 
 from .agent_testkit import FIRING
 
@@ -96,3 +98,23 @@ def test_timestamps_are_rfc_3339_text(alert: dict) -> None:
     body = {**FIRING, "alerts": [{**FIRING["alerts"][0], **alert}]}
     with pytest.raises(ValidationError, match="RFC 3339"):
         WebhookNotification.model_validate_json(json.dumps(body))
+
+
+@given(
+    st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=6),
+    st.integers(1, 40),
+    st.integers(1, 12),
+    st.integers(1, 80),
+)
+def test_labels_fit_exactly_when_every_bound_holds(
+    pairs: dict[str, str], value_limit: int, key_limit: int, budget: int
+) -> None:
+    """`_fits` looks at the longest key or value only when the totals are over a limit: the same answer."""
+    limits = AlertLimits(max_pairs=4, max_key_chars=key_limit)
+    every_bound = (
+        len(pairs) <= 4
+        and all(len(v) <= value_limit for v in pairs.values())
+        and all(len(k) <= key_limit for k in pairs)
+        and size(pairs) <= budget
+    )
+    assert _fits(pairs, value_limit, limits, budget) == every_bound
