@@ -84,6 +84,8 @@ class Lab:
     # What the stand-in Prometheus answers to a query containing each key (the first that matches); any
     # other query has no data, as a series the exporter does not expose.
     prometheus_values: dict[str, float] = field(default_factory=lambda: {"target_up": 1.0, "requests": 10.0})
+    # Whether a query starting with `check:` holds, as a test says (it sees the query, its range included)
+    check: Callable[[str], bool] | None = None
 
     def _unavailable(self, part: str) -> JSONResponse | None:
         return JSONResponse({"error": f"{part} unavailable"}, status_code=503) if part in self.down else None
@@ -260,7 +262,9 @@ class Lab:
             if query.startswith("bad:"):  # what Prometheus answers a query it cannot parse
                 error = {"status": "error", "errorType": "bad_data", "error": "parse error"}
                 return JSONResponse(error, status_code=400)
-            if query.startswith("healthy:"):  # the stand-in runbooks' verification queries
+            if query.startswith("check:") and self.check is not None:
+                result = [{"metric": {}, "value": [time.time(), "1"]}] if self.check(query) else []
+            elif query.startswith("healthy:"):  # the stand-in runbooks' verification queries
                 result = [{"metric": {}, "value": [time.time(), "1"]}] if self.healthy else []
             elif query.startswith("ALERTS{"):  # the incident's alerts fire until the fix
                 if self.firing is not None:

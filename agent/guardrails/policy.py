@@ -9,6 +9,12 @@ another incident of this service is remediating or verifying, the next approach 
 place (a riskier one, 15 ms after the first fix). The plan waits and looks again: the other fix may
 already be the answer. The cooldown ignores this incident's own earlier calls: inside one incident the
 plan never repeats an approach, and its escalation steps (same action, stronger params) must not wait.
+
+The wait for another incident's verification ends early for a different problem: once that fix has
+had the service's settle time to show (its signals then cover only time after it) and this incident,
+looked at since, still shows its own diagnosis, different from the other's, the other fix was not its
+answer. Waiting on would leave this problem on, and it may be what keeps the other fix from verifying
+(a pool that fails requests keeps a rollback's error ratio up).
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from agent.catalog.services import AgentMode, GuardrailOverrides
 from agent.config import Settings
 from agent.guardrails.breaker import CircuitBreakers
 from agent.guardrails.kill_switch import KillSwitch
-from agent.incidents.models import utcnow
+from agent.incidents.models import Incident, utcnow
 from agent.incidents.store import IncidentStore
 
 Verdict = Literal["allow", "approval", "wait", "skip", "stop"]
 BUSY = frozenset({"remediating", "verifying"})
+ENDED = frozenset({"succeeded", "failed", "unknown"})  # an action call that is over, whatever it did
 T = TypeVar("T")
 
 
@@ -35,6 +42,9 @@ class Decision:
     reason: str = ""
     wait_seconds: float = 0.0
     wait_for: str | None = None  # the incident whose fix is being verified first
+    # waiting for another incident's fix: when to look at the service again for this incident's own
+    # problem (seconds from now; None: only once that incident is done, it may be this same problem)
+    look_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,18 @@ class Limits:
         )
 
 
+def look_after_seconds(other: Incident, diagnosis_id: str | None, settle_seconds: float) -> float | None:
+    """For an incident with a different diagnosis, seconds until `other`'s fix has had the settle time
+    to show (0: it has; while it still runs, at least the settle time); None, for the same problem or
+    one not known yet: wait until `other` is done."""
+    if diagnosis_id is None or other.diagnosis_id in (None, diagnosis_id):
+        return None
+    ended = [a.finished_at for a in other.actions if a.status in ENDED and a.finished_at is not None]
+    if other.status != "verifying" or not ended:
+        return settle_seconds
+    return max(0.0, settle_seconds - (utcnow() - max(ended)).total_seconds())
+
+
 def _or(value: T | None, default: T) -> T:
     return default if value is None else value
 
@@ -82,8 +104,12 @@ class Guardrails:
         risk: str,
         executed_in_incident: int,
         limits: Limits,
+        diagnosis_id: str | None = None,
+        settle_seconds: float = 0.0,
     ) -> Decision:
-        """`stop` ends planning for this incident; `skip` tries the next approach; `wait` looks again."""
+        """`stop` ends planning for this incident; `skip` tries the next approach; `wait` looks again.
+        `diagnosis_id`: this incident's, fresh; `settle_seconds`: how long a fix takes to show on the
+        service."""
         if self.kill_switch.engaged:
             return Decision("stop", "kill switch engaged: remediation disabled")
         if executed_in_incident >= limits.max_actions_per_incident:
@@ -105,13 +131,16 @@ class Guardrails:
                 left,
             )
         busy = [
-            i.id
+            (i, look)
             for i in await self.store.open_for_service(service)
             if i.id != incident_id and i.status in BUSY
+            for look in [look_after_seconds(i, diagnosis_id, settle_seconds)]
+            if look is None or look > 0 or i.status != "verifying"
         ]
         if busy:
+            other, look = busy[0]
             return Decision(
-                "wait", f"{busy[0]} is remediating {service}: its fix is verified first", 0.0, busy[0]
+                "wait", f"{other.id} is remediating {service}: its fix is verified first", 0.0, other.id, look
             )
         if self.breakers.is_open(service, action):
             return Decision("skip", f"circuit breaker open for {action} on {service}")

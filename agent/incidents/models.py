@@ -71,6 +71,11 @@ class Verification(BaseModel):
         "by `finished_at`, confirmed it)",
     )
     healthy_for_seconds: float = 0.0
+    windows_from: str | None = Field(
+        default=None,
+        description="another incident whose later fix on the service the checks' windows started at: "
+        "the service was judged after both fixes",
+    )
     polls: int = 0
     detail: str = ""
     last_results: dict[str, Any] = Field(default_factory=dict)

@@ -319,12 +319,14 @@ class SqliteHistory:
         with self._lock:
             self._db.execute(
                 "INSERT INTO action_log(key, incident_id, action, status, ts, service)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status=excluded.status",
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET status=excluded.status, ts=excluded.ts",
                 (key, incident_id, action, status, utcnow().isoformat(), service),
             )
 
     def actions_since(self, since: datetime, service: str | None = None) -> list[tuple[str, str, datetime]]:
-        """(incident_id, action, ts) of every action sent since `since` (for one service, when given)."""
+        """(incident_id, action, ts) of every action sent since `since` (for one service, when given);
+        `ts` is when the call was sent, then when it ended."""
         query = "SELECT incident_id, action, ts FROM action_log WHERE ts >= ?"
         args: tuple[str, ...] = (since.isoformat(),)
         if service is not None:

@@ -1,11 +1,13 @@
-"""Looking at an incident's service now: what gather does, and what verification asks again when the
-alerts outlive a fix whose own checks held."""
+"""Looking at an incident's service now: what gather does, what verification asks again when the
+alerts outlive a fix whose own checks held, and what an incident waiting for another's fix asks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from agent.domain.diagnosis import Diagnosis
 from agent.domain.signals import Symptoms
 from agent.incidents.models import Incident
 from agent.signals.reader import read_symptoms
@@ -22,6 +24,17 @@ async def look(deps: WorkflowDeps, incident: Incident) -> tuple[Symptoms, dict[s
     return await read_symptoms(
         service, deps.sources(service), incident.alerts, since=await log_window_start(incident, deps)
     )
+
+
+async def diagnose_now(deps: WorkflowDeps, incident: Incident, leaving_out: Iterable[str] = ()) -> Diagnosis:
+    """The service looked at now and diagnosed from what it shows alone (no memory), among its runbooks
+    but those `leaving_out` names (problems other incidents handle): a second look while a fix is
+    verified or waited for."""
+    symptoms, _ = await look(deps, incident)
+    runbooks = [
+        rb for rb in deps.runbooks_for(deps.service(incident.service)) if rb.id not in set(leaving_out)
+    ]
+    return deps.reasoning.diagnose(symptoms, runbooks, [])
 
 
 async def log_window_start(incident: Incident, deps: WorkflowDeps) -> datetime:

@@ -31,6 +31,7 @@ class AgentState(TypedDict, total=False):
     waits: int  # how many times the plan waited for a guardrail (bounded by MAX_PLAN_WAITS)
     wait_seconds: float
     wait_for: str  # an incident of the same service whose fix is verified first ("" for a cooldown)
+    look_after: float  # waiting for it: seconds until this incident's own problem is looked at (-1: never)
     merged_into: str  # another open incident of the service turned out to be this problem
     tried: list[str]
     execution_results: Annotated[list[dict[str, Any]], operator.add]

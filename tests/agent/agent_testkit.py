@@ -238,6 +238,7 @@ class WorkflowFactory:
         interrupt_after: list[str] | None = None,
         knowledge: Any | None = None,
         annotations: Any | None = None,
+        catalog: ServiceCatalog | None = None,
         **overrides: Any,
     ) -> Workflow:
         settings = agent_settings(self.tmp_path, self.urls, **overrides)
@@ -247,7 +248,7 @@ class WorkflowFactory:
             runbooks=fixed,
             knowledge=knowledge,
             annotations=annotations,
-            catalog=lab_catalog(self.urls),
+            catalog=catalog or lab_catalog(self.urls),
             env=standin_env(self.urls),
             interrupt_after=interrupt_after,
             background=False,

@@ -7,19 +7,25 @@ The stand-in lab over real HTTP (tests/agent/agent_testkit.py), alerts firing as
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from agent.catalog.catalog import ServiceCatalog
 from agent.domain.diagnosis import Diagnosis
 from agent.domain.signals import Symptoms
 from agent.workflow.deps import Reasoning
 
 from .agent_testkit import (
+    ROOT,
     Lab,
     WorkflowFactory,
     open_incident,
     pool_alert,
+    standin_env,
     standin_reasoning,
     standin_runbook,
     standin_runbooks,
@@ -369,3 +375,71 @@ async def test_a_fix_that_changed_nothing_is_never_handed_on(lab: Lab, workflows
     incident = await wf.store.get(first)
     assert incident.status == "failed"
     assert not any(e.message.startswith("looked at the service again") for e in incident.timeline)
+
+
+def settling_in(seconds: int, urls: Any, tmp_path: Path) -> ServiceCatalog:
+    """The lab's catalog, its target's fixes taking `seconds` to show in its signals."""
+    services = tmp_path / "services"
+    shutil.copytree(ROOT / "services", services)
+    target = services / "target.yml"
+    target.write_text(target.read_text() + f"verify: {{settle: {seconds}s}}\n")
+    catalog = ServiceCatalog(services, [ROOT / "signals"], standin_env(urls))
+    catalog.refresh()
+    return catalog
+
+
+async def test_a_problem_that_keeps_another_fix_from_verifying_is_fixed_once_that_fix_had_time_to_show(
+    lab: Lab, workflows: WorkflowFactory, tmp_path: Path
+) -> None:
+    """Seen on the lab: a bad release, and a pool leak seconds later. The rollback ran; the pool's
+    incident waited for its verification, which could not pass while the pool failed requests (its error
+    ratio counts them), so the rollback failed at its deadline and only then was the pool fixed. The pool
+    incident now waits only until the rollback has had the service's settle time to show; still a pool
+    problem, it is fixed, and the rollback is judged on windows that start at that later fix."""
+    faults = Faults(lab, {RELEASE: "rollback-release", POOL: "remediate-db-pool-exhaustion"})
+    faults.active = {RELEASE, POOL}
+    errors_until: list[float] = []
+
+    def ran(action: str) -> None:
+        faults.ran(action)
+        if not faults.active:
+            errors_until.append(time.monotonic())
+
+    def no_errors_in_range(query: str) -> bool:
+        """An error ratio over the query's range: errors while any fault was on."""
+        seconds = int(re.findall(r"\[(\d+)s\]", query)[-1])
+        return bool(errors_until) and time.monotonic() - seconds >= errors_until[-1]
+
+    lab.on_action, lab.check, lab.healthy = ran, no_errors_in_range, True
+    release = standin_runbook(
+        "bad-release", RELEASE, [{"action": "rollback-release", "risk": "low"}], ["check:errors[$since]"]
+    )
+    release = release.model_copy(
+        update={"verification": release.verification.model_copy(update={"deadline_seconds": 5})}
+    )
+    runbooks = [*(rb for rb in standin_runbooks() if rb.id != "bad-release"), release]
+    wf = await workflows.build(
+        runbooks=runbooks,
+        reasoning=pool_or_release(),
+        catalog=settling_in(1, workflows.urls, tmp_path),
+        VERIFY_HOLD_SECONDS=0.2,
+        VERIFY_DEADLINE_SECONDS=8,
+        VERIFY_POLL_SECONDS=0.1,
+    )
+    first = await open_incident(wf, pool_alert("fp1", name=RELEASE))
+    await wait_until(lambda: wf.store.history.get(first).step in {"execute", "verify"}, timeout=10)
+    await merge(wf, pool_alert("fp2"))
+    (second,) = [i.id for i in await wf.store.open_for_service("target") if i.id != first]
+    await wf.runner.wait(second, timeout=30)
+    await wf.runner.wait(first, timeout=30)
+    rollback, pool = await wf.store.get(first), await wf.store.get(second)
+    assert [c["action"] for c in lab.calls] == ["rollback-release", "remediate-db-pool-exhaustion"]
+    assert rollback.status == "resolved" and pool.status == "resolved", rollback.timeline
+    assert rollback.verification[-1].windows_from == second
+    assert "judged after" in rollback.verification[-1].detail
+    looked = [e.message for e in pool.timeline if e.step == "wait"]
+    assert looked and "still db-pool-exhaustion" in looked[-1]
+    # not beside the rollback: once it had had the settle time to show
+    rolled_back_at, reclaimed_at = rollback.actions[0].finished_at, pool.actions[0].started_at
+    assert rolled_back_at is not None and reclaimed_at is not None
+    assert (reclaimed_at - rolled_back_at).total_seconds() >= 1.0

@@ -110,7 +110,14 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     executed = sum(1 for a in incident.actions if a.status in EXECUTED)
     for index, candidate in enumerate(candidates):
         decision = await deps.guardrails.check(
-            incident_id, service.name, candidate["action"], candidate["risk"], executed, limits
+            incident_id,
+            service.name,
+            candidate["action"],
+            candidate["risk"],
+            executed,
+            limits,
+            diagnosis_id=diagnosis_id,
+            settle_seconds=service.settle_seconds,
         )
         if decision.verdict == "stop":
             return await _escalate(deps, incident_id, decision.reason, plan=candidates[index:])
@@ -147,16 +154,19 @@ async def _wait(
     pause = min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, decision.wait_seconds))
     if decision.wait_for is not None:
         pause = deps.settings.VERIFY_DEADLINE_SECONDS  # at most; the wait ends when that incident does
-    entry = await deps.record(
-        state["incident_id"],
-        "plan",
-        f"waiting, then looking again: {reason}",
-        {"plan": plan, "wait_seconds": pause, "wait_for": decision.wait_for, "waits": waits + 1},
-    )
+    look_after = decision.look_after if decision.wait_for is not None else None
+    data = {"plan": plan, "wait_seconds": pause, "wait_for": decision.wait_for, "waits": waits + 1}
+    if look_after is not None:
+        data["look_after_seconds"] = round(look_after, 1)
+        reason += (
+            f"; a different problem: looking at it again once that fix has had {look_after:.0f}s to show"
+        )
+    entry = await deps.record(state["incident_id"], "plan", f"waiting, then looking again: {reason}", data)
     return {
         "plan_decision": "wait",
         "wait_seconds": pause,
         "wait_for": decision.wait_for or "",
+        "look_after": -1.0 if look_after is None else look_after,
         "waits": waits + 1,
         "timeline": [entry],
     }

@@ -10,6 +10,12 @@ new incident (`handoff`). A fix whose own checks already held before it ran cann
 it is verified only when every alert of the incident has stopped (a fix for the wrong cause cannot
 "verify" while the page goes on).
 
+Another incident's fix on the same service after this one changes what the checks can see: from then
+on they read windows that start at that later fix (samples before it show a service that is no longer
+there, the other problem's errors among them), and the deadline gives that fix the settle time and the
+hold too (at most twice the deadline in all). The verification says so (`windows_from`): the service was
+judged after both fixes.
+
 When it was mitigated and when that was confirmed are two times. The runbook's checks read windows
 that start at the fix (`$since`): checks that failed before it and then hold for the hold period mark
 the incident mitigated at that moment. The alerts' rate windows still hold the fault's samples for a
@@ -46,7 +52,7 @@ from langchain_core.runnables import RunnableConfig
 from agent.catalog.catalog import Service
 from agent.incidents.models import Verification, utcnow
 from agent.workflow.deps import WorkflowDeps
-from agent.workflow.looking import look
+from agent.workflow.looking import diagnose_now
 from agent.workflow.state import AgentState
 from agent.workflow.verification import alerts_firing, own_checks
 
@@ -100,9 +106,16 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     next_problem: list[str] = []
     elsewhere: str | None = None
     poll = Poll(healthy=False, own_ok=False, method="promql")
+    limit = deadline
+    windows_from: tuple[str, float] | None = None  # another incident's later fix: (its id, seconds ago)
     while service is not None:
         mine = {a.name for a in (await deps.store.get(incident_id)).alerts} - may_keep
-        poll = await _poll(deps, service, spec, explained, mine, strict, before, time.monotonic() - started)
+        since_fix = time.monotonic() - started
+        windows_from = await _later_fix(deps, incident_id, service.name, started_at) or windows_from
+        if windows_from is not None:
+            since_fix = min(since_fix, windows_from[1])
+            limit = min(max(limit, time.monotonic() - started - windows_from[1] + settle), 2 * deadline)
+        poll = await _poll(deps, service, spec, explained, mine, strict, before, since_fix)
         polls += 1
         now = time.monotonic()
         healthy_since = (healthy_since or now) if poll.healthy else None
@@ -130,7 +143,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             if elsewhere is not None:
                 healthy, next_problem = True, sorted(poll.blocking | poll.others)
                 break
-        if now - started >= deadline:
+        if now - started >= limit:
             break
         await sleep(deps.settings.VERIFY_POLL_SECONDS)
 
@@ -138,7 +151,7 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
     held = time.monotonic() - healthy_since if healthy_since is not None else 0.0
     if healthy and mitigated is not None:
         held = mitigated[0]
-    detail = _detail(healthy, held, hold, deadline, poll.method == "health" and has_checks)
+    detail = _detail(healthy, held, hold, limit, poll.method == "health" and has_checks)
     if healthy and elsewhere is not None:
         detail = f"its own checks showed the fix worked; what still fires now points to {elsewhere}"
     elif looked_again and not healthy:
@@ -152,8 +165,11 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
             if confirmed_after >= 1
             else "its alerts had stopped by then"
         )
+    if windows_from is not None:
+        detail += f"; judged after {windows_from[0]}'s later fix on the service too"
     verification = Verification(
         healthy=healthy,
+        windows_from=windows_from[0] if windows_from is not None else None,
         method=poll.method,
         attempt=state.get("attempts", 1),
         started_at=started_at,
@@ -188,6 +204,23 @@ async def node(state: AgentState, config: RunnableConfig, *, deps: WorkflowDeps)
         "next_problem": next_problem,
         "timeline": [*(e for e in entries if e is not None), entry],
     }
+
+
+async def _later_fix(
+    deps: WorkflowDeps, incident_id: str, service: str, after: datetime
+) -> tuple[str, float] | None:
+    """The latest action another incident ran on `service` since `after`: its incident and how many
+    seconds ago it ended (was sent, while it runs)."""
+    seconds = (utcnow() - after).total_seconds() + 1.0
+    later = [
+        (ts, owner)
+        for owner, _, ts in await deps.store.actions_in_last(seconds, service)
+        if owner != incident_id and ts > after
+    ]
+    if not later:
+        return None
+    ts, owner = max(later)
+    return owner, max(0.0, (utcnow() - ts).total_seconds())
 
 
 async def _silence(deps: WorkflowDeps, incident_id: str, seconds: float) -> dict[str, Any] | None:
@@ -257,8 +290,7 @@ async def _look_again(deps: WorkflowDeps, incident_id: str, diagnosis_id: str | 
     when it is still this one (or nothing conclusive)."""
     incident = await deps.store.get(incident_id)
     service = deps.service(incident.service)
-    symptoms, _ = await look(deps, incident)
-    now = deps.reasoning.diagnose(symptoms, deps.runbooks_for(service), [])
+    now = await diagnose_now(deps, incident)
     await deps.record(
         incident_id,
         "verify",
