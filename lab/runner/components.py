@@ -103,7 +103,11 @@ def worker_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Com
     ]
 
 
-def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[ComponentSpec]:
+def lab_components(
+    ports: Ports, paths: LabPaths, tokens: Tokens, metrics_window_seconds: float = 10.0
+) -> list[ComponentSpec]:
+    """`metrics_window_seconds`: the target's windowed values (error rate, p95), the monitoring profile's
+    rate window: what its health checks and the alerts see reflect the same recent past."""
     target, dependency, loadgen = _url(ports.target), _url(ports.dependency), _url(ports.loadgen)
     worker = _url(ports.worker)
     target_env = {
@@ -114,8 +118,7 @@ def lab_components(ports: Ports, paths: LabPaths, tokens: Tokens) -> list[Compon
         "TARGET_ADMIN_TOKEN": tokens.admin,
         "TARGET_HOOK_TOKEN": tokens.hook,
         "TARGET_DEPENDENCY_URL": dependency,
-        # Windowed values (error rate, p95) over 30 s: the lab profile's rate window, so a fix shows soon.
-        "TARGET_METRICS_WINDOW_SECONDS": "30",
+        "TARGET_METRICS_WINDOW_SECONDS": f"{metrics_window_seconds:g}",
     }
     return [
         ComponentSpec(

@@ -23,7 +23,7 @@ import psutil
 
 from lab.process import die_with_parent
 from lab.runner.components import ComponentSpec, LabPaths, lab_components
-from lab.runner.monitoring import MonitoringConfig
+from lab.runner.monitoring import MonitoringConfig, duration_seconds, load_profile
 from lab.runner.observability import PRODUCT, observability_components, render
 from lab.runner.ports import Ports
 from lab.runner.tokens import Tokens
@@ -66,7 +66,9 @@ class Stack:
         self._without = set(without)
         self.specs: list[ComponentSpec] = [
             spec
-            for spec in lab_components(self.ports, self.paths, self.tokens)
+            for spec in lab_components(
+                self.ports, self.paths, self.tokens, duration_seconds(load_profile(profile).windows.rate)
+            )
             if spec.name not in self._without
         ]
         self.monitoring: MonitoringConfig | None = None

@@ -262,7 +262,7 @@ def test_proposals_can_be_turned_off(tmp_path: Path, lab_urls: LabUrls, lab: Lab
     folder = runbook_folder(tmp_path, POOL_RUNBOOK)
     lab.fix_action = "restart-target"
     settings = agent_settings(
-        tmp_path, lab_urls, RUNBOOKS_PATH=folder, PROPOSED_RUNBOOKS_ENABLED=False, VERIFY_DEADLINE_SECONDS=0.3
+        tmp_path, lab_urls, RUNBOOKS_PATH=folder, PROPOSED_RUNBOOKS_ENABLED=False, VERIFY_DEADLINE_SECONDS=1.0
     )
     with TestClient(agent_app(settings, lab_urls)) as client:
         incident = client.get(f"/agent/incidents/{page(client, 'fp1', '2026-11-24T10:00:00Z')}").json()

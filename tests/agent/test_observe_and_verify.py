@@ -186,7 +186,7 @@ async def test_mitigated_when_its_own_checks_held_on_windows_from_the_fix_confir
     assert "on windows that start at the fix; its alerts stopped" in verified.detail
     checks = [q for q in lab.prometheus_queries if q.startswith("healthy:errors")]
     # before the action, the service's window; after it, ranges that start at the fix
-    assert checks[0] == 'healthy:errors{job="target"}[30s]', checks[:3]
+    assert checks[0] == 'healthy:errors{job="target"}[10s]', checks[:3]
     assert 'healthy:errors{job="target"}[1s]' in checks[1:]
 
 

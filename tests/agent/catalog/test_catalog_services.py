@@ -125,12 +125,12 @@ def test_after_a_fix_signals_read_rate_windows_that_start_at_it() -> None:
     worker = lab_catalog().get("worker")
     assert worker is not None
     cpu, memory = worker.signals["cpu_cores"].promql, worker.signals["memory_growth_bytes_per_second"].promql
-    assert all("[30s]" in q for q in cpu)
+    assert all("[10s]" in q for q in cpu)
     since = worker.since(7.9)
-    assert since.signals["cpu_cores"].promql == [q.replace("[30s]", "[7s]") for q in cpu]
+    assert since.signals["cpu_cores"].promql == [q.replace("[10s]", "[7s]") for q in cpu]
     assert since.signals["memory_growth_bytes_per_second"].promql == memory  # not a rate window
     assert worker.signals["cpu_cores"].promql == cpu  # the catalog's own service is unchanged
-    assert worker.since(0.2).signals["cpu_cores"].promql == [q.replace("[30s]", "[1s]") for q in cpu]
+    assert worker.since(0.2).signals["cpu_cores"].promql == [q.replace("[10s]", "[1s]") for q in cpu]
     assert worker.since(600).signals == worker.signals  # never longer than the window
 
 
