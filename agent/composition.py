@@ -205,7 +205,7 @@ async def build_runtime(settings: Settings, parts: Parts | None = None) -> Async
             return opened.incident_id
 
         deps.open_incident = open_incident
-        queue = IntakeQueue(correlator, metrics, settings.INTAKE_QUEUE_SIZE)
+        queue = IntakeQueue(correlator, metrics, settings.INTAKE_QUEUE_SIZE, settings.WEBHOOK_MAX_ALERTS)
         monitor = (
             MonitorLoop(
                 catalog,

@@ -283,7 +283,8 @@ class Settings(BaseSettings):
     )
     INTAKE_QUEUE_SIZE: int = Field(
         default=100,
-        description="notifications waiting for the intake worker; past it the webhook answers 503 so that "
+        description="alert groups whose notification waits for the intake worker (a group's newer "
+        "notification takes its waiting one's place); past it the webhook answers 503 so that "
         "Alertmanager re-sends",
     )
     MAX_REQUEST_BODY_BYTES: int = Field(

@@ -80,6 +80,11 @@ class AgentMetrics:
             "Requests answered 413: body over MAX_REQUEST_BODY_BYTES",
             registry=registry,
         )
+        self.intake_coalesced_total = Counter(
+            "sre_agent_intake_coalesced_total",
+            "Notifications that took the place of their group's one still waiting for the intake worker",
+            registry=registry,
+        )
         self.queue_depth = Gauge(
             "sre_agent_queue_depth", "Notifications waiting for the intake worker", registry=registry
         )

@@ -142,7 +142,8 @@ def test_knowledge_file_corrupted_mid_run_is_rewritten_by_the_next_incident(
 def test_intake_queue_full_is_degraded_intake(
     served_agent: Callable[..., ServedApp], serve: Callable[[FastAPI], ServedApp]
 ) -> None:
-    """The worker waits on a slow Alertmanager (a truncated notification): the queue fills, 503s."""
+    """The worker waits on a slow Alertmanager (a truncated notification): the queue fills with other
+    groups' notifications (a group's re-send takes its waiting one's place), 503s."""
     slow = FastAPI()
 
     @slow.get("/api/v2/alerts")
@@ -152,9 +153,8 @@ def test_intake_queue_full_is_degraded_intake(
 
     url = served_agent(INTAKE_QUEUE_SIZE=1, ALERTMANAGER_URL=serve(slow).url, HTTP_TIMEOUT_SECONDS=5).url
     truncated = notification([firing_alert()]) | {"truncatedAlerts": 3}
-    codes = [
-        httpx.post(f"{url}/webhooks/alertmanager", json=truncated, timeout=5).status_code for _ in range(4)
-    ]
+    groups = [truncated | {"groupKey": f"{{}}:{{g={n}}}"} for n in range(4)]
+    codes = [httpx.post(f"{url}/webhooks/alertmanager", json=g, timeout=5).status_code for g in groups]
     assert 503 in codes
     intake = health(url)["agent"]["intake"]
     assert not intake["ok"] and intake["refused_recent"] >= 1 and intake["queue_capacity"] == 1

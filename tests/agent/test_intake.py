@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -10,19 +11,82 @@ from prometheus_client import CollectorRegistry
 from agent.diagnosis.llm import LLMOutcome
 from agent.domain.diagnosis import Diagnosis
 from agent.intake.alertmanager import WebhookNotification
-from agent.intake.queue import IntakeQueue
+from agent.intake.correlation import IngestResult
+from agent.intake.queue import IntakeQueue, coalesced
 from agent.telemetry.metrics import AgentMetrics
 
 from .agent_testkit import FIRING, Lab, WorkflowFactory, open_incident, pool_alert, standin_reasoning
 
 
+def group(key: str, *alerts: tuple[str, str]) -> WebhookNotification:
+    """A notification of group `key` with alerts (fingerprint, status)."""
+    template = FIRING["alerts"][0]
+    return WebhookNotification.model_validate(
+        {
+            **FIRING,
+            "groupKey": key,
+            "alerts": [{**template, "fingerprint": fp, "status": status} for fp, status in alerts],
+        }
+    )
+
+
+class Recording:
+    """Stands in for the correlator: keeps what the worker hands it."""
+
+    def __init__(self) -> None:
+        self.handled: list[WebhookNotification] = []
+
+    async def ingest(self, notification: WebhookNotification) -> Any:
+        self.handled.append(notification)
+        return IngestResult()
+
+
 def test_a_full_queue_refuses_so_the_route_can_answer_503() -> None:
     metrics = AgentMetrics(CollectorRegistry())
     queue = IntakeQueue(correlator=None, metrics=metrics, maxsize=1)  # type: ignore[arg-type]
-    notification = WebhookNotification.model_validate(FIRING)
-    assert queue.offer(notification) is True
-    assert queue.offer(notification) is False
+    assert queue.offer(group("a", ("fp1", "firing"))) == "queued"
+    assert queue.offer(group("b", ("fp2", "firing"))) == "full"
     assert queue.depth == 1 and metrics.registry.get_sample_value("sre_agent_queue_depth") == 1
+
+
+async def test_a_re_sent_group_takes_its_waiting_notifications_place_and_no_alert_is_lost() -> None:
+    """Alertmanager sends a group's whole state each time: a re-send storm holds one slot per group, and
+    the worker handles the latest state once, with the alerts only an earlier copy carried."""
+    metrics = AgentMetrics(CollectorRegistry())
+    correlator = Recording()
+    queue = IntakeQueue(correlator=correlator, metrics=metrics, maxsize=2, max_alerts=3)  # type: ignore[arg-type]
+    assert queue.offer(group("a", ("fp1", "firing"), ("fp2", "resolved"))) == "queued"
+    for _ in range(50):
+        assert queue.offer(group("a", ("fp1", "firing"))) == "coalesced"
+    assert queue.offer(group("b", ("fp9", "firing"))) == "queued"
+    assert queue.offer(group("a", ("fp1", "resolved"), ("fp3", "firing"))) == "coalesced"
+    assert queue.offer(group("c", ("fp8", "firing"))) == "full"  # a and b hold the two slots
+    # with the waiting one, over the 3 alerts a notification may hold: a slot of its own, not a drop
+    assert queue.offer(group("a", ("fp4", "firing"), ("fp5", "firing"))) == "full"
+    assert queue.depth == 2
+    worker = asyncio.create_task(queue.run())
+    await asyncio.wait_for(queue.join(), 5)
+    assert queue.offer(group("a", ("fp4", "firing"), ("fp5", "firing"))) == "queued"  # handled: a new slot
+    await asyncio.wait_for(queue.join(), 5)
+    worker.cancel()
+    first, second, third = correlator.handled
+    assert second.groupKey == "b" and third.groupKey == "a"
+    # the newest state of fp1, the firing fp3, and fp2 (resolved), which only the first copy carried
+    assert first.groupKey == "a" and first.status == "firing"
+    assert [(a.fingerprint, a.status) for a in first.alerts] == [
+        ("fp1", "resolved"),
+        ("fp3", "firing"),
+        ("fp2", "resolved"),
+    ]
+    assert metrics.registry.get_sample_value("sre_agent_intake_coalesced_total") == 51
+
+
+def test_a_resolved_alert_only_the_waiting_copy_carried_is_kept() -> None:
+    merged = coalesced(group("a", ("fp1", "firing"), ("fp2", "resolved")), group("a", ("fp1", "resolved")))
+    assert [(a.fingerprint, a.status) for a in merged.alerts] == [("fp1", "resolved"), ("fp2", "resolved")]
+    assert merged.status == "resolved"
+    same = group("a", ("fp1", "firing"))
+    assert coalesced(group("a", ("fp1", "firing")), same) is same
 
 
 class BrokenLLM:

@@ -55,7 +55,7 @@ async def alertmanager_webhook(request: Request, runtime: RuntimeDep) -> JSONRes
         counter.labels(result="invalid").inc()
         raise HTTPException(422, detail=_reason(exc)) from None
     notification, dropped = notification.capped(runtime.settings.WEBHOOK_MAX_ALERTS)
-    if not runtime.queue.offer(notification):
+    if runtime.queue.offer(notification) == "full":
         counter.labels(result="queue_full").inc()
         return JSONResponse(
             {"detail": "intake queue full, re-send later"},
