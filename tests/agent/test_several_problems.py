@@ -437,6 +437,11 @@ async def test_a_problem_that_keeps_another_fix_from_verifying_is_fixed_once_tha
     assert rollback.status == "resolved" and pool.status == "resolved", rollback.timeline
     assert rollback.verification[-1].windows_from == second
     assert "judged after" in rollback.verification[-1].detail
+    # judged after both fixes: memory credits the rollback with neither a fix nor a failure
+    memories = {m.incident_id: m.memory for m in wf.runtime.deps.knowledge.search_incidents("target", k=10)}
+    assert memories[first].actions_tried == ["rollback-release"]
+    assert memories[first].actions_worked == [] and memories[first].actions_failed == []
+    assert memories[second].actions_worked == ["remediate-db-pool-exhaustion"]
     looked = [e.message for e in pool.timeline if e.step == "wait"]
     assert looked and "still db-pool-exhaustion" in looked[-1]
     # not beside the rollback: once it had had the settle time to show
