@@ -9,7 +9,7 @@ vars: {window: 2m}                     # pack variables
 signals: {}                            # extra or overriding signals, a pack's shape
 probes: []                             # optional HTTP JSON and log probes
 actions:
-  backend: {url: "${ACTIONS_URL:-http://actions:9000}", token_env: ACTIONS_TOKEN}
+  backend: {url: "${ACTIONS_URL:-https://actions.shop.internal}", token_env: ACTIONS_TOKEN}
   allowed:
     restart: {action: rollout-restart}  # runbooks say `restart`; the backend runs `rollout-restart`
     scale-out: {params: {replicas: {min: 2, max: 10}}}

@@ -14,7 +14,7 @@ The wait for another incident's verification ends early for a different problem:
 had the service's settle time to show (its signals then cover only time after it) and this incident,
 looked at since, still shows its own diagnosis, different from the other's, the other fix was not its
 answer. Waiting on would leave this problem on, and it may be what keeps the other fix from verifying
-(a pool that fails requests keeps a rollback's error ratio up).
+(its failures count in the other fix's checks).
 """
 
 from __future__ import annotations
@@ -130,15 +130,12 @@ class Guardrails:
                 f"{action} ran on {service} {cooldown - left:.0f}s ago (cooldown {cooldown:.0f}s)",
                 left,
             )
-        busy = [
-            (i, look)
-            for i in await self.store.open_for_service(service)
-            if i.id != incident_id and i.status in BUSY
-            for look in [look_after_seconds(i, diagnosis_id, settle_seconds)]
-            if look is None or look > 0 or i.status != "verifying"
-        ]
-        if busy:
-            other, look = busy[0]
+        for other in await self.store.open_for_service(service):
+            if other.id == incident_id or other.status not in BUSY:
+                continue
+            look = look_after_seconds(other, diagnosis_id, settle_seconds)
+            if other.status == "verifying" and look == 0:
+                continue  # its fix had its time to show, and this incident still shows another problem
             return Decision(
                 "wait", f"{other.id} is remediating {service}: its fix is verified first", 0.0, other.id, look
             )

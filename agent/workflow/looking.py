@@ -31,9 +31,8 @@ async def diagnose_now(deps: WorkflowDeps, incident: Incident, leaving_out: Iter
     but those `leaving_out` names (problems other incidents handle): a second look while a fix is
     verified or waited for."""
     symptoms, _ = await look(deps, incident)
-    runbooks = [
-        rb for rb in deps.runbooks_for(deps.service(incident.service)) if rb.id not in set(leaving_out)
-    ]
+    left_out = set(leaving_out)
+    runbooks = [rb for rb in deps.runbooks_for(deps.service(incident.service)) if rb.id not in left_out]
     return deps.reasoning.diagnose(symptoms, runbooks, [])
 
 

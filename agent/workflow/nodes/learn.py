@@ -147,13 +147,10 @@ async def _remember(
 
         symptoms = Symptoms.model_validate(state.get("symptoms") or {})
         executed = [a for a in incident.actions if a.status in EXECUTED]
-        worked = [executed[-1].action] if outcome == "resolved" and executed else []  # the one verified
+        verified = [executed[-1].action] if outcome == "resolved" and executed else []
         # judged after another incident's later fix on the service too: neither worked nor failed alone
-        shared = (
-            outcome == "resolved" and bool(incident.verification) and incident.verification[-1].windows_from
-        )
-        unproven = set(worked) if shared else set()
-        worked = [] if shared else worked
+        shared = bool(incident.verification) and incident.verification[-1].windows_from is not None
+        worked = [] if shared else verified
         ttm = (incident.mitigated_at - incident.opened_at).total_seconds() if incident.mitigated_at else None
         memory = IncidentMemory(
             incident_id=incident.id,
@@ -162,9 +159,7 @@ async def _remember(
             root_cause=incident.diagnosis.root_cause if incident.diagnosis else "",
             actions_tried=[a.action for a in executed],
             actions_worked=worked,
-            actions_failed=[
-                a.action for a in executed if a.action not in worked and a.action not in unproven
-            ],
+            actions_failed=[a.action for a in executed if a.action not in verified],
             outcome=outcome,
             time_to_mitigate_seconds=ttm,
             created_at=utcnow(),
